@@ -1,0 +1,129 @@
+"""Exceptions: one class per failure a caller handles differently.
+
+```
+LaceworkError
+├── ConfigurationError        no account, key or secret could be found
+├── TransportError            the server could not be reached or answered garbage
+└── ApiError                  the server answered with an error status
+    ├── AuthenticationError   401
+    ├── PermissionDeniedError 403
+    ├── NotFoundError         404
+    ├── ConflictError         409
+    ├── InvalidRequestError   400, 405, 413, 422
+    ├── RateLimitedError      429, with ``retry_after`` seconds
+    └── ServerError           5xx
+```
+
+Messages carry the server's text and the status, never a secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConflictError",
+    "InvalidRequestError",
+    "LaceworkError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServerError",
+    "TransportError",
+    "error_for_status",
+]
+
+
+class LaceworkError(Exception):
+    """Base of every error this package raises."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"[{self.status}] {self.message}" if self.status else self.message
+
+
+class ConfigurationError(LaceworkError):
+    """The client lacks an account, API key or secret, or a profile is malformed."""
+
+
+class TransportError(LaceworkError):
+    """Connection refused, timed out, or a response that is not the API's JSON."""
+
+
+class ApiError(LaceworkError):
+    """The server answered with an error status."""
+
+    def __init__(self, message: str, *, status: int, method: str = "", path: str = "") -> None:
+        super().__init__(message, status=status)
+        self.method = method
+        self.path = path
+
+
+class AuthenticationError(ApiError):
+    """401: wrong API key or secret, or an expired or unknown bearer token."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the key's role does not allow this operation."""
+
+
+class NotFoundError(ApiError):
+    """404: no such agent access token in this account."""
+
+
+class ConflictError(ApiError):
+    """409: the name is already taken by another token in this account."""
+
+
+class InvalidRequestError(ApiError):
+    """400 and friends: the request was malformed; the message names the field."""
+
+
+class RateLimitedError(ApiError):
+    """429: too many requests; ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        method: str = "",
+        path: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, method=method, path=path)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """5xx: the server failed."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+}
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    *,
+    method: str = "",
+    path: str = "",
+    retry_after: float | None = None,
+) -> ApiError:
+    """The exception for an error response."""
+    if status == 429:
+        return RateLimitedError(message, method=method, path=path, retry_after=retry_after)
+    if status >= 500:
+        return ServerError(message, status=status, method=method, path=path)
+    cls = _BY_STATUS.get(status, InvalidRequestError)
+    return cls(message, status=status, method=method, path=path)

@@ -1,0 +1,509 @@
+"""The Lacework API v2 wire format for access tokens and agent access tokens.
+
+Defined once, used by the SDK client and by the backend. Python names are snake_case; the wire
+is camelCase, ``tokenEnabled`` is the integer 0 or 1, and times are RFC 3339 in UTC with
+milliseconds and a ``Z`` (``laceworksdk`` cannot parse anything else).
+
+``converter`` is the one ``cattrs`` converter: ``converter.structure(data, Model)`` turns parsed
+JSON into a model and raises ``WireError`` naming the offending field; ``converter.unstructure``
+turns a model back into JSON-ready data.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+import attrs
+import cattrs
+from attrs import field, frozen
+
+__all__ = [
+    "ALIAS_MAX_LENGTH",
+    "DESCRIPTION_MAX_LENGTH",
+    "EXPIRY_DEFAULT_SECONDS",
+    "EXPIRY_MAX_SECONDS",
+    "SEARCH_FIELDS",
+    "AccessTokenRequest",
+    "AccessTokenResponse",
+    "AgentAccessToken",
+    "ApiKeyFile",
+    "CreateAgentTokenRequest",
+    "ErrorBody",
+    "Expression",
+    "SearchFilter",
+    "SearchRequest",
+    "TokenProps",
+    "UpdateAgentTokenRequest",
+    "WireError",
+    "converter",
+    "format_time",
+    "mask",
+    "parse",
+    "parse_time",
+]
+
+EXPIRY_DEFAULT_SECONDS: Final = 3600
+EXPIRY_MAX_SECONDS: Final = 86400
+# The real service documents no limit; 64 characters keeps names readable in the console and
+# leaves room for the 16 characters a soft delete appends ("-xxxxx-deleted" plus margin).
+ALIAS_MAX_LENGTH: Final = 64
+SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
+DESCRIPTION_MAX_LENGTH: Final = 1024
+OS_MAX_LENGTH: Final = 32
+TOKEN_VERSION: Final = "0.1"
+
+T = TypeVar("T")
+
+
+class WireError(ValueError):
+    """Data that does not match the wire format. ``field`` is the JSON path of the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+# --- times ----------------------------------------------------------------------------------
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with exactly three fractional digits and a ``Z``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> datetime:
+    """Any RFC 3339 time (what Go and the real service emit) as an aware UTC ``datetime``."""
+    match = _RFC3339.match(text)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 time: {text[:40]!r}")
+    fraction = match.group(7) or ""
+    # Python keeps microseconds: cut or pad the fraction to six digits.
+    micro = (fraction[1:] + "000000")[:6] if fraction else "000000"
+    zone = match.group(8)
+    iso = f"{text[: match.start(7) if fraction else match.start(8)]}.{micro}"
+    iso = iso.replace("t", "T").replace(" ", "T")
+    iso += "+00:00" if zone in ("Z", "z") else zone
+    return datetime.fromisoformat(iso).astimezone(UTC)
+
+
+def mask(secret: str) -> str:
+    """A token shown to a person: enough to tell tokens apart, never enough to use one."""
+    if len(secret) <= 8:
+        return "****"
+    return f"{secret[:4]}…{secret[-4:]}"
+
+
+def _hidden(_: object) -> str:
+    return "'****'"
+
+
+# --- agent access tokens --------------------------------------------------------------------
+
+
+@frozen
+class AgentAccessToken:
+    """One agent access token. ``token`` is the secret value and also its identifier."""
+
+    token: str = field(repr=_hidden)
+    name: str
+    description: str = ""
+    os: str = "linux"
+    enabled: bool = True
+    created_time: datetime = field(factory=lambda: datetime.now(UTC))
+    last_updated_time: datetime = field(factory=lambda: datetime.now(UTC))
+    version: str = TOKEN_VERSION
+    subscription: str | None = None
+
+    def __str__(self) -> str:
+        state = "enabled" if self.enabled else "disabled"
+        return f"agent access token {self.name!r} ({self.os}, {state})"
+
+
+@frozen
+class TokenProps:
+    """``props`` of a create or update request. Client-sent ``createdTime`` is ignored."""
+
+    description: str | None = None
+    os: str | None = None
+    subscription: str | None = None
+
+
+@frozen
+class CreateAgentTokenRequest:
+    token_alias: str
+    token_enabled: bool = True
+    props: TokenProps = TokenProps()
+
+
+@frozen
+class UpdateAgentTokenRequest:
+    """A PATCH: absent fields stay as they are, and ``props`` is merged key by key."""
+
+    token_alias: str | None = None
+    token_enabled: bool | None = None
+    props: TokenProps | None = None
+
+
+class Expression(enum.StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    IN = "in"
+    LIKE = "like"
+    ILIKE = "ilike"
+    GT = "gt"
+    GE = "ge"
+    LT = "lt"
+    LE = "le"
+
+
+SEARCH_FIELDS: Final = frozenset(
+    {"tokenAlias", "tokenEnabled", "props.os", "props.description", "createdTime"}
+)
+
+
+@frozen
+class SearchFilter:
+    """One condition. ``in`` takes ``values``; every other expression takes ``value``."""
+
+    field: str
+    expression: Expression
+    value: str | int | None = None
+    values: tuple[str | int, ...] | None = None
+
+
+@frozen
+class SearchRequest:
+    filters: tuple[SearchFilter, ...] = ()
+
+
+# --- access (bearer) tokens -----------------------------------------------------------------
+
+
+@frozen
+class AccessTokenRequest:
+    key_id: str
+    expiry_time: int = EXPIRY_DEFAULT_SECONDS
+
+
+@frozen
+class AccessTokenResponse:
+    token: str = field(repr=_hidden)
+    expires_at: datetime
+
+
+@frozen
+class ErrorBody:
+    message: str
+
+
+@frozen
+class ApiKeyFile:
+    """An API key in Lacework's download format (the JSON file the console offers)."""
+
+    key_id: str
+    secret: str = field(repr=_hidden)
+    account: str
+    sub_account: str = ""
+
+
+# --- the converter --------------------------------------------------------------------------
+
+converter: Final = cattrs.Converter(forbid_extra_keys=False)
+
+_CAMEL = re.compile(r"_([a-z])")
+
+
+def _camel(name: str) -> str:
+    return _CAMEL.sub(lambda m: m.group(1).upper(), name)
+
+
+def _where(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _expect_mapping(data: Any, path: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise WireError(path or "body", "must be a JSON object")
+    return data
+
+
+def _str(data: dict[str, Any], key: str, path: str, *, required: bool = False) -> str | None:
+    if key not in data or data[key] is None:
+        if required:
+            raise WireError(_where(path, key), "is required")
+        return None
+    value = data[key]
+    if not isinstance(value, str):
+        raise WireError(_where(path, key), "must be a string")
+    return value
+
+
+def _enabled(data: dict[str, Any], key: str, path: str) -> bool | None:
+    if key not in data or data[key] is None:
+        return None
+    value = data[key]
+    # The wire uses the integers 0 and 1; a JSON bool breaks Lacework's Go decoder.
+    if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1):
+        raise WireError(_where(path, key), "must be the integer 0 or 1")
+    return value == 1
+
+
+def _time(data: dict[str, Any], key: str, path: str) -> datetime:
+    text = _str(data, key, path, required=True)
+    assert text is not None
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise WireError(_where(path, key), str(exc)) from None
+
+
+def _structure_token(data: Any, _: type) -> AgentAccessToken:
+    body = _expect_mapping(data, "")
+    props = _expect_mapping(body.get("props") or {}, "props")
+    enabled = _enabled(body, "tokenEnabled", "")
+    token = _str(body, "accessToken", "", required=True)
+    alias = _str(body, "tokenAlias", "", required=True)
+    assert token is not None and alias is not None
+    props_created = props.get("createdTime")
+    last_updated = _time(body, "createdTime", "")
+    return AgentAccessToken(
+        token=token,
+        name=alias,
+        description=_str(props, "description", "props") or "",
+        os=_str(props, "os", "props") or "",
+        enabled=True if enabled is None else enabled,
+        created_time=_time(props, "createdTime", "props") if props_created else last_updated,
+        last_updated_time=last_updated,
+        version=_str(body, "version", "") or "",
+        subscription=_str(props, "subscription", "props"),
+    )
+
+
+def _unstructure_token(token: AgentAccessToken) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "createdTime": format_time(token.created_time),
+        "description": token.description,
+        "os": token.os,
+    }
+    if token.subscription is not None:
+        props["subscription"] = token.subscription
+    return {
+        "accessToken": token.token,
+        "createdTime": format_time(token.last_updated_time),
+        "props": props,
+        "tokenAlias": token.name,
+        "tokenEnabled": 1 if token.enabled else 0,
+        "version": token.version,
+    }
+
+
+def _structure_props(data: Any, path: str = "props") -> TokenProps:
+    body = _expect_mapping(data, path)
+    return TokenProps(
+        description=_str(body, "description", path),
+        os=_str(body, "os", path),
+        subscription=_str(body, "subscription", path),
+    )
+
+
+def _unstructure_props(props: TokenProps) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in (
+            ("description", props.description),
+            ("os", props.os),
+            ("subscription", props.subscription),
+        )
+        if value is not None
+    }
+
+
+def _structure_create(data: Any, _: type) -> CreateAgentTokenRequest:
+    body = _expect_mapping(data, "")
+    alias = _str(body, "tokenAlias", "", required=True)
+    assert alias is not None
+    enabled = _enabled(body, "tokenEnabled", "")
+    props = body.get("props")
+    return CreateAgentTokenRequest(
+        token_alias=alias,
+        token_enabled=True if enabled is None else enabled,
+        props=TokenProps() if props is None else _structure_props(props),
+    )
+
+
+def _unstructure_create(request: CreateAgentTokenRequest) -> dict[str, Any]:
+    return {
+        "tokenAlias": request.token_alias,
+        "tokenEnabled": 1 if request.token_enabled else 0,
+        "props": _unstructure_props(request.props),
+    }
+
+
+def _structure_update(data: Any, _: type) -> UpdateAgentTokenRequest:
+    body = _expect_mapping(data, "")
+    props = body.get("props")
+    return UpdateAgentTokenRequest(
+        token_alias=_str(body, "tokenAlias", ""),
+        token_enabled=_enabled(body, "tokenEnabled", ""),
+        props=None if props is None else _structure_props(props),
+    )
+
+
+def _unstructure_update(request: UpdateAgentTokenRequest) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if request.token_enabled is not None:
+        out["tokenEnabled"] = 1 if request.token_enabled else 0
+    if request.token_alias is not None:
+        out["tokenAlias"] = request.token_alias
+    if request.props is not None:
+        props = _unstructure_props(request.props)
+        if props:
+            out["props"] = props
+    return out
+
+
+def _structure_filter(data: Any, path: str) -> SearchFilter:
+    body = _expect_mapping(data, path)
+    name = _str(body, "field", path, required=True)
+    assert name is not None
+    if name not in SEARCH_FIELDS:
+        allowed = ", ".join(sorted(SEARCH_FIELDS))
+        raise WireError(_where(path, "field"), f"unknown field {name[:64]!r}; one of {allowed}")
+    raw_expression = _str(body, "expression", path, required=True)
+    assert raw_expression is not None
+    try:
+        expression = Expression(raw_expression)
+    except ValueError:
+        allowed = ", ".join(e.value for e in Expression)
+        raise WireError(
+            _where(path, "expression"),
+            f"unknown expression {raw_expression[:32]!r}; one of {allowed}",
+        ) from None
+    value = body.get("value")
+    values = body.get("values")
+    if expression is Expression.IN:
+        if values is None and isinstance(value, list):
+            values, value = value, None
+        if not isinstance(values, list) or not values:
+            raise WireError(_where(path, "values"), "must be a non-empty list for 'in'")
+        for index, item in enumerate(values):
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                raise WireError(f"{_where(path, 'values')}[{index}]", "must be a string or integer")
+        return SearchFilter(field=name, expression=expression, values=tuple(values))
+    if value is None:
+        raise WireError(_where(path, "value"), f"is required for {expression.value!r}")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise WireError(_where(path, "value"), "must be a string or integer")
+    return SearchFilter(field=name, expression=expression, value=value)
+
+
+def _unstructure_filter(item: SearchFilter) -> dict[str, Any]:
+    out: dict[str, Any] = {"expression": item.expression.value, "field": item.field}
+    if item.values is not None:
+        out["values"] = list(item.values)
+    else:
+        out["value"] = item.value
+    return out
+
+
+def _structure_search(data: Any, _: type) -> SearchRequest:
+    body = _expect_mapping(data, "")
+    filters = body.get("filters", [])
+    if not isinstance(filters, list):
+        raise WireError("filters", "must be a list")
+    return SearchRequest(
+        filters=tuple(_structure_filter(f, f"filters[{i}]") for i, f in enumerate(filters))
+    )
+
+
+def _structure_access_request(data: Any, _: type) -> AccessTokenRequest:
+    body = _expect_mapping(data, "")
+    key_id = _str(body, "keyId", "", required=True)
+    assert key_id is not None
+    expiry = body.get("expiryTime", EXPIRY_DEFAULT_SECONDS)
+    if isinstance(expiry, bool) or not isinstance(expiry, int):
+        raise WireError("expiryTime", f"must be an integer from 1 to {EXPIRY_MAX_SECONDS}")
+    if not 1 <= expiry <= EXPIRY_MAX_SECONDS:
+        raise WireError("expiryTime", f"must be an integer from 1 to {EXPIRY_MAX_SECONDS}")
+    return AccessTokenRequest(key_id=key_id, expiry_time=expiry)
+
+
+def _structure_access_response(data: Any, _: type) -> AccessTokenResponse:
+    body = _expect_mapping(data, "")
+    token = _str(body, "token", "", required=True)
+    assert token is not None
+    return AccessTokenResponse(token=token, expires_at=_time(body, "expiresAt", ""))
+
+
+def _unstructure_access_response(response: AccessTokenResponse) -> dict[str, Any]:
+    return {"token": response.token, "expiresAt": format_time(response.expires_at)}
+
+
+def _structure_error(data: Any, _: type) -> ErrorBody:
+    body = _expect_mapping(data, "")
+    message = _str(body, "message", "", required=True)
+    assert message is not None
+    return ErrorBody(message=message)
+
+
+def _structure_key_file(data: Any, _: type) -> ApiKeyFile:
+    body = _expect_mapping(data, "")
+    key_id = _str(body, "keyId", "", required=True)
+    secret = _str(body, "secret", "", required=True)
+    account = _str(body, "account", "", required=True)
+    assert key_id is not None and secret is not None and account is not None
+    return ApiKeyFile(
+        key_id=key_id,
+        secret=secret,
+        account=account,
+        sub_account=_str(body, "subAccount", "") or "",
+    )
+
+
+def _unstructure_camel(instance: Any) -> dict[str, Any]:
+    return {_camel(a.name): getattr(instance, a.name) for a in attrs.fields(type(instance))}
+
+
+converter.register_structure_hook(AgentAccessToken, _structure_token)
+converter.register_unstructure_hook(AgentAccessToken, _unstructure_token)
+converter.register_structure_hook(TokenProps, lambda d, _: _structure_props(d))
+converter.register_unstructure_hook(TokenProps, _unstructure_props)
+converter.register_structure_hook(CreateAgentTokenRequest, _structure_create)
+converter.register_unstructure_hook(CreateAgentTokenRequest, _unstructure_create)
+converter.register_structure_hook(UpdateAgentTokenRequest, _structure_update)
+converter.register_unstructure_hook(UpdateAgentTokenRequest, _unstructure_update)
+converter.register_structure_hook(SearchFilter, lambda d, _: _structure_filter(d, "filter"))
+converter.register_unstructure_hook(SearchFilter, _unstructure_filter)
+converter.register_structure_hook(SearchRequest, _structure_search)
+converter.register_unstructure_hook(
+    SearchRequest, lambda r: {"filters": [_unstructure_filter(f) for f in r.filters]}
+)
+converter.register_structure_hook(AccessTokenRequest, _structure_access_request)
+converter.register_unstructure_hook(AccessTokenRequest, _unstructure_camel)
+converter.register_structure_hook(AccessTokenResponse, _structure_access_response)
+converter.register_unstructure_hook(AccessTokenResponse, _unstructure_access_response)
+converter.register_structure_hook(ErrorBody, _structure_error)
+converter.register_unstructure_hook(ErrorBody, _unstructure_camel)
+converter.register_structure_hook(ApiKeyFile, _structure_key_file)
+converter.register_unstructure_hook(ApiKeyFile, _unstructure_camel)
+
+
+def parse(data: Any, model: type[T]) -> T:
+    """Structure parsed JSON into ``model``; raises ``WireError`` naming the field at fault."""
+    try:
+        return converter.structure(data, model)
+    except WireError:
+        raise
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        raise WireError("body", f"does not match {model.__name__}: {type(exc).__name__}") from None
