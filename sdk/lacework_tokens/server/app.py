@@ -1,0 +1,348 @@
+"""The backend's HTTP face: a plain ASGI application that only translates.
+
+Each request becomes one ``TokenService`` call and each answer goes back through the one wire
+converter, so the rules live in the service and the JSON shapes live in ``wire``. The app is a
+bare ASGI callable rather than a framework router: there are six routes, and without the framework
+layers a GET is served noticeably faster (the numbers are in ``bench/``).
+
+What the app guarantees on the wire:
+- successes are ``{"data": ...}`` (the access-token call answers ``{"token", "expiresAt"}``);
+  failures are ``{"message": ...}`` with ``Content-Type: application/json``, whatever the input;
+- an unknown path is 404, a method a route does not serve is 405 with ``Allow`` (there is no
+  DELETE: tokens are only ever disabled), a body over ``MAX_BODY_BYTES`` is 413, malformed JSON or a
+  wrong type is 400 naming the field, and anything unexpected is logged without secrets and
+  answered 500;
+- ``Authorization`` is accepted raw (Go SDK) or as ``Bearer <token>`` (``laceworksdk``); extra
+  headers such as Go's ``Method:``, ``Org-Access`` and a missing ``Content-Type`` are tolerated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final, TypeVar
+
+from lacework_tokens import wire
+from lacework_tokens.server.service import Principal, ServiceError, TokenService
+
+__all__ = ["MAX_BODY_BYTES", "BackendApp", "create_app"]
+
+logger = logging.getLogger("lacework_tokens.server")
+access_logger = logging.getLogger("lacework_tokens.server.access")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+T = TypeVar("T")
+
+# Wire bodies are a few hundred bytes; 64 KiB leaves room for long descriptions and search
+# filters while keeping a hostile client from making the server buffer megabytes.
+MAX_BODY_BYTES: Final = 64 * 1024
+
+API_PREFIX: Final = "/api/v2/"
+TOKENS_PREFIX: Final = "AgentAccessTokens/"
+
+_JSON_HEADERS: Final = (
+    (b"content-type", b"application/json"),
+    # Answers carry token values: no cache on the way should keep them.
+    (b"cache-control", b"no-store"),
+)
+
+# route name -> methods it serves (the Allow header of a 405)
+_ALLOWED: Final[dict[str, tuple[str, ...]]] = {
+    "healthz": ("GET",),
+    "access_tokens": ("POST",),
+    "tokens": ("GET", "POST"),
+    "search": ("POST",),
+    "token": ("GET", "PATCH"),
+}
+
+
+class _HttpError(Exception):
+    """An answer decided by the app itself (not the service)."""
+
+    def __init__(self, status: int, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class _ClientGone(Exception):
+    """The client disconnected before sending its whole body: nobody is left to answer."""
+
+
+class _Response:
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _json(status: int, payload: Any, headers: tuple[tuple[bytes, bytes], ...] = ()) -> _Response:
+    return _Response(status, _dumps(payload), headers)
+
+
+def _error(status: int, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> _Response:
+    return _json(status, wire.converter.unstructure(wire.ErrorBody(message=message)), headers)
+
+
+def _route(path: str) -> tuple[str, str | None] | None:
+    """(route name, token from the path) for a request path, or None when nothing serves it."""
+    if path == "/healthz":
+        return "healthz", None
+    if not path.startswith(API_PREFIX):
+        return None
+    rest = path[len(API_PREFIX) :]
+    if rest.endswith("/"):
+        rest = rest[:-1]
+    if rest == "access/tokens":
+        return "access_tokens", None
+    if rest == "AgentAccessTokens":
+        return "tokens", None
+    if rest.startswith(TOKENS_PREFIX):
+        tail = rest[len(TOKENS_PREFIX) :]
+        if tail == "search":
+            return "search", None
+        if tail and "/" not in tail:
+            return "token", tail
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+def _check_text(value: Any, path: str) -> None:
+    """Reject strings no store can hold: lone surrogates (not UTF-8) and NUL (not PostgreSQL)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise wire.WireError(path or "body", "must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise wire.WireError(path or "body", "must be valid Unicode text") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            _check_text(key, where)
+            _check_text(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{path or 'body'}[{index}]")
+
+
+def _decode_json(body: bytes) -> Any:
+    try:
+        data = json.loads(body)
+        _check_text(data, "")
+    except wire.WireError:
+        raise
+    except RecursionError:
+        raise wire.WireError("body", "is nested too deeply") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, oversized integers
+        raise wire.WireError("body", "is not valid JSON") from None
+    return data
+
+
+def _parse(body: bytes, model: type[T]) -> T:
+    return wire.parse(_decode_json(body), model)
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    declared = _header(scope, b"content-length")
+    if declared is not None:
+        try:
+            too_large = int(declared) > limit
+        except ValueError:
+            raise _HttpError(400, "Content-Length is not a number") from None
+        if too_large:
+            raise _HttpError(413, f"request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _HttpError(413, f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _masked_path(path: str, token: str | None) -> str:
+    # The token value is part of the path; an access log must not become a list of secrets.
+    return path.replace(token, wire.mask(token)) if token else path
+
+
+class BackendApp:
+    """The ASGI application. ``offload=True`` runs service calls in worker threads.
+
+    By default service calls run inline on the event loop: the SQLite store answers in tens of
+    microseconds, and a thread hand-off costs more than it saves (see ``bench/``). A store that
+    waits on the network (PostgreSQL) should be served with ``offload=True`` so one slow query
+    does not hold up every other request.
+    """
+
+    def __init__(
+        self,
+        service: TokenService,
+        *,
+        offload: bool = False,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.service = service
+        self.offload = offload
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets: the server refuses the handshake
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        route = _route(path)
+        try:
+            response = await self._dispatch(scope, receive, method, route)
+        except _ClientGone:
+            return
+        except _HttpError as exc:
+            response = _error(exc.status, exc.message, exc.headers)
+        except wire.WireError as exc:
+            response = _error(400, str(exc))
+        except ServiceError as exc:
+            response = _error(exc.status, exc.message)
+        except Exception as exc:
+            # Neither the exception's text nor the request may reach the log: either could hold
+            # a secret. The type and the stack are enough to find the bug.
+            logger.error(
+                "unexpected %s while serving %s %s\n%s",
+                type(exc).__name__,
+                method,
+                route[0] if route else "-",
+                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+            )
+            response = _error(500, "internal server error")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    *_JSON_HEADERS,
+                    (b"content-length", str(len(response.body)).encode()),
+                    *response.headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+        if access_logger.isEnabledFor(logging.DEBUG):
+            access_logger.debug(
+                "%s %s %d %.1fms",
+                method,
+                _masked_path(path, route[1] if route else None),
+                response.status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _call(self, func: Callable[..., T], *args: Any) -> T:
+        if self.offload:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, functools.partial(func, *args))
+        return func(*args)
+
+    async def _principal(self, scope: Scope) -> Principal:
+        return await self._call(
+            self.service.authenticate,
+            _header(scope, b"authorization"),
+            _header(scope, b"account-name") or None,
+        )
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, method: str, route: tuple[str, str | None] | None
+    ) -> _Response:
+        if route is None:
+            raise _HttpError(404, "not found: no such API endpoint")
+        name, token = route
+        allowed = _ALLOWED[name]
+        if method not in allowed:
+            raise _HttpError(
+                405,
+                f"method {method[:16]} is not allowed here; allowed: {', '.join(allowed)}",
+                ((b"allow", ", ".join(allowed).encode()),),
+            )
+        convert = wire.converter.unstructure
+        service = self.service
+
+        if name == "healthz":
+            return _json(200, {"status": "ok"})
+
+        if name == "access_tokens":
+            body = await _read_body(scope, receive, self.max_body_bytes)
+            access_request = _parse(body, wire.AccessTokenRequest)
+            issued = await self._call(
+                service.issue_access_token, access_request, _header(scope, b"x-lw-uaks")
+            )
+            return _json(201, convert(issued))
+
+        principal = await self._principal(scope)
+
+        if name == "tokens" and method == "GET":
+            listed = await self._call(service.list_tokens, principal)
+            return _json(200, {"data": [convert(item) for item in listed]})
+        if name == "tokens":
+            body = await _read_body(scope, receive, self.max_body_bytes)
+            create = _parse(body, wire.CreateAgentTokenRequest)
+            created = await self._call(service.create_token, principal, create)
+            return _json(201, {"data": convert(created)})
+        if name == "search":
+            body = await _read_body(scope, receive, self.max_body_bytes)
+            search = _parse(body, wire.SearchRequest)
+            found = await self._call(service.search_tokens, principal, search)
+            return _json(200, {"data": [convert(item) for item in found]})
+
+        assert token is not None
+        if method == "GET":
+            fetched = await self._call(service.get_token, principal, token)
+            return _json(200, {"data": convert(fetched)})
+        body = await _read_body(scope, receive, self.max_body_bytes)
+        update = _parse(body, wire.UpdateAgentTokenRequest)
+        updated = await self._call(service.update_token, principal, token, update)
+        return _json(200, {"data": convert(updated)})
+
+
+def create_app(service: TokenService, *, offload: bool = False) -> BackendApp:
+    """The ASGI application serving ``service``."""
+    return BackendApp(service, offload=offload)

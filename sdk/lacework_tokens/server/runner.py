@@ -1,0 +1,346 @@
+"""Starting the backend: state directory, store, first API key, TLS, and the HTTP server.
+
+Everything a first start needs is created next to the database (``.lacework-tokens/`` in the
+working directory by default): the SQLite file, the key that seals token values at rest, the
+admin API key in Lacework's download format, and a self-signed certificate when asked for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import re
+import socket
+import sys
+from collections.abc import Callable, Generator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import uvicorn
+from attrs import frozen
+
+from lacework_tokens import wire
+from lacework_tokens.server.app import create_app
+from lacework_tokens.server.secrets import Sealer, SealerError
+from lacework_tokens.server.service import ServiceError, TokenService
+from lacework_tokens.server.store import Store
+from lacework_tokens.server.stores import is_postgres_url, open_store
+
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "ServeOptions",
+    "StartupError",
+    "generate_self_signed",
+    "serve",
+]
+
+DEFAULT_STATE_DIR: Final = Path(".lacework-tokens")
+DEFAULT_DB_NAME: Final = "tokens.db"
+# Account names end up in file names and in URLs: keep them to what Lacework itself allows.
+_ACCOUNT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+
+logger = logging.getLogger("lacework_tokens.server")
+
+
+class StartupError(Exception):
+    """The server cannot start; the message is one line for the user and holds no secret."""
+
+
+@frozen
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str | None = None
+    account: str = "local"
+    api_key: str | None = None
+    api_secret: str | None = None
+    key_file: Path | None = None
+    secrets_key: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_self_signed: bool = False
+    log_level: str = "info"
+
+
+def _redact_url(url: str) -> str:
+    """A database URL fit to print: the password replaced."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def validate(options: ServeOptions) -> None:
+    """Reject inconsistent options before anything is written to disk."""
+    if not _ACCOUNT.match(options.account):
+        raise StartupError(
+            f"invalid --account {options.account[:64]!r}: use letters, digits, '-' and '_'"
+        )
+    if (options.api_key is None) != (options.api_secret is None):
+        raise StartupError("--api-key and --api-secret must be given together")
+    if options.api_key is not None and not options.api_key.strip():
+        raise StartupError("--api-key must not be empty")
+    if options.api_secret is not None and not options.api_secret.strip():
+        raise StartupError("--api-secret must not be empty")
+    if (options.tls_cert is None) != (options.tls_key is None):
+        raise StartupError("--tls-cert and --tls-key must be given together")
+    if options.tls_self_signed and options.tls_cert is not None:
+        raise StartupError("--tls-self-signed cannot be combined with --tls-cert/--tls-key")
+    for flag, path in (("--tls-cert", options.tls_cert), ("--tls-key", options.tls_key)):
+        if path is not None and not path.is_file():
+            raise StartupError(f"{flag} {path}: no such file")
+    if not 0 <= options.port <= 65535:
+        raise StartupError(f"invalid --port {options.port}: must be 0..65535")
+    if options.log_level not in _LOG_LEVELS:
+        raise StartupError(f"invalid --log-level {options.log_level!r}")
+
+
+def _state_dir(options: ServeOptions) -> Path:
+    if options.db is None or is_postgres_url(options.db):
+        return DEFAULT_STATE_DIR
+    return Path(options.db).parent
+
+
+def _make_private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, without a window where it is world-readable."""
+    _make_private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+def generate_self_signed(cert_path: Path, key_path: Path) -> None:
+    """A throw-away certificate for 127.0.0.1, ::1 and localhost, valid for a year.
+
+    It is its own CA (like ``openssl req -x509``) so it can be trusted directly through
+    ``REQUESTS_CA_BUNDLE`` (Python) and ``SSL_CERT_FILE`` (Go, hence Terraform).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lacework-tokens local backend")])
+    now = datetime.now(UTC)
+    public_key = key.public_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                    x509.DNSName("localhost"),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    _write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode(),
+    )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+# --- the first API key ----------------------------------------------------------------------
+
+
+def _key_file_path(options: ServeOptions, state_dir: Path) -> Path:
+    return options.key_file or state_dir / f"{options.account}-api-key.json"
+
+
+def _prepare_keys(
+    service: TokenService, options: ServeOptions, state_dir: Path
+) -> Callable[[str], list[str]]:
+    """Make sure an API key exists; returns what to print once the URL is known."""
+    if options.api_key is not None and options.api_secret is not None:
+        try:
+            created = service.ensure_api_key(options.account, options.api_key, options.api_secret)
+        except ServiceError as exc:
+            raise StartupError(f"--api-key {options.api_key}: {exc.message}") from None
+        state = "created" if created else "already present"
+        return lambda _url: [f"API key {options.api_key} for account {options.account}: {state}"]
+
+    key_file = _key_file_path(options, state_dir)
+    if service.has_api_keys():
+        if key_file.is_file():
+            return lambda _url: [f"API key file: {key_file}"]
+        return lambda _url: ["API keys exist; the secret was shown when they were created"]
+
+    api_key = service.create_api_key(options.account)
+    _write_private(key_file, json.dumps(wire.converter.unstructure(api_key), indent=2) + "\n")
+
+    def first_start(url: str) -> list[str]:
+        return [
+            f"Created an admin API key for account {api_key.account}; saved to {key_file}",
+            "Point Lacework clients at this backend with:",
+            f"export LW_ACCOUNT={api_key.account} LW_API_KEY={api_key.key_id} "
+            f"LW_API_SECRET={api_key.secret} LW_API_SERVER_URL={url}",
+        ]
+
+    return first_start
+
+
+# --- the HTTP server ------------------------------------------------------------------------
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after a graceful shutdown; a stop by signal is a
+    normal end here (exit 0, no traceback)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot resolve --host {host!r}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    try:
+        return socket.create_server(address, family=family, backlog=2048)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def _configure_logging(level: str, stream: TextIO) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=stream,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def open_service(options: ServeOptions, state_dir: Path) -> tuple[TokenService, Store]:
+    db = options.db or str(state_dir / DEFAULT_DB_NAME)
+    _make_private_dir(state_dir)
+    try:
+        sealer = Sealer.from_key_file(options.secrets_key or state_dir / "secrets.key")
+    except OSError as exc:
+        raise StartupError(f"cannot read the secrets key: {exc.strerror or exc}") from None
+    except SealerError as exc:
+        raise StartupError(f"cannot use the secrets key: {exc}") from None
+    try:
+        store = open_store(db)
+    except Exception as exc:
+        shown = _redact_url(db) if is_postgres_url(db) else db
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if is_postgres_url(db) and options.db:
+            reason = reason.replace(options.db, shown)
+        raise StartupError(f"cannot open the database {shown}: {reason}") from None
+    return TokenService(store, sealer), store
+
+
+def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
+    """Run the backend until SIGINT/SIGTERM. Raises ``StartupError`` when it cannot start."""
+    out = out or sys.stdout
+    validate(options)
+    _configure_logging(options.log_level, sys.stderr)
+    state_dir = _state_dir(options)
+    service, store = open_service(options, state_dir)
+    try:
+        announce_keys = _prepare_keys(service, options, state_dir)
+        tls_lines: list[str] = []
+        cert_file, key_file = options.tls_cert, options.tls_key
+        if options.tls_self_signed:
+            cert_file, key_file = state_dir / "cert.pem", state_dir / "cert-key.pem"
+            generate_self_signed(cert_file, key_file)
+            tls_lines = [
+                f"Self-signed certificate: {cert_file.resolve()}",
+                f"export REQUESTS_CA_BUNDLE={cert_file.resolve()} "
+                f"SSL_CERT_FILE={cert_file.resolve()}",
+            ]
+        sock = _listen(options.host, options.port)
+        config = uvicorn.Config(
+            create_app(service, offload=options.db is not None and is_postgres_url(options.db)),
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            log_level=options.log_level,
+            server_header=False,
+            proxy_headers=False,
+            ssl_certfile=str(cert_file) if cert_file else None,
+            ssl_keyfile=str(key_file) if key_file else None,
+        )
+        try:
+            config.load()
+        except Exception as exc:
+            sock.close()
+            raise StartupError(f"cannot load the TLS certificate or key: {exc}") from None
+        url = _url("https" if cert_file else "http", sock)
+        server = _Server(config)
+        lines = [*announce_keys(url), *tls_lines, f"listening on {url}"]
+        asyncio.run(_run(server, sock, lines, out))
+    finally:
+        store.close()
+    return 0
+
+
+async def _run(server: uvicorn.Server, sock: socket.socket, lines: list[str], out: TextIO) -> None:
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.005)
+    if server.started:
+        for line in lines:
+            print(line, file=out, flush=True)
+    await task
