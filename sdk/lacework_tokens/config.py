@@ -1,0 +1,214 @@
+"""Where a client finds its account, credentials and server.
+
+The same habits as the Lacework CLI, the Terraform provider and ``laceworksdk``: for each setting,
+an explicit value wins over its ``LW_*`` environment variable, which wins over the profile in
+``~/.lacework.toml`` (``[default]`` unless ``LW_PROFILE`` or ``profile`` names another).
+``LW_API_SERVER_URL`` points the client at another server (a local backend, a proxy).
+
+A missing setting is a ``ConfigurationError`` naming the variable to set and the profile file to
+edit; a secret never appears in a message or a repr.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from attrs import field, frozen
+
+from lacework_tokens.errors import ConfigurationError
+
+__all__ = [
+    "PROFILE_FILE_NAME",
+    "ClientSettings",
+    "default_base_url",
+    "profile_path",
+    "resolve_settings",
+]
+
+PROFILE_FILE_NAME: Final = ".lacework.toml"
+DEFAULT_PROFILE: Final = "default"
+DEFAULT_DOMAIN: Final = "lacework.net"
+
+# setting -> environment variable
+ENVIRONMENT: Final = {
+    "account": "LW_ACCOUNT",
+    "subaccount": "LW_SUBACCOUNT",
+    "api_key": "LW_API_KEY",
+    "api_secret": "LW_API_SECRET",
+    "api_token": "LW_API_TOKEN",
+    "organization": "LW_ORGANIZATION",
+    "base_url": "LW_API_SERVER_URL",
+}
+PROFILE_KEYS: Final = ("account", "subaccount", "api_key", "api_secret", "api_token")
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"", "0", "false", "no", "off"})
+
+
+@frozen
+class ClientSettings:
+    """Everything a ``Client`` needs. ``api_token`` (a static bearer) replaces key and secret."""
+
+    account: str
+    base_url: str
+    api_key: str | None = None
+    api_secret: str | None = field(default=None, repr=False)
+    api_token: str | None = field(default=None, repr=False)
+    subaccount: str | None = None
+    organization: bool = False
+    profile: str | None = None
+
+
+def default_base_url(account: str) -> str:
+    """``https://{account}.lacework.net``; an account that is already a host is used as given.
+
+    An account holding a dot or a port (``acme.lacework.net``, ``127.0.0.1:8443``) names the host
+    itself, as the Go SDK treats it; one with a scheme is taken as a whole URL.
+    """
+    account = account.strip()
+    if "://" in account:
+        return account.rstrip("/")
+    if "." in account or ":" in account:
+        return f"https://{account}".rstrip("/")
+    return f"https://{account}.{DEFAULT_DOMAIN}"
+
+
+def profile_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$HOME/.lacework.toml`` (``HOME`` from ``environ``, so tests can use a temporary home)."""
+    environ = os.environ if environ is None else environ
+    home = environ.get("HOME") or str(Path.home())
+    return Path(home) / PROFILE_FILE_NAME
+
+
+def _load_profiles(path: Path) -> dict[str, Any] | None:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read the profile file {path}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        # The decoder reports a line and column, never the offending value.
+        reason = str(exc) if isinstance(exc, tomllib.TOMLDecodeError) else "not UTF-8"
+        raise ConfigurationError(f"the profile file {path} is not valid TOML: {reason}") from None
+
+
+def _profile_values(path: Path, name: str | None) -> tuple[dict[str, str | bool], str | None]:
+    """The settings of the profile ``name`` (``None``: ``[default]`` if there is one)."""
+    profiles = _load_profiles(path)
+    wanted = name or DEFAULT_PROFILE
+    if profiles is None or wanted not in profiles:
+        if name is None:
+            return {}, None
+        where = "does not exist" if profiles is None else "has no such profile"
+        raise ConfigurationError(f"profile [{name}] not found: {path} {where}")
+    section = profiles[wanted]
+    if not isinstance(section, dict):
+        raise ConfigurationError(f"profile [{wanted}] in {path} must be a table of settings")
+    values: dict[str, str | bool] = {}
+    for key in PROFILE_KEYS:
+        value = section.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{key} in profile [{wanted}] of {path} must be a string")
+        if value:
+            values[key] = value
+    organization = section.get("organization")
+    if organization is not None:
+        if not isinstance(organization, bool):
+            raise ConfigurationError(
+                f"organization in profile [{wanted}] of {path} must be true or false"
+            )
+        values["organization"] = organization
+    return values, wanted
+
+
+def _flag(value: str, variable: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"{variable} must be true or false")
+
+
+def resolve_settings(
+    profile: str | None = None,
+    *,
+    account: str | None = None,
+    subaccount: str | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    api_token: str | None = None,
+    organization: bool | None = None,
+    base_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ClientSettings:
+    """Merge explicit values (``None``: not given) > ``LW_*`` variables > the profile file."""
+    environ = os.environ if environ is None else environ
+    path = profile_path(environ)
+    profile_name = profile or environ.get("LW_PROFILE") or None
+    from_profile, used_profile = _profile_values(path, profile_name)
+
+    explicit: dict[str, str | bool | None] = {
+        "account": account,
+        "subaccount": subaccount,
+        "api_key": api_key,
+        "api_secret": api_secret,
+        "api_token": api_token,
+        "organization": organization,
+        "base_url": base_url,
+    }
+    merged: dict[str, str | bool] = {}
+    for setting, variable in ENVIRONMENT.items():
+        given = explicit[setting]
+        if given is not None and given != "":
+            merged[setting] = given
+            continue
+        from_env = environ.get(variable)
+        if from_env:
+            merged[setting] = _flag(from_env, variable) if setting == "organization" else from_env
+            continue
+        if setting in from_profile:
+            merged[setting] = from_profile[setting]
+
+    def missing(setting: str) -> ConfigurationError:
+        profile_label = f"[{used_profile or profile_name or DEFAULT_PROFILE}]"
+        return ConfigurationError(
+            f"no {setting} configured: set {ENVIRONMENT[setting]} or add `{setting}` "
+            f"to profile {profile_label} in {path}"
+        )
+
+    def text(setting: str) -> str | None:
+        value = merged.get(setting)
+        return value if isinstance(value, str) else None
+
+    resolved_account = text("account")
+    if not resolved_account:
+        raise missing("account")
+    resolved_token = text("api_token")
+    resolved_key = text("api_key")
+    resolved_secret = text("api_secret")
+    if not resolved_token:
+        if not resolved_key:
+            raise missing("api_key")
+        if not resolved_secret:
+            raise missing("api_secret")
+    return ClientSettings(
+        account=resolved_account,
+        base_url=(text("base_url") or default_base_url(resolved_account)).rstrip("/"),
+        api_key=resolved_key,
+        api_secret=resolved_secret,
+        api_token=resolved_token,
+        subaccount=text("subaccount"),
+        organization=bool(merged.get("organization", False)),
+        profile=used_profile,
+    )
