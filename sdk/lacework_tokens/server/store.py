@@ -119,6 +119,9 @@ class Store(Protocol):
 
     def count_api_keys(self) -> int: ...
 
+    def set_api_key_enabled(self, key_id: str, enabled: bool) -> bool:
+        """Enable or disable a key; ``False`` when there is no such key."""
+
     # bearer tokens
     def insert_bearer(self, record: BearerRecord) -> None: ...
 

@@ -1,0 +1,158 @@
+"""Secrets at rest: how token values, API secrets and bearer tokens are kept by the backend.
+
+- Agent access token values must be shown again (list, search), so they are *sealed*
+  (AES-256-GCM) and found by a *lookup*: an HMAC-SHA256 of the value under a server key, so a
+  stolen database alone neither reveals tokens nor lets anyone test guesses offline.
+- API secrets and bearer tokens are never shown again and are high-entropy random values, so a
+  plain SHA-256 is enough: nobody can brute-force 128+ random bits from the hash. They are found
+  by hash, or compared with ``hmac.compare_digest``.
+
+The server key file holds 32 random bytes (hex); sub-keys for lookup and sealing are derived
+from it so one key never serves two purposes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "AGENT_TOKEN_BYTES",
+    "BEARER_TOKEN_BYTES",
+    "Sealer",
+    "SealerError",
+    "hash_secret",
+    "new_agent_token",
+    "new_api_key_id",
+    "new_api_secret",
+    "new_bearer_token",
+    "secret_matches",
+]
+
+AGENT_TOKEN_BYTES: Final = 28  # 224 bits, 56 hex characters
+BEARER_TOKEN_BYTES: Final = 32
+KEY_BYTES: Final = 32
+_NONCE_BYTES: Final = 12
+_SEALED_PREFIX: Final = "v1:"
+# Binds a sealed value to its purpose: a ciphertext made for something else will not open.
+_SEAL_CONTEXT: Final = b"lacework-tokens/agent-access-token/v1"
+
+
+class SealerError(Exception):
+    """A key file that cannot be used, or a sealed value that does not open under this key."""
+
+
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    return hmac.new(key, b"lacework-tokens/" + purpose, hashlib.sha256).digest()
+
+
+class Sealer:
+    """Keyed lookup and authenticated encryption of agent access token values."""
+
+    __slots__ = ("_aead", "_lookup_key")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise SealerError(f"the server key must be {KEY_BYTES} bytes")
+        self._lookup_key = _derive(key, b"lookup")
+        self._aead = AESGCM(_derive(key, b"seal"))
+
+    def __repr__(self) -> str:
+        return "Sealer(key=****)"
+
+    def lookup(self, token: str) -> str:
+        """The keyed hash (HMAC-SHA256, hex) under which a token is stored and found."""
+        return hmac.new(self._lookup_key, token.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, token: str) -> str:
+        """The encrypted form kept at rest: ``v1:`` + base64url(nonce || ciphertext || tag)."""
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, token.encode(), _SEAL_CONTEXT)
+        return _SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+    def open(self, sealed: str) -> str:
+        """The token value of ``sealed``; ``SealerError`` when it was sealed under another key."""
+        if not sealed.startswith(_SEALED_PREFIX):
+            raise SealerError("unknown sealed value format")
+        try:
+            raw = base64.urlsafe_b64decode(sealed[len(_SEALED_PREFIX) :])
+            plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _SEAL_CONTEXT)
+        except (InvalidTag, ValueError, binascii.Error):
+            raise SealerError(
+                "a stored token does not open with this server key (wrong key file?)"
+            ) from None
+        return plain.decode()
+
+    @classmethod
+    def ephemeral(cls) -> Sealer:
+        """A random in-memory key: tokens sealed with it die with the process (tests)."""
+        return cls(secrets.token_bytes(KEY_BYTES))
+
+    @classmethod
+    def from_key_file(cls, path: Path) -> Sealer:
+        """Read the key from ``path``, creating it (mode 0600, 32 random bytes) on first use."""
+        path = Path(path)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # O_EXCL: two servers starting at once must not write two different keys.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w", encoding="ascii") as out:
+                    out.write(secrets.token_hex(KEY_BYTES) + "\n")
+        try:
+            text = path.read_text(encoding="ascii").strip()
+            key = bytes.fromhex(text)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise SealerError(
+                f"cannot read the server key file {path}: {type(exc).__name__}"
+            ) from None
+        if len(key) != KEY_BYTES:
+            raise SealerError(
+                f"the server key file {path} must hold {KEY_BYTES} bytes as hex "
+                f"({KEY_BYTES * 2} characters)"
+            )
+        return cls(key)
+
+
+# --- API secrets and bearer tokens: random values kept as SHA-256 ----------------------------
+
+
+def hash_secret(value: str) -> str:
+    """SHA-256 (hex) of a high-entropy secret: API secrets and bearer tokens are kept as this."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def secret_matches(value: str, expected_hash: str) -> bool:
+    """Whether ``value`` hashes to ``expected_hash``, in time independent of where they differ."""
+    return hmac.compare_digest(hash_secret(value), expected_hash)
+
+
+def new_agent_token() -> str:
+    return secrets.token_hex(AGENT_TOKEN_BYTES)
+
+
+def new_bearer_token() -> str:
+    return secrets.token_urlsafe(BEARER_TOKEN_BYTES)
+
+
+def new_api_key_id(account: str) -> str:
+    """Lacework style: ``<ACCOUNT>_<32 hex>``; characters unsafe in a header become ``_``."""
+    prefix = "".join(c if c.isascii() and c.isalnum() else "_" for c in account.upper())
+    return f"{prefix or 'KEY'}_{secrets.token_hex(16).upper()}"
+
+
+def new_api_secret() -> str:
+    """Lacework style: ``_<32 hex>``."""
+    return "_" + secrets.token_hex(16)

@@ -1,0 +1,293 @@
+"""What every ``Store`` must do, run against each implementation through the ``store`` fixture."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+
+from lacework_tokens.server.store import (
+    ApiKeyRecord,
+    BearerRecord,
+    DuplicateAlias,
+    DuplicateKey,
+    Role,
+    Store,
+    StoreError,
+    TokenChanges,
+    TokenRecord,
+)
+from lacework_tokens.wire import Expression, SearchFilter
+
+T0 = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=UTC)
+
+
+def token(
+    alias: str,
+    *,
+    account: str = "acme",
+    minutes: int = 0,
+    enabled: bool = True,
+    description: str = "",
+    os: str = "linux",
+) -> TokenRecord:
+    when = T0 + timedelta(minutes=minutes)
+    return TokenRecord(
+        account=account,
+        lookup=f"lookup-{account}-{alias}",
+        sealed=f"sealed-{alias}",
+        alias=alias,
+        enabled=enabled,
+        description=description,
+        os=os,
+        subscription=None,
+        created_time=when,
+        updated_time=when,
+        version="0.1",
+    )
+
+
+def api_key(key_id: str = "ACME_1", *, account: str = "acme") -> ApiKeyRecord:
+    return ApiKeyRecord(
+        key_id=key_id,
+        account=account,
+        secret_hash="h" * 64,
+        role=Role.READ_ONLY,
+        user="ci",
+        enabled=True,
+        created_time=T0,
+    )
+
+
+def search(store: Store, *filters: SearchFilter, account: str = "acme") -> list[str]:
+    return [r.alias for r in store.search_tokens(account, filters)]
+
+
+def f(field: str, expression: str, value: str | int) -> SearchFilter:
+    return SearchFilter(field=field, expression=Expression(expression), value=value)
+
+
+# --- API keys and bearers -------------------------------------------------------------------
+
+
+def test_api_key_round_trips_and_duplicates_are_refused(store: Store) -> None:
+    assert store.count_api_keys() == 0
+    assert store.get_api_key("ACME_1") is None
+    store.insert_api_key(api_key())
+    assert store.get_api_key("ACME_1") == api_key()
+    with pytest.raises(DuplicateKey):
+        store.insert_api_key(api_key())
+    store.insert_api_key(api_key("OTHER_1", account="other"))
+    assert store.count_api_keys() == 2
+    assert [k.key_id for k in store.list_api_keys()] == ["ACME_1", "OTHER_1"]
+    assert [k.key_id for k in store.list_api_keys("other")] == ["OTHER_1"]
+
+
+def test_api_key_can_be_disabled_and_enabled(store: Store) -> None:
+    store.insert_api_key(api_key())
+    assert store.set_api_key_enabled("ACME_1", False)
+    assert store.get_api_key("ACME_1") == attrs.evolve(api_key(), enabled=False)
+    assert store.set_api_key_enabled("ACME_1", True)
+    assert store.get_api_key("ACME_1") == api_key()
+    assert not store.set_api_key_enabled("NOPE", False)
+
+
+def test_bearers_are_found_by_hash_and_expired_ones_purged(store: Store) -> None:
+    live = BearerRecord(token_hash="a" * 64, key_id="K", account="acme", expires_at=T0)
+    dead = BearerRecord(
+        token_hash="b" * 64, key_id="K", account="acme", expires_at=T0 - timedelta(seconds=1)
+    )
+    store.insert_bearer(live)
+    store.insert_bearer(dead)
+    assert store.get_bearer("a" * 64) == live
+    assert store.get_bearer("c" * 64) is None
+    assert store.delete_expired_bearers(T0 - timedelta(microseconds=1)) == 1
+    assert store.get_bearer("b" * 64) is None
+    assert store.get_bearer("a" * 64) == live
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def test_token_round_trips_with_exact_times(store: Store) -> None:
+    record = attrs.evolve(token("prod"), subscription="enterprise")
+    store.insert_token(record)
+    assert store.get_token("acme", record.lookup) == record
+    assert store.get_token("other", record.lookup) is None
+    assert store.get_token("acme", "missing") is None
+
+
+def test_alias_is_unique_per_account_only(store: Store) -> None:
+    store.insert_token(token("prod"))
+    with pytest.raises(DuplicateAlias):
+        store.insert_token(attrs.evolve(token("prod"), lookup="another"))
+    store.insert_token(token("prod", account="other"))
+    assert search(store, account="other") == ["prod"]
+
+
+def test_same_token_value_twice_is_a_store_error_not_a_duplicate_alias(store: Store) -> None:
+    store.insert_token(token("prod"))
+    with pytest.raises(StoreError) as caught:
+        store.insert_token(attrs.evolve(token("prod"), alias="other"))
+    assert not isinstance(caught.value, DuplicateAlias)
+
+
+def test_concurrent_creates_of_one_alias_give_exactly_one_winner(store: Store) -> None:
+    attempts = 8
+    barrier = threading.Barrier(attempts)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def create(n: int) -> None:
+        barrier.wait()
+        try:
+            store.insert_token(attrs.evolve(token("race"), lookup=f"lookup-{n}"))
+            outcome = "created"
+        except DuplicateAlias:
+            outcome = "duplicate"
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created"] + ["duplicate"] * (attempts - 1)
+    assert search(store) == ["race"]
+
+
+def test_list_is_oldest_first_and_per_account(store: Store) -> None:
+    store.insert_token(token("b", minutes=2))
+    store.insert_token(token("a", minutes=1))
+    store.insert_token(token("c", minutes=3))
+    store.insert_token(token("x", account="other"))
+    assert [r.alias for r in store.list_tokens("acme")] == ["a", "b", "c"]
+    assert [r.alias for r in store.list_tokens("nobody")] == []
+
+
+def test_update_merges_and_always_moves_updated_time(store: Store) -> None:
+    record = attrs.evolve(token("prod", description="d", os="windows"), subscription="standard")
+    store.insert_token(record)
+    later = T0 + timedelta(hours=1)
+    updated = store.update_token("acme", record.lookup, TokenChanges(updated_time=later))
+    assert updated == attrs.evolve(record, updated_time=later)
+    renamed = store.update_token(
+        "acme",
+        record.lookup,
+        TokenChanges(updated_time=later, alias="prod-abcde-deleted", enabled=False),
+    )
+    assert renamed == attrs.evolve(
+        record, alias="prod-abcde-deleted", enabled=False, updated_time=later
+    )
+    assert store.get_token("acme", record.lookup) == renamed
+    described = store.update_token(
+        "acme", record.lookup, TokenChanges(updated_time=later, description="", os="linux")
+    )
+    assert described is not None
+    assert (described.description, described.os, described.subscription) == (
+        "",
+        "linux",
+        "standard",
+    )
+
+
+def test_update_of_unknown_or_foreign_token_is_none(store: Store) -> None:
+    store.insert_token(token("prod"))
+    changes = TokenChanges(updated_time=T0, enabled=False)
+    assert store.update_token("acme", "missing", changes) is None
+    assert store.update_token("other", "lookup-acme-prod", changes) is None
+    assert store.get_token("acme", "lookup-acme-prod") == token("prod")
+
+
+def test_rename_onto_a_taken_alias_is_refused_and_changes_nothing(store: Store) -> None:
+    store.insert_token(token("a"))
+    store.insert_token(token("b", minutes=1))
+    with pytest.raises(DuplicateAlias):
+        store.update_token(
+            "acme", "lookup-acme-b", TokenChanges(updated_time=T0, alias="a", enabled=False)
+        )
+    assert store.get_token("acme", "lookup-acme-b") == token("b", minutes=1)
+    # Renaming a token to its own alias is no conflict; the freed alias is reusable.
+    assert store.update_token("acme", "lookup-acme-a", TokenChanges(updated_time=T0, alias="a"))
+    store.update_token("acme", "lookup-acme-a", TokenChanges(updated_time=T0, alias="a-x-deleted"))
+    store.insert_token(attrs.evolve(token("a"), lookup="new"))
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def populated(store: Store) -> Store:
+    store.insert_token(token("prod-web", minutes=1, description="Web tier", os="linux"))
+    store.insert_token(token("prod_db", minutes=2, description="db 100%", os="windows"))
+    store.insert_token(token("Staging", minutes=3, enabled=False, os="linux"))
+    store.insert_token(token("dev", minutes=4, description="WEB dev", os="linux"))
+    store.insert_token(token("prod-web", account="other"))
+    return store
+
+
+def test_search_without_filters_lists_the_account(populated: Store) -> None:
+    assert search(populated) == ["prod-web", "prod_db", "Staging", "dev"]
+
+
+def test_search_eq_ne_in(populated: Store) -> None:
+    assert search(populated, f("tokenAlias", "eq", "prod-web")) == ["prod-web"]
+    assert search(populated, f("tokenAlias", "eq", "staging")) == []
+    assert search(populated, f("tokenEnabled", "eq", 0)) == ["Staging"]
+    assert search(populated, f("tokenEnabled", "ne", 0)) == ["prod-web", "prod_db", "dev"]
+    assert search(populated, f("props.os", "ne", "linux")) == ["prod_db"]
+    values = SearchFilter(field="tokenAlias", expression=Expression.IN, values=("dev", "Staging"))
+    assert search(populated, values) == ["Staging", "dev"]
+
+
+def test_search_filters_combine_with_and(populated: Store) -> None:
+    assert search(populated, f("props.os", "eq", "linux"), f("tokenEnabled", "eq", "1")) == [
+        "prod-web",
+        "dev",
+    ]
+
+
+def test_like_is_case_sensitive_with_sql_wildcards(populated: Store) -> None:
+    assert search(populated, f("tokenAlias", "like", "prod%")) == ["prod-web", "prod_db"]
+    assert search(populated, f("tokenAlias", "like", "PROD%")) == []
+    assert search(populated, f("tokenAlias", "like", "s%")) == []
+    assert search(populated, f("tokenAlias", "like", "d_v")) == ["dev"]
+    # ``_`` matches any one character unless escaped.
+    assert search(populated, f("tokenAlias", "like", "prod_%")) == ["prod-web", "prod_db"]
+    assert search(populated, f("tokenAlias", "like", "prod\\_%")) == ["prod_db"]
+    assert search(populated, f("props.description", "like", "%100\\%")) == ["prod_db"]
+    # GLOB metacharacters in a LIKE pattern are plain characters.
+    assert search(populated, f("tokenAlias", "like", "*")) == []
+    assert search(populated, f("tokenAlias", "like", "[dp]%")) == []
+
+
+def test_ilike_ignores_case(populated: Store) -> None:
+    assert search(populated, f("props.description", "ilike", "%web%")) == ["prod-web", "dev"]
+    assert search(populated, f("tokenAlias", "ilike", "STAG%")) == ["Staging"]
+    assert search(populated, f("tokenAlias", "ilike", "prod\\_%")) == ["prod_db"]
+
+
+def test_created_time_filters_compare_the_update_time(populated: Store) -> None:
+    def at(minutes: int) -> str:
+        return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+    assert search(populated, f("createdTime", "gt", at(2))) == ["Staging", "dev"]
+    assert search(populated, f("createdTime", "ge", at(2))) == ["prod_db", "Staging", "dev"]
+    assert search(populated, f("createdTime", "lt", at(2))) == ["prod-web"]
+    assert search(populated, f("createdTime", "le", at(2))) == ["prod-web", "prod_db"]
+    assert search(populated, f("createdTime", "eq", at(3))) == ["Staging"]
+    # An update moves a token past the cut-off; its creation order does not change.
+    populated.update_token(
+        "acme", "lookup-acme-prod-web", TokenChanges(updated_time=T0 + timedelta(hours=1))
+    )
+    assert search(populated, f("createdTime", "gt", at(2))) == ["prod-web", "Staging", "dev"]
+    # Other time zones and precisions denote the same instant.
+    assert search(populated, f("createdTime", "lt", "2026-11-25T13:02:00.2+01:00")) == ["prod_db"]
+
+
+def test_text_comparisons_order_bytewise(populated: Store) -> None:
+    assert search(populated, f("tokenAlias", "lt", "a")) == ["Staging"]
+    assert search(populated, f("tokenAlias", "ge", "p")) == ["prod-web", "prod_db"]
