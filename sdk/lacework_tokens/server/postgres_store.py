@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -29,6 +29,7 @@ from lacework_tokens.server.store import (
     DuplicateKey,
     Role,
     SchemaTooNew,
+    Store,
     StoreError,
     TokenChanges,
     TokenRecord,
@@ -453,3 +454,10 @@ def _reason(exc: psycopg.Error) -> str:
     """The server's or driver's one-line reason; psycopg never includes the password."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+if TYPE_CHECKING:
+
+    def _is_a_store(store: PostgresStore) -> Store:
+        """mypy proves here that ``PostgresStore`` satisfies the ``Store`` protocol."""
+        return store
