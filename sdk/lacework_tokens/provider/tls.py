@@ -1,0 +1,141 @@
+"""The plugin's TLS identity for go-plugin's automatic mutual TLS.
+
+Terraform verifies the plugin's self-signed certificate against the copy sent in the handshake
+line, so any certificate for ``localhost`` will do. Generating one costs ~50 ms (``cryptography``
+import and a key), which would double the plugin's start-up; it is generated once per user,
+cached with owner-only permissions, and reused until a day before it expires.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+__all__ = ["TlsIdentity", "load_or_create"]
+
+VALIDITY_SECONDS: Final = 30 * 24 * 3600
+RENEW_MARGIN_SECONDS: Final = 24 * 3600
+CACHE_FILE: Final = "plugin-tls.json"
+
+
+@dataclass(frozen=True)
+class TlsIdentity:
+    key_pem: bytes
+    cert_pem: bytes
+    cert_der_b64: str  # unpadded, as go-plugin reads it from the handshake line
+    not_after: float
+
+    def __repr__(self) -> str:
+        return f"TlsIdentity(not_after={self.not_after})"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "lacework-tokens"
+
+
+def load_or_create(directory: Path | None = None) -> TlsIdentity:
+    directory = directory or cache_dir()
+    path = directory / CACHE_FILE
+    identity = _load(path)
+    if identity is None or identity.not_after - time.time() < RENEW_MARGIN_SECONDS:
+        identity = _create()
+        _store(path, identity)
+    return identity
+
+
+def _load(path: Path) -> TlsIdentity | None:
+    try:
+        raw = json.loads(path.read_text(encoding="ascii"))
+        return TlsIdentity(
+            key_pem=raw["key_pem"].encode("ascii"),
+            cert_pem=raw["cert_pem"].encode("ascii"),
+            cert_der_b64=str(raw["cert_der_b64"]),
+            not_after=float(raw["not_after"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _store(path: Path, identity: TlsIdentity) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tls-")
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            json.dump(
+                {
+                    "key_pem": identity.key_pem.decode("ascii"),
+                    "cert_pem": identity.cert_pem.decode("ascii"),
+                    "cert_der_b64": identity.cert_der_b64,
+                    "not_after": identity.not_after,
+                },
+                handle,
+            )
+        # mkstemp creates the file 0600; the rename makes concurrent plugin starts safe.
+        os.replace(temporary, path)
+    except OSError:
+        # A read-only home still works: the identity is then generated on every start.
+        pass
+
+
+def _create() -> TlsIdentity:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    not_after = now + timedelta(seconds=VALIDITY_SECONDS)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return TlsIdentity(
+        key_pem=key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        cert_pem=certificate.public_bytes(serialization.Encoding.PEM),
+        cert_der_b64=base64.b64encode(der).decode("ascii").rstrip("="),
+        not_after=not_after.timestamp(),
+    )
