@@ -79,7 +79,12 @@ def format_time(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # strftime("%Y") does not pad years before 1000 on every platform.
+    return (
+        f"{value.year:04d}"
+        + value.strftime("-%m-%dT%H:%M:%S.")
+        + f"{value.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_time(text: str) -> datetime:
@@ -94,7 +99,11 @@ def parse_time(text: str) -> datetime:
     iso = f"{text[: match.start(7) if fraction else match.start(8)]}.{micro}"
     iso = iso.replace("t", "T").replace(" ", "T")
     iso += "+00:00" if zone in ("Z", "z") else zone
-    return datetime.fromisoformat(iso).astimezone(UTC)
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC)
+    except OverflowError:
+        # An offset that moves the time past year 1 or 9999.
+        raise ValueError(f"time out of range: {text[:40]!r}") from None
 
 
 def mask(secret: str) -> str:
