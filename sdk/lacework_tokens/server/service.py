@@ -77,6 +77,9 @@ DEFAULT_OS: Final = "linux"
 TOKEN_VALUE_MAX_LENGTH: Final = 256
 SEARCH_VALUES_MAX: Final = 1000
 BEARER_PURGE_INTERVAL_SECONDS: Final = 60.0
+# Bearer records never change once issued (they are only deleted after expiry, which is checked
+# here anyway), so remembering them is always correct; the bound keeps memory flat.
+BEARER_CACHE_SIZE: Final = 10_000
 SOFT_DELETE_SUFFIX: Final = "-deleted"
 
 INVALID_KEY_MESSAGE: Final = "Invalid API key or secret."
@@ -258,6 +261,7 @@ class TokenService:
         self._clock = clock or _utc_now
         self._purge_lock = threading.Lock()
         self._next_purge = 0.0  # time.monotonic() after which expired bearers are purged
+        self._bearers: dict[str, BearerRecord] = {}
 
     def __repr__(self) -> str:
         return f"TokenService({self.store!r})"
@@ -408,9 +412,10 @@ class TokenService:
             value = rest.strip()
         if not value or len(value) > TOKEN_VALUE_MAX_LENGTH:
             raise Unauthorized(INVALID_BEARER_MESSAGE)
-        bearer = self.store.get_bearer(hash_secret(value))
+        bearer = self._get_bearer(hash_secret(value))
         if bearer is None or bearer.expires_at <= self._clock_now_precise():
             raise Unauthorized(INVALID_BEARER_MESSAGE)
+        # Read on every call (one indexed point query): a disabled key locks out at once.
         key = self.store.get_api_key(bearer.key_id)
         if key is None or not key.enabled or key.account != bearer.account:
             raise Unauthorized(INVALID_BEARER_MESSAGE)
@@ -419,6 +424,16 @@ class TokenService:
                 f"This API key cannot access sub-account '{subaccount.strip()[:64]}'."
             )
         return Principal(account=key.account, key_id=key.key_id, role=key.role)
+
+    def _get_bearer(self, token_hash: str) -> BearerRecord | None:
+        bearer = self._bearers.get(token_hash)
+        if bearer is None:
+            bearer = self.store.get_bearer(token_hash)
+            if bearer is not None:
+                if len(self._bearers) >= BEARER_CACHE_SIZE:
+                    self._bearers.clear()  # rare, and refilled by one query per live bearer
+                self._bearers[token_hash] = bearer
+        return bearer
 
     def _clock_now_precise(self) -> datetime:
         value = self._clock()

@@ -84,6 +84,8 @@ _TOKEN_COLUMNS: Final = (
 )
 _KEY_COLUMNS: Final = "key_id, account, secret_hash, role, user_name, enabled, created_time"
 _BUSY_TIMEOUT_SECONDS: Final = 30.0
+_MMAP_BYTES: Final = 1 << 30
+_CACHE_KIB: Final = 16 * 1024
 # Statements are built once from the constant column lists above; values are always bound.
 _INSERT_KEY: Final = f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 _SELECT_KEYS: Final = f"SELECT {_KEY_COLUMNS} FROM api_keys"  # noqa: S608
@@ -131,12 +133,15 @@ def _token_params(record: TokenRecord) -> tuple[Any, ...]:
     )
 
 
+_ROLES: Final = {role.value: role for role in Role}  # a dict lookup is cheaper than Role(...)
+
+
 def _key(row: Sequence[Any]) -> ApiKeyRecord:
     return ApiKeyRecord(
         key_id=row[0],
         account=row[1],
         secret_hash=row[2],
-        role=Role(row[3]),
+        role=_ROLES[row[3]],
         user=row[4],
         enabled=bool(row[5]),
         created_time=from_micros(row[6]),
@@ -186,6 +191,10 @@ class SqliteStore:
             # NORMAL is durable across application crashes in WAL mode; only an OS crash or
             # power loss can drop the last commits, and it never corrupts the file.
             connection.execute("PRAGMA synchronous=NORMAL")
+            # Point reads on a large file: map it instead of a read() per page (address space
+            # only; the OS shares the pages between connections), and keep hot index pages.
+            connection.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+            connection.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from None
         self._local.connection = connection
