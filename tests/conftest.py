@@ -12,11 +12,14 @@ from postgres_cluster import ClusterError, PostgresCluster
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """One throw-away PostgreSQL cluster for the whole session, started on first use."""
+    problem = ""
     try:
         cluster = PostgresCluster()
         cluster.__enter__()
     except ClusterError as exc:
-        pytest.fail(f"cannot start the test PostgreSQL cluster: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem:  # outside the except block: one clear line, no chained traceback
+        pytest.fail(f"cannot start the test PostgreSQL cluster: {problem}", pytrace=False)
     try:
         yield cluster
     finally:
