@@ -476,3 +476,50 @@ def test_expiry_far_in_the_past_still_works_once(rsps: responses.RequestsMock) -
     client.request("GET", "/api/v2/AgentAccessTokens")
     client.request("GET", "/api/v2/AgentAccessTokens")
     assert client.bearer_fetches == 2
+
+
+class _TruncatingServer:
+    """A loopback HTTP server that promises more body than it sends, then hangs up."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests_seen = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                self.requests_seen += 1
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 500\r\nConnection: close\r\n\r\n"
+                    b'{"data": [{"accessToken": "'
+                )
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_body_cut_short_is_retried_then_a_transport_error() -> None:
+    server = _TruncatingServer()
+    try:
+        sleeps: list[float] = []
+        client = Client(
+            "acme", api_token="static", base_url=server.url, sleep=sleeps.append, max_attempts=2
+        )
+        with pytest.raises(errors.TransportError) as caught:
+            client.request("GET", "/api/v2/AgentAccessTokens")
+    finally:
+        server.close()
+    assert "cut short" in str(caught.value)
+    assert server.requests_seen == 2
+    assert len(sleeps) == 1
