@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final, TypeVar
 
 from lacework_tokens import wire
-from lacework_tokens.server.service import Principal, ServiceError, TokenService
+from lacework_tokens.server.service import ServiceError, TokenService
 
 __all__ = ["MAX_BODY_BYTES", "BackendApp", "create_app"]
 
@@ -277,19 +277,6 @@ class BackendApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _call(self, func: Callable[..., T], *args: Any) -> T:
-        if self.offload:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, functools.partial(func, *args))
-        return func(*args)
-
-    async def _principal(self, scope: Scope) -> Principal:
-        return await self._call(
-            self.service.authenticate,
-            _header(scope, b"authorization"),
-            _header(scope, b"account-name") or None,
-        )
-
     async def _dispatch(
         self, scope: Scope, receive: Receive, method: str, route: tuple[str, str | None] | None
     ) -> _Response:
@@ -303,44 +290,49 @@ class BackendApp:
                 f"method {method[:16]} is not allowed here; allowed: {', '.join(allowed)}",
                 ((b"allow", ", ".join(allowed).encode()),),
             )
+        if name == "healthz":
+            return _json(200, {"status": "ok"})
+        body = b""
+        if method in ("POST", "PATCH"):
+            body = await _read_body(scope, receive, self.max_body_bytes)
+        if self.offload:
+            # One hand-off per request: authentication and the operation run in the same thread.
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                None, functools.partial(self._serve, scope, name, method, token, body)
+            )
+        return self._serve(scope, name, method, token, body)
+
+    def _serve(
+        self, scope: Scope, name: str, method: str, token: str | None, body: bytes
+    ) -> _Response:
+        """The synchronous part of a request: parse, call the service, convert the answer."""
         convert = wire.converter.unstructure
         service = self.service
 
-        if name == "healthz":
-            return _json(200, {"status": "ok"})
-
         if name == "access_tokens":
-            body = await _read_body(scope, receive, self.max_body_bytes)
             access_request = _parse(body, wire.AccessTokenRequest)
-            issued = await self._call(
-                service.issue_access_token, access_request, _header(scope, b"x-lw-uaks")
-            )
+            issued = service.issue_access_token(access_request, _header(scope, b"x-lw-uaks"))
             return _json(201, convert(issued))
 
-        principal = await self._principal(scope)
-
+        principal = service.authenticate(
+            _header(scope, b"authorization"), _header(scope, b"account-name") or None
+        )
         if name == "tokens" and method == "GET":
-            listed = await self._call(service.list_tokens, principal)
+            listed = service.list_tokens(principal)
             return _json(200, {"data": [convert(item) for item in listed]})
         if name == "tokens":
-            body = await _read_body(scope, receive, self.max_body_bytes)
-            create = _parse(body, wire.CreateAgentTokenRequest)
-            created = await self._call(service.create_token, principal, create)
+            created = service.create_token(principal, _parse(body, wire.CreateAgentTokenRequest))
             return _json(201, {"data": convert(created)})
         if name == "search":
-            body = await _read_body(scope, receive, self.max_body_bytes)
-            search = _parse(body, wire.SearchRequest)
-            found = await self._call(service.search_tokens, principal, search)
+            found = service.search_tokens(principal, _parse(body, wire.SearchRequest))
             return _json(200, {"data": [convert(item) for item in found]})
 
         assert token is not None
         if method == "GET":
-            fetched = await self._call(service.get_token, principal, token)
-            return _json(200, {"data": convert(fetched)})
-        body = await _read_body(scope, receive, self.max_body_bytes)
+            return _json(200, {"data": convert(service.get_token(principal, token))})
         update = _parse(body, wire.UpdateAgentTokenRequest)
-        updated = await self._call(service.update_token, principal, token, update)
-        return _json(200, {"data": convert(updated)})
+        return _json(200, {"data": convert(service.update_token(principal, token, update))})
 
 
 def create_app(service: TokenService, *, offload: bool = False) -> BackendApp:
