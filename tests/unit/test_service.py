@@ -426,6 +426,7 @@ def test_search_on_created_time_uses_the_last_update(
         ('{"expression":"eq","field":"tokenEnabled","value":2}', "filters[0].value"),
         ('{"expression":"in","field":"tokenEnabled","values":[1,"yes"]}', "filters[0].values[1]"),
         ('{"expression":"like","field":"tokenEnabled","value":"1"}', "filters[0].expression"),
+        ('{"expression":"like","field":"tokenAlias","value":"prod\\\\"}', "filters[0].value"),
     ],
 )
 def test_search_refuses_bad_filter_values(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lacework_tokens.server.store import (
     ApiKeyRecord,
@@ -291,3 +295,56 @@ def test_created_time_filters_compare_the_update_time(populated: Store) -> None:
 def test_text_comparisons_order_bytewise(populated: Store) -> None:
     assert search(populated, f("tokenAlias", "lt", "a")) == ["Staging"]
     assert search(populated, f("tokenAlias", "ge", "p")) == ["prod-web", "prod_db"]
+
+
+# --- like / ilike against a reference matcher -----------------------------------------------
+
+_ALIAS_CHARS = "aAbB-_%*?[]\\"
+
+
+def _like_regex(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
+    """LIKE as the SQL standard and PostgreSQL define it, with ``\\`` as the escape."""
+    out = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            out.append(re.escape(next(chars)))
+        elif char == "%":
+            out.append(".*")
+        elif char == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+_patterns = st.text(alphabet=_ALIAS_CHARS, max_size=6).filter(
+    lambda p: (len(p) - len(p.rstrip("\\"))) % 2 == 0
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    aliases=st.lists(
+        st.text(alphabet=_ALIAS_CHARS, min_size=1, max_size=5), max_size=6, unique=True
+    ),
+    pattern=_patterns,
+    ignore_case=st.booleans(),
+)
+def test_like_and_ilike_match_the_sql_definition(
+    store: Store, aliases: list[str], pattern: str, ignore_case: bool
+) -> None:
+    # Each example works in an account of its own, so examples share one store.
+    account = f"acct-{uuid.uuid4().hex}"
+    for n, alias in enumerate(aliases):
+        store.insert_token(
+            attrs.evolve(token(alias, account=account, minutes=n), lookup=f"{account}-{n}")
+        )
+    expression = "ilike" if ignore_case else "like"
+    regex = _like_regex(pattern, ignore_case=ignore_case)
+    expected = [a for a in aliases if regex.fullmatch(a)]
+    assert search(store, f("tokenAlias", expression, pattern), account=account) == expected

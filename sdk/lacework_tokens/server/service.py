@@ -228,6 +228,16 @@ def _validate_filter(index: int, item: SearchFilter) -> None:
             f"{where}.expression",
         )
     _validate_filter_value(item, item.value, f"{where}.value")
+    if item.expression in (Expression.LIKE, Expression.ILIKE) and _ends_in_escape(str(item.value)):
+        # PostgreSQL refuses such a pattern; refuse it here so every store answers alike.
+        raise BadRequest(
+            f"{where}.value: a pattern must not end with an unescaped backslash.", f"{where}.value"
+        )
+
+
+def _ends_in_escape(pattern: str) -> bool:
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return trailing % 2 == 1
 
 
 def _validate_filter_value(item: SearchFilter, value: str | int | None, where: str) -> None:
