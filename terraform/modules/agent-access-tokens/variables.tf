@@ -1,0 +1,39 @@
+variable "tokens" {
+  description = <<-EOT
+    Agent access tokens to manage, one per entry, keyed by a short label such as an
+    environment, an OS or a team. A token is named "<name_prefix><key>" unless the entry
+    sets name.
+  EOT
+  type = map(object({
+    name        = optional(string)
+    description = optional(string)
+    os          = optional(string, "linux")
+    enabled     = optional(bool, true)
+  }))
+
+  validation {
+    condition = alltrue([
+      for key, token in var.tokens : contains(["linux", "windows"], token.os)
+    ])
+    error_message = "Each token's os must be \"linux\" or \"windows\"."
+  }
+
+  validation {
+    condition = alltrue([
+      for key, token in var.tokens :
+      token.name == null ? true : (length(token.name) >= 1 && length(token.name) <= 64 && trimspace(token.name) == token.name)
+    ])
+    error_message = "A token name must be 1 to 64 characters long, without leading or trailing whitespace."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of the names of tokens whose entry sets no name, e.g. \"payments-\"."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = length(var.name_prefix) <= 48 && trimspace(var.name_prefix) == var.name_prefix
+    error_message = "name_prefix must be at most 48 characters long, without leading or trailing whitespace."
+  }
+}

@@ -1,0 +1,167 @@
+"""Running the real ``terraform`` against a real backend through the plugin.
+
+``Workbench`` owns one backend, one plugin mirror and the environment Terraform runs in;
+``workbench.example("basic")`` copies an example (and the modules it uses) into a scratch
+directory and returns a ``tftest.TerraformTest`` for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import tftest
+
+from lacework_tokens import Client
+from lacework_tokens.testing import Backend
+from lacework_tokens.wire import AgentAccessToken
+
+REPOSITORY: Final = Path(__file__).resolve().parents[2]
+EXAMPLES: Final = REPOSITORY / "examples" / "terraform"
+MODULES: Final = REPOSITORY / "terraform" / "modules"
+TERRAFORM: Final = shutil.which("terraform") or "terraform"
+SOFT_DELETED: Final = re.compile(r"^(?P<name>.+)-[a-z0-9]{5}-deleted$")
+
+PROVIDER_BLOCK: Final = """\
+terraform {
+  required_providers {
+    lacework = {
+      source = "lacework/lacework"
+    }
+  }
+}
+
+provider "lacework" {}
+"""
+
+
+def install_plugin(mirror: Path, cli_config: Path, env: Mapping[str, str]) -> str:
+    """``lacework-tokens terraform install`` as a user runs it; returns what it printed."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lacework_tokens",
+            "terraform",
+            "install",
+            "--mirror",
+            str(mirror),
+            "--cli-config",
+            str(cli_config),
+        ],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def hermetic_environment(home: Path) -> dict[str, str]:
+    """The caller's environment without Lacework or Terraform settings, with a scratch HOME."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LW_", "TF_")) and key not in {"HOME", "XDG_CACHE_HOME"}
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        CHECKPOINT_DISABLE="1",
+        TF_IN_AUTOMATION="1",
+    )
+    return env
+
+
+class Workbench:
+    def __init__(self, backend: Backend, root: Path) -> None:
+        self.backend = backend
+        self.root = root
+        home = root / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        self.base_env = hermetic_environment(home)
+        self.mirror = root / "mirror"
+        self.cli_config = root / "lacework.tfrc"
+        self.install_output = install_plugin(self.mirror, self.cli_config, self.base_env)
+        self.env = {
+            **self.base_env,
+            **backend.env(),
+            "TF_CLI_CONFIG_FILE": str(self.cli_config),
+        }
+        self.client: Client = backend.client()
+        self._scratch = 0
+
+    def scratch(self, label: str) -> Path:
+        self._scratch += 1
+        path = self.root / "work" / f"{self._scratch:03d}-{label}"
+        path.mkdir(parents=True)
+        return path
+
+    def example(self, name: str, env: Mapping[str, str] | None = None) -> tftest.TerraformTest:
+        """A copy of ``examples/terraform/<name>``, laid out so relative module paths hold."""
+        root = self.scratch(name)
+        shutil.copytree(EXAMPLES / name, root / "examples" / "terraform" / name)
+        shutil.copytree(MODULES, root / "terraform" / "modules")
+        return self.terraform(root / "examples" / "terraform" / name, env)
+
+    def configuration(
+        self, label: str, body: str, env: Mapping[str, str] | None = None
+    ) -> tftest.TerraformTest:
+        """A root module made of the provider block and ``body``."""
+        directory = self.scratch(label)
+        (directory / "main.tf").write_text(PROVIDER_BLOCK + "\n" + body, encoding="utf-8")
+        return self.terraform(directory, env)
+
+    def terraform(
+        self, directory: Path, env: Mapping[str, str] | None = None
+    ) -> tftest.TerraformTest:
+        return tftest.TerraformTest(
+            str(directory), binary=TERRAFORM, env={**self.env, **(env or {})}
+        )
+
+
+def plan_exit_code(tf: tftest.TerraformTest, *args: str) -> int:
+    """``terraform plan -detailed-exitcode``: 0 when there is nothing to do, 2 when there is."""
+    result = tf.execute_command("plan", "-input=false", "-no-color", "-detailed-exitcode", *args)
+    assert result.retcode in (0, 2), result.out + result.err
+    return int(result.retcode)
+
+
+def var_args(**values: Any) -> list[str]:
+    args: list[str] = []
+    for name, value in values.items():
+        text = json.dumps(value) if isinstance(value, (list, dict, bool, int)) else str(value)
+        args += ["-var", f"{name}={text}"]
+    return args
+
+
+def managed_tokens(tf: tftest.TerraformTest) -> dict[str, dict[str, Any]]:
+    """Every ``lacework_agent_access_token`` in the state, by address, with its values."""
+    shown = json.loads(tf.execute_command("show", "-json", "-no-color").out)
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(module: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        yield from module.get("resources", [])
+        for child in module.get("child_modules", []):
+            yield from walk(child)
+
+    for resource in walk(shown.get("values", {}).get("root_module", {})):
+        if resource["type"] == "lacework_agent_access_token" and resource["mode"] == "managed":
+            found[resource["address"]] = dict(resource["values"])
+    return found
+
+
+def assert_soft_deleted(client: Client, token: str, name: str) -> AgentAccessToken:
+    """The token still exists, disabled, renamed ``<name>-xxxxx-deleted``."""
+    current = client.agent_tokens.get(token)
+    match = SOFT_DELETED.match(current.name)
+    assert match is not None and match.group("name") == name, current.name
+    assert current.enabled is False
+    return current
