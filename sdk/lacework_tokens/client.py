@@ -331,16 +331,15 @@ class Client:
             sleep=self._sleep,
             reraise=True,
         )
-        uncertain = False
+        uncertain: _RetryableFailure | None = None
         try:
             for attempt in retrying:
                 with attempt:
-                    if uncertain and recover is not None:
-                        # Ask the server whether the previous attempt took effect.
-                        recovered = recover()
+                    if uncertain is not None and recover is not None:
+                        recovered = self._recover(recover, uncertain, method, shown_path)
                         if recovered is not None:
                             return recovered
-                        uncertain = False
+                        uncertain = None
                     try:
                         return attempt_once()
                     except _RetryableFailure as failure:
@@ -348,11 +347,29 @@ class Client:
                             if recover is None:
                                 # Nothing can tell whether it took effect: never repeat it.
                                 raise failure.final from None
-                            uncertain = True
+                            uncertain = failure
                         raise
         except _RetryableFailure as failure:
+            if uncertain is not None and recover is not None:
+                # Out of attempts, but the last one may have worked: look before failing.
+                recovered = self._recover(recover, uncertain, method, shown_path)
+                if recovered is not None:
+                    return recovered
             raise failure.final from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    @staticmethod
+    def _recover(
+        recover: Recover, failure: _RetryableFailure, method: str, shown_path: str
+    ) -> Any | None:
+        """Ask the server whether an attempt with an unknown outcome took effect."""
+        try:
+            return recover()
+        except (errors.TransportError, errors.ServerError, errors.RateLimitedError) as exc:
+            raise errors.TransportError(
+                f"{method} {shown_path} may or may not have taken effect ({failure.final}); "
+                f"checking failed: {exc}"
+            ) from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         outcome = state.outcome

@@ -234,3 +234,27 @@ def test_the_token_model_hides_the_value() -> None:
     token = AgentAccessToken(token=TOKEN, name="prod")
     assert TOKEN not in repr(token)
     assert TOKEN not in str(token)
+
+
+def test_when_attempts_run_out_the_last_uncertain_create_is_looked_up(
+    rsps: responses.RequestsMock,
+) -> None:
+    rsps.add(responses.POST, TOKENS_URL, json={"message": "bad gateway"}, status=502)
+    # Not there after the first two failures, there after the last one.
+    rsps.add(responses.POST, SEARCH_URL, json={"data": []})
+    rsps.add(responses.POST, SEARCH_URL, json={"data": []})
+    rsps.add(responses.POST, SEARCH_URL, json={"data": [token_wire()]})
+    created = make_client(max_attempts=3).agent_tokens.create("prod", description="k8s deployment")
+    assert created.token == TOKEN
+    assert len(calls_to(rsps, "POST", TOKENS_URL)) == 3
+    assert len(calls_to(rsps, "POST", SEARCH_URL)) == 3
+
+
+def test_a_create_that_cannot_be_checked_says_its_outcome_is_unknown(
+    rsps: responses.RequestsMock,
+) -> None:
+    rsps.add(responses.POST, TOKENS_URL, json={"message": "bad gateway"}, status=502)
+    rsps.add(responses.POST, SEARCH_URL, body=requests.exceptions.ConnectionError("down"))
+    with pytest.raises(errors.TransportError, match="may or may not have taken effect"):
+        make_client(max_attempts=2).agent_tokens.create("prod")
+    assert len(calls_to(rsps, "POST", TOKENS_URL)) == 1
