@@ -239,6 +239,13 @@ class Client:
         """How many bearer tokens this client has fetched (0 with a static ``api_token``)."""
         return self._bearer_fetches
 
+    def authenticate(self) -> None:
+        """Fetch a bearer token now rather than on the first call (no-op with ``api_token``).
+
+        Wrong credentials or an unreachable server surface here, once, as the usual errors.
+        """
+        self._current_bearer()
+
     def _current_bearer(self) -> str:
         if self._static_token is not None:
             return self._static_token

@@ -523,3 +523,11 @@ def test_a_body_cut_short_is_retried_then_a_transport_error() -> None:
     assert "cut short" in str(caught.value)
     assert server.requests_seen == 2
     assert len(sleeps) == 1
+
+
+def test_authenticate_fetches_a_bearer_up_front(rsps: responses.RequestsMock) -> None:
+    rsps.add(responses.POST, ACCESS_URL, json={"message": "invalid key"}, status=401)
+    with pytest.raises(errors.AuthenticationError, match="invalid key"):
+        make_client().authenticate()
+    Client("acme", api_token="static", base_url=BASE_URL).authenticate()
+    assert len(rsps.calls) == 1
