@@ -68,7 +68,9 @@ def default_base_url(account: str) -> str:
     An account holding a dot or a port (``acme.lacework.net``, ``127.0.0.1:8443``) names the host
     itself, as the Go SDK treats it; one with a scheme is taken as a whole URL.
     """
-    account = account.strip()
+    # "127.0.0.1:8443#" is how the Go SDK is pointed at a local server (the fragment swallows
+    # the ".lacework.net" it appends); honour the same setting here.
+    account = account.strip().split("#", 1)[0]
     if "://" in account:
         return account.rstrip("/")
     if "." in account or ":" in account:

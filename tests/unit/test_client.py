@@ -438,6 +438,7 @@ def test_default_base_url_and_server_url_override(monkeypatch: pytest.MonkeyPatc
     assert Client("acme", api_token="t").base_url == "https://acme.lacework.net"
     assert Client("acme.lacework.net", api_token="t").base_url == "https://acme.lacework.net"
     assert Client("127.0.0.1:8443", api_token="t").base_url == "https://127.0.0.1:8443"
+    assert Client("127.0.0.1:8443#", api_token="t").base_url == "https://127.0.0.1:8443"
     monkeypatch.setenv("LW_API_SERVER_URL", "http://127.0.0.1:8080/")
     assert Client("acme", api_token="t").base_url == "http://127.0.0.1:8080"
     assert Client("acme", api_token="t", base_url="http://x:1").base_url == "http://x:1"
