@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -104,6 +105,7 @@ class PostgresCluster:
         self.socket_dir = self.root / "sock"
         self.log_file = self.root / "postgres.log"
         self.port = 0
+        self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database")
         self._run_as: list[str] = []
         if os.geteuid() == 0:
             user = _ensure_cluster_user()
@@ -201,6 +203,7 @@ class PostgresCluster:
                 os.chown(self.data_dir / name, user.pw_uid, user.pw_gid)
 
     def stop(self) -> None:
+        self._dropper.shutdown(wait=True)
         if (self.data_dir / "postmaster.pid").exists():
             try:
                 self._run(
@@ -239,14 +242,21 @@ class PostgresCluster:
 
     @contextlib.contextmanager
     def fresh_database(self) -> Iterator[str]:
-        """A new empty database for one test; dropped afterwards, connections and all."""
+        """A new empty database for one test, dropped afterwards, connections and all.
+
+        The drop (which waits for a checkpoint) runs in the background so the next test does
+        not wait for it; ``stop`` lets pending drops finish first.
+        """
         name = f"test_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(self.dsn(), autocommit=True) as admin:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         try:
             yield self.dsn(name)
         finally:
-            with psycopg.connect(self.dsn(), autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+            self._dropper.submit(self._drop, name)
+
+    def _drop(self, name: str) -> None:
+        with psycopg.connect(self.dsn(), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
