@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,25 @@ def test_key_file_is_created_private_once_and_reused(tmp_path: Path) -> None:
     assert second.lookup(TOKEN) == first.lookup(TOKEN)
 
 
+def test_servers_starting_together_agree_on_one_key(tmp_path: Path) -> None:
+    path = tmp_path / "server.key"
+    barrier = threading.Barrier(8)
+    sealers: list[Sealer] = []
+
+    def start() -> None:
+        barrier.wait()
+        sealers.append(Sealer.from_key_file(path))
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(sealers) == 8
+    assert len({s.lookup(TOKEN) for s in sealers}) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["server.key"]
+
+
 def test_unusable_key_file_is_refused_with_its_path(tmp_path: Path) -> None:
     path = tmp_path / "server.key"
     path.write_text("not hex\n")
@@ -68,6 +88,8 @@ def test_unusable_key_file_is_refused_with_its_path(tmp_path: Path) -> None:
     path.write_text("ab" * 16 + "\n")
     with pytest.raises(SealerError, match="32 bytes"):
         Sealer.from_key_file(path)
+    with pytest.raises(SealerError, match="cannot create"):
+        Sealer.from_key_file(path / "inside-a-file.key")
 
 
 def test_repr_does_not_show_the_key() -> None:

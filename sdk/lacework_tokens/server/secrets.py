@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import os
@@ -102,15 +103,13 @@ class Sealer:
         """Read the key from ``path``, creating it (mode 0600, 32 random bytes) on first use."""
         path = Path(path)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                # O_EXCL: two servers starting at once must not write two different keys.
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "w", encoding="ascii") as out:
-                    out.write(secrets.token_hex(KEY_BYTES) + "\n")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _create_key_file(path)
+            except OSError as exc:
+                raise SealerError(
+                    f"cannot create the server key file {path}: {exc.strerror}"
+                ) from None
         try:
             text = path.read_text(encoding="ascii").strip()
             key = bytes.fromhex(text)
@@ -124,6 +123,26 @@ class Sealer:
                 f"({KEY_BYTES * 2} characters)"
             )
         return cls(key)
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key next to ``path`` (mode 0600), then link it into place.
+
+    The link is atomic and fails if ``path`` exists, so two servers starting at once agree on
+    one key and neither ever reads a half-written file.
+    """
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(KEY_BYTES) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        # FileExistsError: another server created it first; use theirs.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 # --- API secrets and bearer tokens: random values kept as SHA-256 ----------------------------
