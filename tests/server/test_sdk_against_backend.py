@@ -215,3 +215,16 @@ def test_a_create_whose_answer_is_lost_is_not_duplicated(backend: Backend, mode:
     with backend.client() as direct:
         matching = [t for t in direct.agent_tokens.list() if t.name == name]
     assert [t.token for t in matching] == [created.token]
+
+
+def test_https_backend_trusted_through_requests_ca_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with run_backend(tmp_path, tls=True) as secure:
+        assert secure.url.startswith("https://127.0.0.1:")
+        with secure.client(max_attempts=1) as untrusting, pytest.raises(errors.TransportError):
+            untrusting.agent_tokens.list()
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(secure.cert_path))
+        with secure.client() as client:
+            created = client.agent_tokens.create("over-tls")
+            assert client.agent_tokens.get(created.token).name == "over-tls"
