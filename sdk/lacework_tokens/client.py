@@ -423,6 +423,15 @@ class Client:
             ) from None
         except requests.exceptions.Timeout:
             raise self._transport_failure(method, shown_path, "timed out", True) from None
+        except requests.exceptions.SSLError as exc:
+            # Nothing was sent, and another attempt would fail the same way.
+            host = urlsplit(self.base_url).netloc or self.base_url
+            reason = (
+                "the server's certificate is not trusted (set REQUESTS_CA_BUNDLE to its CA)"
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc)
+                else "the TLS handshake failed"
+            )
+            raise errors.TransportError(f"{method} {shown_path} to {host}: {reason}") from None
         except requests.exceptions.ConnectionError as exc:
             # Refused before anything was sent; anything else may have reached the server.
             never_sent = _connection_refused(exc)

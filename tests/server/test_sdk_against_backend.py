@@ -222,8 +222,13 @@ def test_https_backend_trusted_through_requests_ca_bundle(
 ) -> None:
     with run_backend(tmp_path, tls=True) as secure:
         assert secure.url.startswith("https://127.0.0.1:")
-        with secure.client(max_attempts=1) as untrusting, pytest.raises(errors.TransportError):
+        sleeps: list[float] = []
+        with (
+            secure.client(sleep=sleeps.append) as untrusting,
+            pytest.raises(errors.TransportError, match="REQUESTS_CA_BUNDLE"),
+        ):
             untrusting.agent_tokens.list()
+        assert sleeps == []  # a certificate that is not trusted is not retried
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(secure.cert_path))
         with secure.client() as client:
             created = client.agent_tokens.create("over-tls")
