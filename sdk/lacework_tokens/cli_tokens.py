@@ -214,6 +214,10 @@ def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
         except (LaceworkError, _NotFound) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        except OSError as exc:
+            # e.g. stdout closed by `| head`; the message names no secret.
+            print(f"error: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+            return 1
 
     return run
 
