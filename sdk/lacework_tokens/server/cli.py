@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lacework_tokens.server.runner import ServeOptions, StartupError, serve
-
 __all__ = ["add_serve_command"]
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    # Imported here: the other sub-commands should not pay for loading the server.
+    from lacework_tokens.server.runner import ServeOptions, StartupError, serve
+
     options = ServeOptions(
         host=args.host,
         port=args.port,
