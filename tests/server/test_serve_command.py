@@ -232,3 +232,13 @@ def test_debug_log_masks_token_values_and_holds_no_secret(tmp_path: Path) -> Non
     assert f"PATCH /api/v2/AgentAccessTokens/{mask(token)} 200" in logs
     for secret in (token, api.bearer, backend.api_secret, "f" * 56):
         assert secret not in logs
+
+
+def test_stops_cleanly_while_a_tls_client_holds_an_idle_connection(tmp_path: Path) -> None:
+    session = requests.Session()
+    with run_backend(tmp_path, tls=True) as backend:
+        assert session.get(f"{backend.url}/healthz", verify=backend.verify, timeout=10).ok
+    # Stopped by SIGTERM, not killed after the helper's patience ran out.
+    assert backend.process.returncode == 0
+    assert "Traceback" not in backend.logs()
+    session.close()

@@ -57,7 +57,6 @@ class Wire:
         self.bearer = bearer_token(backend)
         self.authorization = self.bearer if raw else f"Bearer {self.bearer}"
         self.session = requests.Session()
-        self.session.verify = backend.verify
 
     def call(
         self,
@@ -78,6 +77,8 @@ class Wire:
             data=data,
             headers=sent,
             timeout=TIMEOUT_SECONDS,
+            # Per request: a session's ``verify`` loses to REQUESTS_CA_BUNDLE from the environment.
+            verify=self.backend.verify,
         )
 
     def create(self, alias: str, *, enabled: int = 1, **props: str) -> dict[str, Any]:
