@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +63,8 @@ def _load(path: Path) -> TlsIdentity | None:
 
 
 def _store(path: Path, identity: TlsIdentity) -> None:
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tls-")

@@ -15,11 +15,14 @@ Every function takes and returns Terraform objects (``dict`` of attribute name t
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from lacework_tokens import errors
+from lacework_tokens.agent_tokens import soft_delete_name
 from lacework_tokens.provider.diagnostics import ProviderError, from_sdk_error
 from lacework_tokens.provider.schema import DATA_SOURCE, RESOURCE
 from lacework_tokens.provider.values import UNKNOWN, Object, is_known
@@ -37,6 +40,8 @@ __all__ = [
 
 DEFAULT_OS: Final = "linux"
 DEFAULT_ENABLED: Final = True
+# How long one listing of the account answers refreshes (a refresh walk takes seconds).
+SNAPSHOT_SECONDS: Final = 30.0
 _IN_PLACE: Final = ("name", "description", "enabled")
 _T = TypeVar("_T")
 
@@ -113,6 +118,29 @@ class Tokens:
     def __init__(self, tokens: AgentTokens, server: str) -> None:
         self._tokens = tokens
         self._server = server
+        self._snapshot: dict[str, AgentAccessToken] | None = None
+        self._snapshot_taken = 0.0
+        self._snapshot_lock = threading.Lock()
+
+    def _get_for_refresh(self, token_value: str) -> AgentAccessToken:
+        """The token as the server has it, for a refresh.
+
+        Terraform refreshes every resource in parallel in a process that writes nothing, so
+        the first read lists the account once and the others are answered from that list
+        (100 resources: one request instead of 100). A token missing from the list is asked
+        for by value, so "not found" always comes from the server itself. Any write in this
+        process drops the list.
+        """
+        with self._snapshot_lock:
+            if self._snapshot is None or time.monotonic() - self._snapshot_taken > SNAPSHOT_SECONDS:
+                self._snapshot = {token.token: token for token in self._tokens.list()}
+                self._snapshot_taken = time.monotonic()
+            found = self._snapshot.get(token_value)
+        return found if found is not None else self._tokens.get(token_value)
+
+    def _wrote(self) -> None:
+        with self._snapshot_lock:
+            self._snapshot = None
 
     def _call(self, doing: str, operation: Callable[[], _T]) -> _T:
         try:
@@ -123,6 +151,7 @@ class Tokens:
     # --- resource -------------------------------------------------------------------------
 
     def create(self, planned: Object) -> Object:
+        self._wrote()
         name = planned["name"]
         try:
             token = self._tokens.create(
@@ -141,7 +170,7 @@ class Tokens:
 
     def read(self, current: Object) -> Object | None:
         try:
-            token = self._tokens.get(current["token"])
+            token = self._get_for_refresh(current["token"])
         except errors.NotFoundError:
             return None
         except errors.LaceworkError as error:
@@ -156,6 +185,8 @@ class Tokens:
         return to_state(token, expected_description=current["description"])
 
     def update(self, prior: Object, planned: Object) -> Object:
+        self._wrote()
+
         def changed(key: str) -> bool:
             return bool(prior[key] != planned[key])
 
@@ -182,8 +213,11 @@ class Tokens:
         return to_state(token, expected_description=planned["description"])
 
     def delete(self, prior: Object) -> None:
+        self._wrote()
+        # One PATCH, named from the state as the official provider does: the refresh before
+        # destroy has just confirmed the name, so asking the server again would add a GET.
         try:
-            self._tokens.soft_delete(prior["token"])
+            self._tokens.update(prior["token"], name=soft_delete_name(prior["name"]), enabled=False)
         except errors.NotFoundError:
             return  # already gone: nothing to disable
         except errors.LaceworkError as error:
