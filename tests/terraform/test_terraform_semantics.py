@@ -137,7 +137,7 @@ resource "lacework_agent_access_token" "renamed_elsewhere" {
     tf.destroy()
 
 
-def test_enabled_defaults_to_true_and_removing_enabled_false_re_enables(
+def test_enabled_defaults_to_true_removing_enabled_false_re_enables_renames_in_place(
     workbench: Workbench,
 ) -> None:
     resource = 'resource "lacework_agent_access_token" "t" {{\n  name = "toggle"\n{extra}}}\n'
@@ -159,8 +159,21 @@ def test_enabled_defaults_to_true_and_removing_enabled_false_re_enables(
     tf.apply()
     assert plan_exit_code(tf) == 0
     assert workbench.client.agent_tokens.get(token.token).enabled is True
+
+    # A rename is an in-place update too: same token value, new name, old name free.
+    main_tf.write_text(
+        PROVIDER_BLOCK + "\n" + resource.format(extra="").replace('"toggle"', '"toggled"'),
+        encoding="utf-8",
+    )
+    (change,) = tf.plan(output=True).resource_changes.values()
+    assert change["change"]["actions"] == ["update"]
+    tf.apply()
+    assert plan_exit_code(tf) == 0
+    assert workbench.client.agent_tokens.get(token.token).name == "toggled"
+    assert workbench.client.agent_tokens.find("toggle") is None
+
     tf.destroy()
-    assert_soft_deleted(workbench.client, token.token, "toggle")
+    assert_soft_deleted(workbench.client, token.token, "toggled")
 
 
 def test_a_taken_name_is_a_diagnostic_naming_the_fix(workbench: Workbench) -> None:
