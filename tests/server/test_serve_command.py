@@ -242,3 +242,36 @@ def test_stops_cleanly_while_a_tls_client_holds_an_idle_connection(tmp_path: Pat
     assert backend.process.returncode == 0
     assert "Traceback" not in backend.logs()
     session.close()
+
+
+def test_key_file_and_account_flags_choose_where_and_for_whom(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "acme.json"
+    with serve(tmp_path, "--account", "acme", "--key-file", str(key_file)) as served:
+        printed = EXPORT.search(served.stdout())
+        assert printed is not None
+        saved = json.loads(key_file.read_text())
+        assert (saved["account"], saved["keyId"], saved["secret"]) == printed.groups()[:3]
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert not list((tmp_path / ".lacework-tokens").glob("*-api-key.json"))
+        answer = requests.post(
+            f"{served.url}{ACCESS_TOKENS}",
+            json={"keyId": saved["keyId"]},
+            headers={"X-LW-UAKS": saved["secret"]},
+            timeout=10,
+        )
+        assert answer.status_code == 201
+        assert served.stop() == 0
+
+
+def test_serves_https_with_a_given_certificate(tmp_path: Path) -> None:
+    from lacework_tokens.server.runner import generate_self_signed
+
+    cert, key = tmp_path / "given.pem", tmp_path / "given-key.pem"
+    generate_self_signed(cert, key)
+    with serve(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key)) as served:
+        assert served.url.startswith("https://127.0.0.1:")
+        printed = EXPORT.search(served.stdout())
+        assert printed is not None and printed.group(4) == served.url
+        answer = requests.get(f"{served.url}/healthz", verify=str(cert), timeout=10)
+        assert answer.json() == {"status": "ok"}
+        assert served.stop() == 0
