@@ -1,0 +1,70 @@
+"""A bug behind the HTTP face becomes a JSON 500 and a log line that holds no secret.
+
+No request can provoke a 500 from the real service (the fuzz tests make sure of that), so this
+one drives the ASGI app in-process over a real SQLite-backed service whose list operation fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lacework_tokens import wire
+from lacework_tokens.server.app import create_app
+from lacework_tokens.server.secrets import Sealer
+from lacework_tokens.server.service import Principal, TokenService
+from lacework_tokens.server.stores import open_store
+
+LEAKY = "s3cr3t-in-an-exception-message"
+
+
+class BrokenListService(TokenService):
+    def list_tokens(self, principal: Principal) -> list[wire.AgentAccessToken]:
+        raise RuntimeError(f"driver exploded near {LEAKY}")
+
+
+def call(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, Any]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": headers,
+        "query_string": b"",
+    }
+    asyncio.run(app(scope, receive, send))
+    start, body = sent
+    assert (b"content-type", b"application/json") in start["headers"]
+    return start["status"], json.loads(body["body"])
+
+
+def test_an_unexpected_error_is_a_json_500_logged_without_secrets(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(str(tmp_path / "tokens.db"))
+    service = BrokenListService(store, Sealer.ephemeral())
+    key = service.create_api_key("local")
+    issued = service.issue_access_token(wire.AccessTokenRequest(key_id=key.key_id), key.secret)
+    app = create_app(service)
+    with caplog.at_level(logging.DEBUG):
+        status, body = call(
+            app, "GET", "/api/v2/AgentAccessTokens", [(b"authorization", issued.token.encode())]
+        )
+    store.close()
+    assert status == 500
+    assert body == {"message": "internal server error"}
+    assert "unexpected RuntimeError while serving GET tokens" in caplog.text
+    assert LEAKY not in caplog.text
+    assert issued.token not in caplog.text
