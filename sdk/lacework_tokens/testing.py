@@ -38,6 +38,7 @@ __all__ = ["Backend", "BackendStartError", "run_backend"]
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
 _LISTENING: Final = "listening on "
+_CERTIFICATE: Final = "Self-signed certificate: "
 _CREDENTIALS_FILE: Final = "test-credentials.json"
 
 
@@ -147,6 +148,18 @@ def _wait_for_url(
     return None
 
 
+def _printed_certificate(stdout_path: Path, offset: int) -> Path | None:
+    """Where the server says it wrote its certificate (next to a SQLite file, or in
+    ``.lacework-tokens/`` of its working directory with PostgreSQL)."""
+    with stdout_path.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode("utf-8", errors="replace")
+    for line in text.splitlines():
+        if line.startswith(_CERTIFICATE):
+            return Path(line[len(_CERTIFICATE) :].strip())
+    return None
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -220,7 +233,7 @@ def run_backend(
                 f"lacework-tokens serve did not start (exit code {process.returncode}); "
                 f"stderr:\n{_tail(stderr_path, stderr_offset)}"
             )
-        cert_path = state_dir / "cert.pem" if tls else None
+        cert_path = _printed_certificate(stdout_path, stdout_offset) if tls else None
         backend = Backend(
             url=url,
             account=account,

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -275,3 +276,18 @@ def test_serves_https_with_a_given_certificate(tmp_path: Path) -> None:
         answer = requests.get(f"{served.url}/healthz", verify=str(cert), timeout=10)
         assert answer.json() == {"status": "ok"}
         assert served.stop() == 0
+
+
+@pytest.mark.postgres
+def test_postgresql_backend_keeps_its_files_in_the_working_directory(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    with run_backend(tmp_path, tls=True, extra_args=["--db", postgres_dsn]) as backend:
+        assert backend.cert_path == tmp_path / ".lacework-tokens" / "cert.pem"
+        assert (tmp_path / ".lacework-tokens" / "secrets.key").is_file()
+        api = Wire(backend)
+        created = api.create("on-postgres")
+        assert api.get(created["accessToken"]).json()["data"] == created
+        password = urlsplit(postgres_dsn).password
+        if password:
+            assert password not in backend.output() + backend.logs()
