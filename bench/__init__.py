@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench`` (``make bench``) prints ratios measured in one run."""

@@ -1,0 +1,30 @@
+"""``make bench``: print every benchmark's figures as ratios against baselines of the same run."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import backend_bench
+
+
+def show(rows: list[tuple[str, float, str]]) -> None:
+    for name, value, goal in rows:
+        figure = f"{value:,.2f}x" if goal != "baseline" else f"{value:,.0f}"
+        print(f"{name:<72} {figure:>10}  {('goal ' + goal) if goal else ''}", flush=True)
+
+
+def main() -> int:
+    which = set(sys.argv[1:]) or {"backend", "terraform"}
+    if "backend" in which:
+        print("# backend and SDK", flush=True)
+        show(backend_bench.run())
+    if "terraform" in which:
+        from bench import terraform_bench
+
+        print("# terraform", flush=True)
+        terraform_bench.main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
