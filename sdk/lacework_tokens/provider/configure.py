@@ -52,7 +52,7 @@ def connect(config: Object, terraform_version: str, diagnostics: Diagnostics) ->
     )
     try:
         # The SDK fetches bearer tokens lazily; fetch the first one now (a no-op with api_token).
-        client._current_bearer()
+        client.authenticate()
     except errors.LaceworkError as error:
         diagnostics.items.append(
             from_sdk_error(
