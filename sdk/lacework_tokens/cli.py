@@ -1,7 +1,8 @@
 """The ``lacework-tokens`` command line.
 
-Each face registers its own sub-commands: ``serve`` (the backend), ``token`` (the agent-token
-lifecycle through the SDK) and ``terraform`` (installing the provider plugin). A failure is one
+Each face registers its own sub-commands: ``serve`` (the backend), ``keys``, ``accounts`` and
+``audit`` (administering the backend's database), ``token`` (the agent-token lifecycle through
+the SDK) and ``terraform`` (installing the provider plugin). A failure is one
 line on stderr and a non-zero exit; a traceback never reaches the user.
 """
 
@@ -19,6 +20,11 @@ Handler = Callable[[argparse.Namespace], int]
 def build_parser() -> argparse.ArgumentParser:
     from lacework_tokens.cli_tokens import add_token_command
     from lacework_tokens.provider.cli import add_terraform_command
+    from lacework_tokens.server.admin_cli import (
+        add_accounts_command,
+        add_audit_command,
+        add_keys_command,
+    )
     from lacework_tokens.server.cli import add_serve_command
 
     parser = argparse.ArgumentParser(
@@ -30,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_serve_command(commands)
     add_token_command(commands)
+    add_keys_command(commands)
+    add_accounts_command(commands)
+    add_audit_command(commands)
     add_terraform_command(commands)
     return parser
 

@@ -6,20 +6,25 @@ is refused, with a clear message and a non-zero exit, and left untouched.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import requests
 from raw_api import RawApi
 
 from lacework_tokens.server import postgres_store, sqlite_store
 from lacework_tokens.server.postgres_store import PostgresStore
-from lacework_tokens.testing import run_backend
+from lacework_tokens.server.secrets import Sealer, hash_secret
+from lacework_tokens.testing import Backend, run_backend
 
 CURRENT = sqlite_store.SCHEMA_VERSION
 SERVE_TIMEOUT_SECONDS = 60
@@ -63,6 +68,80 @@ def test_both_stores_number_their_schema_versions_alike() -> None:
     assert len(postgres_store.MIGRATIONS) == len(sqlite_store.MIGRATIONS)
 
 
+# --- a database written by the first release (schema version 1), with data ------------------
+
+FIRST_RELEASE = 1
+OLD_KEY_ID = "OLDCO_0123456789ABCDEF0123456789ABCDEF"
+OLD_SECRET = "_0123456789abcdef0123456789abcdef"
+OLD_TOKEN = "ab" * 28
+MICROS_2026 = 1_795_000_000_000_000
+
+
+def _seed_first_release(execute: Callable[[str, tuple[Any, ...]], object], sealer: Sealer) -> None:
+    """What a version-1 server stored: an API key of account ``oldco`` and one of its tokens.
+
+    Written with version 1's columns, as that release wrote them (``?`` placeholders; the
+    PostgreSQL caller translates them).
+    """
+    execute(
+        "INSERT INTO api_keys (key_id, account, secret_hash, role, user_name, enabled, "
+        "created_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (OLD_KEY_ID, "oldco", hash_secret(OLD_SECRET), "admin", "admin", 1, MICROS_2026),
+    )
+    execute(
+        "INSERT INTO agent_tokens (account, lookup, sealed, alias, enabled, description, os, "
+        "subscription, created_time, updated_time, version) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            "oldco",
+            sealer.lookup(OLD_TOKEN),
+            sealer.seal(OLD_TOKEN),
+            "legacy",
+            1,
+            "from the first release",
+            "linux",
+            None,
+            MICROS_2026,
+            MICROS_2026,
+            "0.1",
+        ),
+    )
+
+
+def _assert_first_release_data_is_served_and_audited(backend: Backend, db: str) -> None:
+    response = requests.post(
+        f"{backend.url}/api/v2/access/tokens",
+        json={"keyId": OLD_KEY_ID},
+        headers={"X-LW-UAKS": OLD_SECRET},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    old = RawApi(backend.url, response.json()["token"])
+    [listed] = old.list()
+    assert (listed["accessToken"], listed["tokenAlias"]) == (OLD_TOKEN, "legacy")
+    disabled = old.patch(OLD_TOKEN, {"tokenEnabled": 0})
+    assert disabled.status_code == 200, disabled.text
+    # The upgraded schema has the audit trail and the accounts already in use.
+    audit = subprocess.run(
+        [sys.executable, "-m", "lacework_tokens", "audit", "--db", db, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    events = json.loads(audit.stdout)
+    assert events[0]["action"] == "token.disabled"
+    assert events[0]["account"] == "oldco"
+    accounts = subprocess.run(
+        [sys.executable, "-m", "lacework_tokens", "accounts", "list", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "oldco" in accounts.stdout
+
+
 # --- SQLite ---------------------------------------------------------------------------------
 
 
@@ -92,6 +171,20 @@ def test_sqlite_database_one_version_behind_is_upgraded_by_serve(tmp_path: Path)
         assert _sqlite_version(db) == CURRENT
         created = RawApi.login(backend).create("after-upgrade")
         assert created.status_code == 201, created.text
+
+
+def test_sqlite_database_of_the_first_release_keeps_its_keys_and_tokens(tmp_path: Path) -> None:
+    db = tmp_path / "old" / "tokens.db"
+    db.parent.mkdir()
+    _sqlite_at_version(db, FIRST_RELEASE)
+    sealer = Sealer.from_key_file(db.parent / "secrets.key")  # where serve looks for it
+    with closing(sqlite3.connect(db)) as connection:
+        _seed_first_release(connection.execute, sealer)
+        connection.commit()
+
+    with run_backend(tmp_path, extra_args=["--db", str(db)]) as backend:
+        assert _sqlite_version(db) == CURRENT
+        _assert_first_release_data_is_served_and_audited(backend, str(db))
 
 
 def test_sqlite_database_from_a_newer_server_is_refused_and_left_alone(tmp_path: Path) -> None:
@@ -129,6 +222,25 @@ def test_postgres_database_one_version_behind_is_upgraded_by_serve(
         assert _postgres_version(postgres_dsn) == CURRENT
         created = RawApi.login(backend).create("after-upgrade")
         assert created.status_code == 201, created.text
+
+
+@pytest.mark.postgres
+def test_postgres_database_of_the_first_release_keeps_its_keys_and_tokens(
+    tmp_path: Path, postgres_dsn: str
+) -> None:
+    # With a PostgreSQL URL, serve keeps its secrets key in .lacework-tokens/ (its cwd).
+    sealer = Sealer.from_key_file(tmp_path / ".lacework-tokens" / "secrets.key")
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        postgres_store.migrate(connection, target=FIRST_RELEASE)
+
+        def execute(sql: str, params: tuple[Any, ...]) -> object:
+            return connection.execute(sql.replace("?", "%s"), params)
+
+        _seed_first_release(execute, sealer)
+
+    with run_backend(tmp_path, extra_args=["--db", postgres_dsn]) as backend:
+        assert _postgres_version(postgres_dsn) == CURRENT
+        _assert_first_release_data_is_served_and_audited(backend, postgres_dsn)
 
 
 @pytest.mark.postgres

@@ -21,7 +21,7 @@ from lacework_tokens.server.service import (
     TokenService,
     Unauthorized,
 )
-from lacework_tokens.server.store import Role, Store
+from lacework_tokens.server.store import AuditEvent, Role, Store
 from lacework_tokens.wire import (
     AccessTokenRequest,
     CreateAgentTokenRequest,
@@ -109,7 +109,7 @@ def test_bearer_token_authenticates_raw_or_with_bearer_prefix(
     key = service.create_api_key("acme", role=Role.READ_ONLY, user="ci")
     issued = service.issue_access_token(AccessTokenRequest(key.key_id, expiry_time=60), key.secret)
     assert issued.expires_at == datetime(2026, 11, 25, 12, 1, 0, 123000, tzinfo=UTC)
-    expected = Principal(account="acme", key_id=key.key_id, role=Role.READ_ONLY)
+    expected = Principal(account="acme", key_id=key.key_id, role=Role.READ_ONLY, key_account="acme")
     assert service.authenticate(issued.token) == expected
     assert service.authenticate(f"Bearer {issued.token}") == expected
     assert service.authenticate(f"bearer  {issued.token} ") == expected
@@ -171,12 +171,21 @@ def test_expired_bearers_are_purged_from_the_store(
     assert store.get_bearer(hash_secret(issued.token)) is None
 
 
-def test_a_foreign_subaccount_is_refused(service: TokenService) -> None:
+def test_a_foreign_or_unknown_account_name_is_forbidden_alike(service: TokenService) -> None:
     key = service.create_api_key("acme")
+    service.create_api_key("other")
     issued = service.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
     assert service.authenticate(issued.token, "ACME").account == "acme"
-    with pytest.raises(Unauthorized, match="sub-account 'other'"):
-        service.authenticate(issued.token, "other")
+    assert service.authenticate(issued.token, "  ").account == "acme"
+    messages = []
+    for name in ("other", "nope", "bad name!"):
+        with pytest.raises(Forbidden) as caught:
+            service.authenticate(issued.token, name)
+        assert caught.value.status == 403
+        messages.append(caught.value.message.replace(name, "NAME"))
+    # An existing account and a missing one get the same answer: existence does not leak.
+    assert messages[0] == messages[1] == messages[2]
+    assert "may not act in account 'NAME'" in messages[0]
 
 
 def test_ensure_api_key_is_idempotent_and_never_rekeys(service: TokenService) -> None:
@@ -440,3 +449,272 @@ def test_search_refuses_bad_filter_values(
 def test_errors_carry_status_and_message(service: TokenService) -> None:
     error: ServiceError = Conflict("taken")
     assert (error.status, error.message, str(error)) == (409, "taken", "taken")
+
+
+# --- accounts and sub-accounts --------------------------------------------------------------
+
+
+def bearer_for(service: TokenService, key: wire.ApiKeyFile) -> str:
+    return service.issue_access_token(AccessTokenRequest(key_id=key.key_id), key.secret).token
+
+
+def test_a_parent_key_acts_in_its_sub_accounts_and_tokens_stay_apart(
+    service: TokenService,
+) -> None:
+    parent_key = service.create_api_key("acme")
+    service.create_account("prod", parent="ACME")
+    parent = bearer_for(service, parent_key)
+
+    in_prod = service.authenticate(parent, "PROD")
+    assert (in_prod.account, in_prod.key_account) == ("prod", "acme")
+    in_acme = service.authenticate(parent)
+    prod_token = create(service, in_prod, "web")
+    acme_token = create(service, in_acme, "web")  # the same alias: another account
+
+    assert service.list_tokens(in_prod) == [prod_token]
+    assert service.list_tokens(in_acme) == [acme_token]
+    with pytest.raises(NotFound):
+        service.get_token(in_acme, prod_token.token)
+    with pytest.raises(NotFound):
+        service.update_token(in_prod, acme_token.token, parse_update('{"tokenEnabled":0}'))
+
+
+def test_a_sub_account_key_is_confined_to_its_sub_account(service: TokenService) -> None:
+    service.create_api_key("acme")
+    service.create_account("prod", parent="acme")
+    service.create_account("staging", parent="acme")
+    key = service.create_api_key("prod", role=Role.AGENT_INSTALLER)
+    # Lacework's download format: the account, and the sub-account the key acts in.
+    assert (key.account, key.sub_account) == ("acme", "prod")
+    bearer = bearer_for(service, key)
+
+    assert service.authenticate(bearer).account == "prod"
+    assert service.authenticate(bearer, "prod").account == "prod"
+    for elsewhere in ("acme", "staging"):
+        with pytest.raises(Forbidden, match=f"may not act in account '{elsewhere}'"):
+            service.authenticate(bearer, elsewhere)
+
+
+def test_a_key_of_another_top_level_account_cannot_enter_a_sub_account(
+    service: TokenService,
+) -> None:
+    service.create_api_key("acme")
+    service.create_account("prod", parent="acme")
+    stranger = bearer_for(service, service.create_api_key("other"))
+    with pytest.raises(Forbidden):
+        service.authenticate(stranger, "prod")
+
+
+def test_account_rules(service: TokenService) -> None:
+    top = service.create_account("acme")
+    assert (top.name, top.parent) == ("acme", None)
+    sub = service.create_account("prod", parent="acme")
+    assert (sub.name, sub.parent) == ("prod", "acme")
+    with pytest.raises(Conflict, match="'Prod' already exists"):
+        service.create_account("Prod", parent="acme")
+    with pytest.raises(Conflict):
+        service.create_account("ACME")
+    with pytest.raises(BadRequest, match="sub-accounts belong to a top-level account"):
+        service.create_account("deep", parent="prod")
+    with pytest.raises(NotFound, match="'nope' was not found"):
+        service.create_account("orphan", parent="nope")
+    for bad in ("", "-x", "a b", "a/b", "x" * 64, "ünï"):
+        with pytest.raises(BadRequest) as caught:
+            service.create_account(bad)
+        assert caught.value.field == "account"
+    assert [(a.name, a.parent) for a in service.list_accounts()] == [
+        ("acme", None),
+        ("prod", "acme"),
+    ]
+
+
+def test_a_key_for_an_unknown_account_creates_a_top_level_account(
+    service: TokenService,
+) -> None:
+    key = service.create_api_key("newco")
+    assert (key.account, key.sub_account) == ("newco", "")
+    found = service.find_account("NEWCO")
+    assert found is not None
+    assert (found.name, found.parent) == ("newco", None)
+    # Case does not make another account: the key joins the existing one.
+    assert service.create_api_key("NewCo").account == "newco"
+    assert len(service.list_api_keys("newco")) == 2
+
+
+# --- key limits, disabling and deleting ------------------------------------------------------
+
+
+def test_a_user_has_at_most_twenty_keys_per_account(service: TokenService) -> None:
+    keys = [service.create_api_key("acme", user="alice") for _ in range(20)]
+    with pytest.raises(Conflict, match="already has 20 API keys in account 'acme'"):
+        service.create_api_key("acme", user="alice")
+    service.create_api_key("acme", user="bob")
+    service.create_api_key("other", user="alice")
+    service.set_api_key_enabled(keys[0].key_id, False)  # a disabled key still counts
+    with pytest.raises(Conflict):
+        service.create_api_key("acme", user="alice")
+    service.delete_api_key(keys[0].key_id)  # a deleted one does not
+    service.create_api_key("acme", user="alice")
+
+
+def test_concurrent_key_creation_never_exceeds_the_limit(service: TokenService) -> None:
+    for _ in range(15):
+        service.create_api_key("acme", user="alice")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(10)
+
+    def add() -> None:
+        barrier.wait()
+        try:
+            service.create_api_key("acme", user="alice")
+            outcomes.append("created")
+        except Conflict:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=add) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created"] * 5 + ["refused"] * 5
+    assert len(service.list_api_keys("acme")) == 20
+
+
+def test_deleting_a_key_stops_its_bearers_and_its_logins(service: TokenService) -> None:
+    key = service.create_api_key("acme")
+    bearer = bearer_for(service, key)
+    service.authenticate(bearer)
+    deleted = service.delete_api_key(key.key_id)
+    assert deleted.key_id == key.key_id
+    with pytest.raises(Unauthorized):
+        service.authenticate(bearer)
+    with pytest.raises(Unauthorized, match="Invalid API key or secret"):
+        bearer_for(service, key)
+    with pytest.raises(NotFound, match="was not found"):
+        service.delete_api_key(key.key_id)
+    with pytest.raises(NotFound):
+        service.set_api_key_enabled(key.key_id, False)
+
+
+# --- the audit trail ------------------------------------------------------------------------
+
+
+def assert_no_secret(events: list[AuditEvent], *secrets: str) -> None:
+    dumped = repr(events)
+    for secret in secrets:
+        assert secret not in dumped
+
+
+def test_the_token_lifecycle_is_audited_without_token_values(
+    service: TokenService, admin: Principal
+) -> None:
+    created = create(service, admin, "prod", description="d")
+    value = created.token
+    steps = [
+        ('{"tokenEnabled":0}', "token.disabled", "tokenEnabled 1 -> 0"),
+        ('{"tokenEnabled":1}', "token.enabled", "tokenEnabled 0 -> 1"),
+        ('{"tokenAlias":"web"}', "token.renamed", "tokenAlias 'prod' -> 'web'"),
+        ('{"props":{"description":"e"}}', "token.updated", "props.description changed"),
+        ('{"tokenEnabled":1,"tokenAlias":"web"}', "token.updated", "no change"),
+        (
+            '{"tokenEnabled":0,"tokenAlias":"web-p88g7-deleted"}',
+            "token.soft-deleted",
+            "tokenAlias 'web' -> 'web-p88g7-deleted'; tokenEnabled 1 -> 0",
+        ),
+    ]
+    for body, _, _ in steps:
+        service.update_token(admin, value, parse_update(body))
+
+    events = list(reversed(service.list_audit("acme")))
+    assert [e.action.value for e in events] == [
+        "account.created",
+        "key.created",
+        "token.created",
+        *(action for _, action, _ in steps),
+    ]
+    token_events = events[2:]
+    expected_id = service.sealer.lookup(value)[:12]
+    for event in token_events:
+        assert (event.account, event.actor, event.actor_account) == ("acme", admin.key_id, "acme")
+        assert event.token_id == expected_id
+    assert [e.detail for e in token_events[1:]] == [detail for _, _, detail in steps]
+    assert [e.token_alias for e in token_events] == [
+        "prod",
+        "prod",
+        "prod",
+        "web",
+        "web",
+        "web",
+        "web-p88g7-deleted",
+    ]
+    assert_no_secret(events, value)
+
+
+def test_a_refused_change_leaves_no_audit_event(service: TokenService, admin: Principal) -> None:
+    create(service, admin, "prod")
+    other = create(service, admin, "other")
+    before = service.list_audit()
+    with pytest.raises(Conflict):
+        service.update_token(admin, other.token, parse_update('{"tokenAlias":"prod"}'))
+    with pytest.raises(Conflict):
+        create(service, admin, "prod")
+    with pytest.raises(NotFound):
+        service.update_token(admin, "f" * 56, parse_update('{"tokenEnabled":0}'))
+    reader = login(service, "acme", Role.READ_ONLY)
+    with pytest.raises(Forbidden):
+        service.update_token(reader, other.token, parse_update('{"tokenEnabled":0}'))
+    after = service.list_audit()
+    assert [e.action for e in after[1:]] == [e.action for e in before]
+    assert after[0].action.value == "key.created"  # the reader's key, nothing else
+
+
+def test_key_events_and_failed_logins_are_audited(service: TokenService) -> None:
+    key = service.create_api_key("acme", role=Role.READ_ONLY, user="ci", actor="cli:alice")
+    with pytest.raises(Unauthorized):
+        service.issue_access_token(AccessTokenRequest(key.key_id), "_wrong")
+    with pytest.raises(Unauthorized):
+        service.issue_access_token(AccessTokenRequest("ACME_UNKNOWN"), "_wrong")
+    service.set_api_key_enabled(key.key_id, False, actor="cli:alice")
+    with pytest.raises(Unauthorized):
+        service.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
+    service.set_api_key_enabled(key.key_id, True, actor="cli:bob")
+    service.delete_api_key(key.key_id, actor="cli:bob")
+
+    events = list(reversed(service.list_audit("acme")))
+    assert [(e.action.value, e.actor, e.key_id) for e in events] == [
+        ("account.created", "cli:alice", None),
+        ("key.created", "cli:alice", key.key_id),
+        ("login.failed", key.key_id, key.key_id),
+        ("key.disabled", "cli:alice", key.key_id),
+        ("login.failed", key.key_id, key.key_id),
+        ("key.enabled", "cli:bob", key.key_id),
+        ("key.deleted", "cli:bob", key.key_id),
+    ]
+    assert events[1].detail == "role read-only, user 'ci'"
+    assert events[2].detail == "wrong or missing secret"
+    assert events[4].detail == "the key is disabled"
+    assert_no_secret(events, key.secret, "_wrong")
+
+
+def test_audit_is_read_per_account_newest_first_with_a_limit(service: TokenService) -> None:
+    acme = login(service, "acme", Role.ADMIN)
+    other = login(service, "other", Role.ADMIN)
+    service.create_account("prod", parent="acme")
+    for n in range(3):
+        create(service, acme, f"a{n}")
+        create(service, other, f"o{n}")
+    parent_key = service.list_api_keys("acme")[0]
+    in_prod = Principal(
+        account="prod", key_id=parent_key.key_id, role=Role.ADMIN, key_account="acme"
+    )
+    create(service, in_prod, "p0")
+
+    assert [e.token_alias for e in service.list_audit("other", limit=2)] == ["o2", "o1"]
+    prod = service.list_audit("PROD")
+    assert [(e.token_alias, e.account, e.actor_account) for e in prod] == [("p0", "prod", "acme")]
+    everything = service.list_audit(limit=1000)
+    assert [e.id for e in everything] == sorted((e.id for e in everything), reverse=True)
+    assert len(everything) == 2 * (1 + 1 + 3) + 1 + 1  # accounts, keys, tokens; prod; p0
+    for bad in (0, -1, 100_001):
+        with pytest.raises(BadRequest):
+            service.list_audit(limit=bad)

@@ -13,8 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lacework_tokens.server.store import (
+    AccountRecord,
     ApiKeyRecord,
+    AuditAction,
+    AuditEvent,
     BearerRecord,
+    DuplicateAccount,
     DuplicateAlias,
     DuplicateKey,
     Role,
@@ -22,6 +26,7 @@ from lacework_tokens.server.store import (
     StoreError,
     TokenChanges,
     TokenRecord,
+    TooManyKeys,
 )
 from lacework_tokens.wire import Expression, SearchFilter
 
@@ -218,6 +223,108 @@ def test_rename_onto_a_taken_alias_is_refused_and_changes_nothing(store: Store) 
     assert store.update_token("acme", "lookup-acme-a", TokenChanges(updated_time=T0, alias="a"))
     store.update_token("acme", "lookup-acme-a", TokenChanges(updated_time=T0, alias="a-x-deleted"))
     store.insert_token(attrs.evolve(token("a"), lookup="new"))
+
+
+# --- accounts, key limits, deletion, audit ----------------------------------------------------
+
+
+def event(action: AuditAction, n: int = 0, *, account: str = "acme") -> AuditEvent:
+    return AuditEvent(
+        time=T0 + timedelta(seconds=n),
+        account=account,
+        actor="cli:test",
+        action=action,
+        actor_account=None,
+        token_alias=f"t{n}",
+        token_id=f"{n:012x}",
+        key_id=None,
+        detail=f"event {n}",
+    )
+
+
+def without_id(events: list[AuditEvent]) -> list[AuditEvent]:
+    return [attrs.evolve(e, id=None) for e in events]
+
+
+def test_accounts_are_found_without_case_and_unique_without_case(store: Store) -> None:
+    store.insert_account(AccountRecord(name="Acme", parent=None, created_time=T0))
+    store.insert_account(AccountRecord(name="prod", parent="Acme", created_time=T0))
+    assert store.find_account("ACME") == AccountRecord(name="Acme", parent=None, created_time=T0)
+    assert store.find_account("Prod") == AccountRecord(name="prod", parent="Acme", created_time=T0)
+    assert store.find_account("nope") is None
+    with pytest.raises(DuplicateAccount):
+        store.insert_account(AccountRecord(name="acme", parent=None, created_time=T0))
+    assert [a.name for a in store.list_accounts()] == ["Acme", "prod"]
+
+
+def test_key_limit_is_checked_with_the_insert(store: Store) -> None:
+    store.insert_api_key(api_key("K1"), max_per_user=2)
+    store.insert_api_key(api_key("K2"), max_per_user=2)
+    with pytest.raises(TooManyKeys):
+        store.insert_api_key(api_key("K3"), max_per_user=2)
+    with pytest.raises(DuplicateKey):
+        store.insert_api_key(api_key("K1"), max_per_user=2)
+    store.insert_api_key(api_key("K3", account="other"), max_per_user=2)
+    assert store.get_api_key("K3") == api_key("K3", account="other")
+
+
+def test_deleting_a_key_deletes_its_bearers_and_writes_its_event(store: Store) -> None:
+    store.insert_api_key(api_key())
+    store.insert_api_key(api_key("ACME_2"))
+    for key_id, digit in (("ACME_1", "a"), ("ACME_2", "b")):
+        store.insert_bearer(
+            BearerRecord(token_hash=digit * 64, key_id=key_id, account="acme", expires_at=T0)
+        )
+    assert store.delete_api_key("ACME_1", event(AuditAction.KEY_DELETED))
+    assert store.get_api_key("ACME_1") is None
+    assert store.get_bearer("a" * 64) is None
+    assert store.get_bearer("b" * 64) is not None
+    assert not store.delete_api_key("ACME_1", event(AuditAction.KEY_DELETED, 1))
+    assert not store.set_api_key_enabled("ACME_1", False, event(AuditAction.KEY_DISABLED, 2))
+    assert without_id(store.list_audit()) == [event(AuditAction.KEY_DELETED)]
+
+
+def test_audit_events_round_trip_newest_first(store: Store) -> None:
+    for n in range(5):
+        store.insert_audit(event(AuditAction.LOGIN_FAILED, n, account="acme" if n % 2 else "b"))
+    everything = store.list_audit()
+    assert [e.detail for e in everything] == [f"event {n}" for n in (4, 3, 2, 1, 0)]
+    assert everything[0] == attrs.evolve(
+        event(AuditAction.LOGIN_FAILED, 4, account="b"), id=everything[0].id
+    )
+    assert [e.detail for e in store.list_audit("acme", limit=1)] == ["event 3"]
+
+
+def test_audited_changes_write_their_event_in_the_same_transaction(store: Store) -> None:
+    record = token("prod")
+    store.insert_token(record, event(AuditAction.TOKEN_CREATED))
+    seen: list[tuple[TokenRecord, TokenRecord]] = []
+
+    def audit(before: TokenRecord, after: TokenRecord) -> AuditEvent:
+        seen.append((before, after))
+        return event(AuditAction.TOKEN_DISABLED, 1)
+
+    later = T0 + timedelta(hours=1)
+    after = store.update_token(
+        "acme", record.lookup, TokenChanges(updated_time=later, enabled=False), audit
+    )
+    assert seen == [(record, after)]
+    assert after == attrs.evolve(record, enabled=False, updated_time=later)
+    # A refused or missing change writes nothing.
+    store.insert_token(token("b"))
+    with pytest.raises(DuplicateAlias):
+        store.update_token("acme", "lookup-acme-b", TokenChanges(later, alias="prod"), audit)
+    with pytest.raises(DuplicateAlias):
+        store.insert_token(
+            attrs.evolve(token("prod"), lookup="x"), event(AuditAction.TOKEN_CREATED)
+        )
+    assert store.update_token("acme", "missing", TokenChanges(later), audit) is None
+    assert store.update_token("other", record.lookup, TokenChanges(later), audit) is None
+    assert len(seen) == 1
+    assert [e.action for e in store.list_audit()] == [
+        AuditAction.TOKEN_DISABLED,
+        AuditAction.TOKEN_CREATED,
+    ]
 
 
 # --- search ---------------------------------------------------------------------------------

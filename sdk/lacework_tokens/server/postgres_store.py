@@ -8,6 +8,7 @@
 - The schema is versioned like the SQLite store's, version for version: ``MIGRATIONS`` are
   applied in order and recorded in ``schema_version``, under an advisory lock so replicas that
   start together do not race; a database from a newer server raises ``SchemaTooNew``.
+- A change that carries an audit event runs in one transaction with the event's insert.
 - Search runs in SQL, compiled by the filter builder the SQLite store uses. Text columns use
   the "C" collation, so ordering compares bytes and ``ilike`` folds ASCII case only, exactly
   as on SQLite.
@@ -23,8 +24,13 @@ import attrs
 
 from lacework_tokens.server.sql import POSTGRES, compile_filters, from_micros, to_micros
 from lacework_tokens.server.store import (
+    AccountRecord,
     ApiKeyRecord,
+    AuditAction,
+    AuditEvent,
+    AuditFor,
     BearerRecord,
+    DuplicateAccount,
     DuplicateAlias,
     DuplicateKey,
     Role,
@@ -33,6 +39,7 @@ from lacework_tokens.server.store import (
     StoreError,
     TokenChanges,
     TokenRecord,
+    TooManyKeys,
 )
 from lacework_tokens.wire import Expression, SearchFilter
 
@@ -91,6 +98,37 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX agent_tokens_by_age ON agent_tokens (account, created_time, id)",
     ),
+    # 2: accounts and sub-accounts, the audit trail, indexes for per-user key limits and for
+    # deleting a key's bearers. Accounts already in use become top-level accounts.
+    (
+        """CREATE TABLE accounts (
+            name TEXT COLLATE "C" PRIMARY KEY,
+            parent TEXT COLLATE "C",
+            created_time BIGINT NOT NULL
+        )""",
+        "CREATE INDEX accounts_by_folded_name ON accounts (lower(name))",
+        """INSERT INTO accounts (name, parent, created_time)
+            SELECT account, NULL, min(created_time) FROM (
+                SELECT account, created_time FROM api_keys
+                UNION ALL
+                SELECT account, created_time FROM agent_tokens
+            ) AS known GROUP BY account""",
+        "CREATE INDEX api_keys_by_user ON api_keys (account, user_name)",
+        "CREATE INDEX bearers_by_key ON bearers (key_id)",
+        """CREATE TABLE audit_events (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            time BIGINT NOT NULL,
+            account TEXT COLLATE "C" NOT NULL,
+            actor TEXT COLLATE "C" NOT NULL,
+            actor_account TEXT COLLATE "C",
+            action TEXT NOT NULL,
+            token_alias TEXT COLLATE "C",
+            token_id TEXT,
+            key_id TEXT COLLATE "C",
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_events_by_account ON audit_events (account, id)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -109,6 +147,26 @@ _INSERT_TOKEN: Final = (
     f"INSERT INTO agent_tokens ({_TOKEN_COLUMNS}) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+_SELECT_TOKENS: Final = f"SELECT {_TOKEN_COLUMNS} FROM agent_tokens"
+_UPDATE_TOKEN: Final = (
+    "UPDATE agent_tokens SET "
+    "alias = coalesce(%s, alias), "
+    "enabled = coalesce(%s, enabled), "
+    "description = coalesce(%s, description), "
+    "os = coalesce(%s, os), "
+    "subscription = coalesce(%s, subscription), "
+    "updated_time = %s "
+    f"WHERE lookup = %s AND account = %s RETURNING {_TOKEN_COLUMNS}"
+)
+_AUDIT_COLUMNS: Final = (
+    "time, account, actor, actor_account, action, token_alias, token_id, key_id, detail"
+)
+_INSERT_AUDIT: Final = (
+    f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_SELECT_AUDIT: Final = f"SELECT id, {_AUDIT_COLUMNS} FROM audit_events"
+_ACCOUNT_COLUMNS: Final = "name, parent, created_time"
+_ACTIONS: Final = {action.value: action for action in AuditAction}
 
 
 def _token(row: Sequence[Any]) -> TokenRecord:
@@ -153,6 +211,39 @@ def _key(row: Sequence[Any]) -> ApiKeyRecord:
         enabled=bool(row[5]),
         created_time=from_micros(row[6]),
     )
+
+
+def _audit_params(event: AuditEvent) -> tuple[Any, ...]:
+    return (
+        to_micros(event.time),
+        event.account,
+        event.actor,
+        event.actor_account,
+        event.action.value,
+        event.token_alias,
+        event.token_id,
+        event.key_id,
+        event.detail,
+    )
+
+
+def _audit(row: Sequence[Any]) -> AuditEvent:
+    return AuditEvent(
+        id=row[0],
+        time=from_micros(row[1]),
+        account=row[2],
+        actor=row[3],
+        actor_account=row[4],
+        action=_ACTIONS[row[5]],
+        token_alias=row[6],
+        token_id=row[7],
+        key_id=row[8],
+        detail=row[9],
+    )
+
+
+def _account(row: Sequence[Any]) -> AccountRecord:
+    return AccountRecord(name=row[0], parent=row[1], created_time=from_micros(row[2]))
 
 
 def _is_alias_conflict(exc: pg_errors.UniqueViolation) -> bool:
@@ -285,22 +376,93 @@ class PostgresStore:
 
         return self._run(count)
 
+    # --- accounts ---------------------------------------------------------------------------
+
+    def insert_account(self, record: AccountRecord, audit: AuditEvent | None = None) -> None:
+        def insert(connection: psycopg.Connection[Any]) -> None:
+            with connection.transaction():
+                # Serialises account creation, so two names differing only in case cannot
+                # both get in; accounts are created rarely, by an administrator.
+                connection.execute("LOCK TABLE accounts IN SHARE ROW EXCLUSIVE MODE")
+                taken = connection.execute(
+                    "SELECT 1 FROM accounts WHERE lower(name) = lower(%s)", (record.name,)
+                ).fetchall()
+                if taken:
+                    raise DuplicateAccount(f"an account named {record.name!r} exists")
+                connection.execute(
+                    f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (%s, %s, %s)",
+                    (record.name, record.parent, to_micros(record.created_time)),
+                )
+                if audit is not None:
+                    connection.execute(_INSERT_AUDIT, _audit_params(audit))
+
+        try:
+            self._run(insert)
+        except pg_errors.UniqueViolation:
+            raise DuplicateAccount(f"an account named {record.name!r} exists") from None
+
+    def find_account(self, name: str) -> AccountRecord | None:
+        rows = self._rows(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE lower(name) = lower(%s)", (name,)
+        )
+        exact = [row for row in rows if row[0] == name]
+        chosen = exact or rows
+        return _account(chosen[0]) if chosen else None
+
+    def list_accounts(self) -> list[AccountRecord]:
+        rows = self._rows(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY name")
+        return [_account(row) for row in rows]
+
     # --- API keys ---------------------------------------------------------------------------
 
-    def insert_api_key(self, record: ApiKeyRecord) -> None:
+    def insert_api_key(
+        self,
+        record: ApiKeyRecord,
+        *,
+        max_per_user: int | None = None,
+        audit: AuditEvent | None = None,
+    ) -> None:
+        def insert(connection: psycopg.Connection[Any]) -> None:
+            with connection.transaction():
+                if max_per_user is not None:
+                    # One lock per (account, user): concurrent creates cannot both pass the
+                    # count below the limit.
+                    connection.execute(
+                        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                        (f"api-keys/{record.account}/{record.user}",),
+                    )
+                    exists = connection.execute(
+                        "SELECT 1 FROM api_keys WHERE key_id = %s", (record.key_id,)
+                    ).fetchall()
+                    if exists:
+                        raise DuplicateKey(f"an API key with id {record.key_id!r} exists")
+                    row = connection.execute(
+                        "SELECT count(*) FROM api_keys WHERE account = %s AND user_name = %s",
+                        (record.account, record.user),
+                    ).fetchone()
+                    count = int(row[0]) if row is not None else 0
+                    if count >= max_per_user:
+                        raise TooManyKeys(
+                            f"user {record.user!r} already has {count} API keys "
+                            f"in account {record.account!r}"
+                        )
+                connection.execute(
+                    f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        record.key_id,
+                        record.account,
+                        record.secret_hash,
+                        record.role.value,
+                        record.user,
+                        int(record.enabled),
+                        to_micros(record.created_time),
+                    ),
+                )
+                if audit is not None:
+                    connection.execute(_INSERT_AUDIT, _audit_params(audit))
+
         try:
-            self._rowcount(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    record.key_id,
-                    record.account,
-                    record.secret_hash,
-                    record.role.value,
-                    record.user,
-                    int(record.enabled),
-                    to_micros(record.created_time),
-                ),
-            )
+            self._run(insert)
         except pg_errors.UniqueViolation:
             raise DuplicateKey(f"an API key with id {record.key_id!r} exists") from None
 
@@ -323,11 +485,38 @@ class PostgresStore:
         rows = self._rows("SELECT count(*) FROM api_keys")
         return int(rows[0][0])
 
-    def set_api_key_enabled(self, key_id: str, enabled: bool) -> bool:
-        changed = self._rowcount(
-            "UPDATE api_keys SET enabled = %s WHERE key_id = %s", (int(enabled), key_id)
-        )
-        return changed > 0
+    def set_api_key_enabled(
+        self, key_id: str, enabled: bool, audit: AuditEvent | None = None
+    ) -> bool:
+        def update(connection: psycopg.Connection[Any]) -> bool:
+            with connection.transaction():
+                changed = (
+                    connection.execute(
+                        "UPDATE api_keys SET enabled = %s WHERE key_id = %s",
+                        (int(enabled), key_id),
+                    ).rowcount
+                    > 0
+                )
+                if changed and audit is not None:
+                    connection.execute(_INSERT_AUDIT, _audit_params(audit))
+            return changed
+
+        return self._run(update)
+
+    def delete_api_key(self, key_id: str, audit: AuditEvent | None = None) -> bool:
+        def delete(connection: psycopg.Connection[Any]) -> bool:
+            with connection.transaction():
+                deleted = (
+                    connection.execute("DELETE FROM api_keys WHERE key_id = %s", (key_id,)).rowcount
+                    > 0
+                )
+                if deleted:
+                    connection.execute("DELETE FROM bearers WHERE key_id = %s", (key_id,))
+                    if audit is not None:
+                        connection.execute(_INSERT_AUDIT, _audit_params(audit))
+            return deleted
+
+        return self._run(delete)
 
     # --- bearer tokens ----------------------------------------------------------------------
 
@@ -358,9 +547,18 @@ class PostgresStore:
 
     # --- agent access tokens ----------------------------------------------------------------
 
-    def insert_token(self, record: TokenRecord) -> None:
+    def insert_token(self, record: TokenRecord, audit: AuditEvent | None = None) -> None:
+        def insert(connection: psycopg.Connection[Any]) -> None:
+            with connection.transaction():
+                connection.execute(_INSERT_TOKEN, _token_params(record))
+                if audit is not None:
+                    connection.execute(_INSERT_AUDIT, _audit_params(audit))
+
         try:
-            self._rowcount(_INSERT_TOKEN, _token_params(record))
+            if audit is None:
+                self._rowcount(_INSERT_TOKEN, _token_params(record))
+            else:
+                self._run(insert)
         except pg_errors.UniqueViolation as exc:
             if _is_alias_conflict(exc):
                 raise DuplicateAlias(f"alias {record.alias!r} is taken") from None
@@ -421,33 +619,60 @@ class PostgresStore:
         )
         return [_token(row) for row in rows]
 
-    def update_token(self, account: str, lookup: str, changes: TokenChanges) -> TokenRecord | None:
+    def update_token(
+        self,
+        account: str,
+        lookup: str,
+        changes: TokenChanges,
+        audit: AuditFor | None = None,
+    ) -> TokenRecord | None:
+        params = (
+            changes.alias,
+            None if changes.enabled is None else int(changes.enabled),
+            changes.description,
+            changes.os,
+            changes.subscription,
+            to_micros(changes.updated_time),
+            lookup,
+            account,
+        )
+
+        def audited(connection: psycopg.Connection[Any]) -> TokenRecord | None:
+            with connection.transaction():
+                before = connection.execute(
+                    f"{_SELECT_TOKENS} WHERE lookup = %s AND account = %s FOR UPDATE",
+                    (lookup, account),
+                ).fetchall()
+                if not before:
+                    return None
+                after = _token(connection.execute(_UPDATE_TOKEN, params).fetchall()[0])
+                assert audit is not None
+                connection.execute(_INSERT_AUDIT, _audit_params(audit(_token(before[0]), after)))
+                return after
+
         try:
-            rows = self._rows(
-                "UPDATE agent_tokens SET "
-                "alias = coalesce(%s, alias), "
-                "enabled = coalesce(%s, enabled), "
-                "description = coalesce(%s, description), "
-                "os = coalesce(%s, os), "
-                "subscription = coalesce(%s, subscription), "
-                "updated_time = %s "
-                f"WHERE lookup = %s AND account = %s RETURNING {_TOKEN_COLUMNS}",
-                (
-                    changes.alias,
-                    None if changes.enabled is None else int(changes.enabled),
-                    changes.description,
-                    changes.os,
-                    changes.subscription,
-                    to_micros(changes.updated_time),
-                    lookup,
-                    account,
-                ),
-            )
+            if audit is None:
+                rows = self._rows(_UPDATE_TOKEN, params)
+                return _token(rows[0]) if rows else None
+            return self._run(audited)
         except pg_errors.UniqueViolation as exc:
             if _is_alias_conflict(exc):
                 raise DuplicateAlias(f"alias {changes.alias!r} is taken") from None
             raise StoreError("the update violates a constraint") from None
-        return _token(rows[0]) if rows else None
+
+    # --- audit trail ------------------------------------------------------------------------
+
+    def insert_audit(self, event: AuditEvent) -> None:
+        self._rowcount(_INSERT_AUDIT, _audit_params(event))
+
+    def list_audit(self, account: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        if account is None:
+            rows = self._rows(f"{_SELECT_AUDIT} ORDER BY id DESC LIMIT %s", (limit,))
+        else:
+            rows = self._rows(
+                f"{_SELECT_AUDIT} WHERE account = %s ORDER BY id DESC LIMIT %s", (account, limit)
+            )
+        return [_audit(row) for row in rows]
 
 
 def _reason(exc: psycopg.Error) -> str:

@@ -12,11 +12,20 @@ Rules kept here, so they hold whatever the store:
 - a PATCH merges ``props`` key by key and always moves the update time;
 - roles: ``admin`` may do everything, ``agent-installer`` may create and read tokens,
   ``read-only`` may only read;
-- a token of another account is indistinguishable from a token that does not exist.
+- tenancy: every API key belongs to one account; the ``Account-Name`` header may name the key's
+  own account or, for a key of a top-level account, one of its sub-accounts; any other name is
+  403 (the same answer whether that account exists or not). Tokens live in the effective
+  account, and a token of another account is indistinguishable from one that does not exist;
+- a user has at most ``MAX_API_KEYS_PER_USER`` keys per account; disabling or deleting a key
+  locks its bearer tokens out at once (the key is read on every request);
+- every lifecycle change (tokens, keys, accounts) and every failed login with a known key is
+  written to the audit trail in the same transaction as the change. An event names a token by
+  alias and by the first 12 hex characters of its keyed lookup hash, never by its value.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import unicodedata
@@ -37,14 +46,19 @@ from lacework_tokens.server.secrets import (
     secret_matches,
 )
 from lacework_tokens.server.store import (
+    AccountRecord,
     ApiKeyRecord,
+    AuditAction,
+    AuditEvent,
     BearerRecord,
+    DuplicateAccount,
     DuplicateAlias,
     DuplicateKey,
     Role,
     Store,
     TokenChanges,
     TokenRecord,
+    TooManyKeys,
 )
 from lacework_tokens.wire import (
     AccessTokenRequest,
@@ -60,6 +74,8 @@ from lacework_tokens.wire import (
 )
 
 __all__ = [
+    "AUDIT_LIMIT_MAX",
+    "MAX_API_KEYS_PER_USER",
     "SUBSCRIPTIONS",
     "BadRequest",
     "Conflict",
@@ -81,6 +97,15 @@ BEARER_PURGE_INTERVAL_SECONDS: Final = 60.0
 # here anyway), so remembering them is always correct; the bound keeps memory flat.
 BEARER_CACHE_SIZE: Final = 10_000
 SOFT_DELETE_SUFFIX: Final = "-deleted"
+MAX_API_KEYS_PER_USER: Final = 20  # Lacework's documented limit
+AUDIT_LIMIT_MAX: Final = 100_000
+TOKEN_ID_LENGTH: Final = 12
+# Accounts never disappear or change parent, so what was found stays true; the bound keeps
+# memory flat.
+ACCOUNT_CACHE_SIZE: Final = 10_000
+# Account names end up in key ids, headers and URLs: what Lacework itself allows.
+ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+DEFAULT_ACTOR: Final = "system"
 
 INVALID_KEY_MESSAGE: Final = "Invalid API key or secret."
 MISSING_AUTHORIZATION_MESSAGE: Final = "Missing Authorization header."
@@ -134,11 +159,16 @@ class Conflict(ServiceError):
 
 @frozen
 class Principal:
-    """Who is calling, resolved from a bearer token: the API key's account, id and role."""
+    """Who is calling, resolved from a bearer token.
+
+    ``account`` is the effective account (the key's own, or a sub-account of it chosen with
+    ``Account-Name``); ``key_account`` is the account the key belongs to.
+    """
 
     account: str
     key_id: str
     role: Role
+    key_account: str
 
 
 _CAN_CREATE: Final = frozenset({Role.ADMIN, Role.AGENT_INSTALLER})
@@ -159,6 +189,37 @@ def _has_control_characters(text: str) -> bool:
 
 def _printable_token_value(value: str) -> bool:
     return 0 < len(value) <= TOKEN_VALUE_MAX_LENGTH and value.isascii() and value.isprintable()
+
+
+def token_id(lookup: str) -> str:
+    """How the audit trail names a token: a prefix of its keyed hash, not reversible."""
+    return lookup[:TOKEN_ID_LENGTH]
+
+
+def _changes(before: TokenRecord, after: TokenRecord) -> list[str]:
+    changed: list[str] = []
+    if before.alias != after.alias:
+        changed.append(f"tokenAlias {before.alias!r} -> {after.alias!r}")
+    if before.enabled != after.enabled:
+        changed.append(f"tokenEnabled {int(before.enabled)} -> {int(after.enabled)}")
+    if before.description != after.description:
+        changed.append("props.description changed")
+    if before.os != after.os:
+        changed.append(f"props.os {before.os!r} -> {after.os!r}")
+    if before.subscription != after.subscription:
+        changed.append(f"props.subscription {before.subscription!r} -> {after.subscription!r}")
+    return changed
+
+
+def _update_action(before: TokenRecord, after: TokenRecord) -> AuditAction:
+    renamed = before.alias != after.alias
+    if renamed and not after.enabled and after.alias.endswith(SOFT_DELETE_SUFFIX):
+        return AuditAction.TOKEN_SOFT_DELETED  # what the provider's destroy does
+    if renamed:
+        return AuditAction.TOKEN_RENAMED
+    if before.enabled != after.enabled:
+        return AuditAction.TOKEN_ENABLED if after.enabled else AuditAction.TOKEN_DISABLED
+    return AuditAction.TOKEN_UPDATED
 
 
 def _not_found(token: str) -> NotFound:
@@ -272,6 +333,7 @@ class TokenService:
         self._purge_lock = threading.Lock()
         self._next_purge = 0.0  # time.monotonic() after which expired bearers are purged
         self._bearers: dict[str, BearerRecord] = {}
+        self._accounts: dict[str, AccountRecord] = {}  # folded name -> sub-account
 
     def __repr__(self) -> str:
         return f"TokenService({self.store!r})"
@@ -283,34 +345,118 @@ class TokenService:
             value = value.replace(tzinfo=UTC)
         return _truncate_ms(value.astimezone(UTC))
 
+    # --- accounts ---------------------------------------------------------------------------
+
+    def create_account(
+        self, name: str, *, parent: str | None = None, actor: str = DEFAULT_ACTOR
+    ) -> AccountRecord:
+        """A new top-level account, or a sub-account of ``parent`` (a top-level account)."""
+        name = _validate_account(name)
+        parent_name: str | None = None
+        if parent is not None:
+            found = self.store.find_account(_validate_account(parent, "parent"))
+            if found is None:
+                raise NotFound(f"Account '{parent.strip()}' was not found.")
+            if found.parent is not None:
+                raise BadRequest(
+                    f"Account '{found.name}' is itself a sub-account of '{found.parent}': "
+                    "sub-accounts belong to a top-level account.",
+                    "parent",
+                )
+            parent_name = found.name
+        record = AccountRecord(name=name, parent=parent_name, created_time=self.now())
+        detail = f"sub-account of {parent_name!r}" if parent_name else "top-level account"
+        try:
+            self.store.insert_account(
+                record,
+                AuditEvent(
+                    time=record.created_time,
+                    account=parent_name or name,
+                    actor=actor,
+                    action=AuditAction.ACCOUNT_CREATED,
+                    detail=f"account {name!r}: {detail}",
+                ),
+            )
+        except DuplicateAccount:
+            raise Conflict(f"Account '{name}' already exists.") from None
+        return record
+
+    def list_accounts(self) -> list[AccountRecord]:
+        return self.store.list_accounts()
+
+    def find_account(self, name: str) -> AccountRecord | None:
+        return self.store.find_account(name.strip())
+
+    def _account_for_key(self, name: str, actor: str) -> AccountRecord:
+        """The account a new key goes to; an unknown name becomes a new top-level account."""
+        name = _validate_account(name)
+        found = self.store.find_account(name)
+        if found is not None:
+            return found
+        try:
+            return self.create_account(name, actor=actor)
+        except Conflict:  # created meanwhile by someone else
+            found = self.store.find_account(name)
+            if found is None:  # pragma: no cover - accounts are never deleted
+                raise
+            return found
+
     # --- API keys ---------------------------------------------------------------------------
 
     def has_api_keys(self) -> bool:
         return self.store.count_api_keys() > 0
 
     def create_api_key(
-        self, account: str, *, role: Role = Role.ADMIN, user: str = "admin"
+        self,
+        account: str,
+        *,
+        role: Role = Role.ADMIN,
+        user: str = "admin",
+        actor: str = DEFAULT_ACTOR,
     ) -> ApiKeyFile:
-        """A new key in Lacework's download format; its secret is shown only here."""
-        account = _validate_account(account)
+        """A new key in Lacework's download format; its secret is shown only here.
+
+        ``account`` may name a sub-account: the key then acts in that sub-account only.
+        """
+        home = self._account_for_key(account, actor)
+        user = _validate_user(user)
         secret = new_api_secret()
         while True:
-            key_id = new_api_key_id(account)
+            key_id = new_api_key_id(home.name)
+            record = ApiKeyRecord(
+                key_id=key_id,
+                account=home.name,
+                secret_hash=hash_secret(secret),
+                role=role,
+                user=user,
+                enabled=True,
+                created_time=self.now(),
+            )
             try:
-                self.store.insert_api_key(
-                    ApiKeyRecord(
-                        key_id=key_id,
-                        account=account,
-                        secret_hash=hash_secret(secret),
-                        role=role,
-                        user=user,
-                        enabled=True,
-                        created_time=self.now(),
-                    )
-                )
+                self._insert_key(record, actor)
             except DuplicateKey:  # 128 random bits collided: draw again
                 continue
-            return ApiKeyFile(key_id=key_id, secret=secret, account=account)
+            return _key_file(home, key_id, secret)
+
+    def _insert_key(self, record: ApiKeyRecord, actor: str) -> None:
+        try:
+            self.store.insert_api_key(
+                record,
+                max_per_user=MAX_API_KEYS_PER_USER,
+                audit=AuditEvent(
+                    time=record.created_time,
+                    account=record.account,
+                    actor=actor,
+                    action=AuditAction.KEY_CREATED,
+                    key_id=record.key_id,
+                    detail=f"role {record.role.value}, user {record.user!r}",
+                ),
+            )
+        except TooManyKeys:
+            raise Conflict(
+                f"User '{record.user}' already has {MAX_API_KEYS_PER_USER} API keys in account "
+                f"'{record.account}', the most allowed: delete one first."
+            ) from None
 
     def ensure_api_key(
         self,
@@ -320,6 +466,7 @@ class TokenService:
         *,
         role: Role = Role.ADMIN,
         user: str = "admin",
+        actor: str = DEFAULT_ACTOR,
     ) -> bool:
         """Make sure this key exists (e.g. from ``LW_API_KEY``/``LW_API_SECRET`` at startup).
 
@@ -331,37 +478,86 @@ class TokenService:
             raise BadRequest("keyId must be printable ASCII.", "keyId")
         if not secret:
             raise BadRequest("The API secret must not be empty.", "secret")
-        record = ApiKeyRecord(
-            key_id=key_id,
-            account=account,
-            secret_hash=hash_secret(secret),
-            role=role,
-            user=user,
-            enabled=True,
-            created_time=self.now(),
-        )
-        try:
-            self.store.insert_api_key(record)
-        except DuplicateKey:
-            existing = self.store.get_api_key(key_id)
-            if (
-                existing is None
-                or existing.account != account
-                or not secret_matches(secret, existing.secret_hash)
-            ):
-                raise Conflict(
-                    f"API key '{key_id}' already exists with another secret or account."
-                ) from None
-            return False
-        return True
+        existing = self.store.get_api_key(key_id)
+        if existing is None:
+            home = self._account_for_key(account, actor)
+            record = ApiKeyRecord(
+                key_id=key_id,
+                account=home.name,
+                secret_hash=hash_secret(secret),
+                role=role,
+                user=_validate_user(user),
+                enabled=True,
+                created_time=self.now(),
+            )
+            try:
+                self._insert_key(record, actor)
+                return True
+            except DuplicateKey:
+                existing = self.store.get_api_key(key_id)
+        if (
+            existing is None
+            or existing.account.casefold() != account.casefold()
+            or not secret_matches(secret, existing.secret_hash)
+        ):
+            raise Conflict(f"API key '{key_id}' already exists with another secret or account.")
+        return False
 
     def list_api_keys(self, account: str | None = None) -> list[ApiKeyRecord]:
+        if account is not None:
+            found = self.store.find_account(account.strip())
+            if found is None:
+                return []
+            account = found.name
         return self.store.list_api_keys(account)
 
-    def set_api_key_enabled(self, key_id: str, enabled: bool) -> None:
-        """Disable (or re-enable) a key; its bearer tokens stop (or resume) working at once."""
-        if not self.store.set_api_key_enabled(key_id, enabled):
+    def get_api_key(self, key_id: str) -> ApiKeyRecord:
+        key = self.store.get_api_key(key_id)
+        if key is None:
             raise NotFound(f"API key '{key_id[:128]}' was not found.")
+        return key
+
+    def set_api_key_enabled(
+        self, key_id: str, enabled: bool, *, actor: str = DEFAULT_ACTOR
+    ) -> None:
+        """Disable (or re-enable) a key; its bearer tokens stop (or resume) working at once."""
+        key = self.get_api_key(key_id)
+        event = AuditEvent(
+            time=self.now(),
+            account=key.account,
+            actor=actor,
+            action=AuditAction.KEY_ENABLED if enabled else AuditAction.KEY_DISABLED,
+            key_id=key.key_id,
+            detail=f"role {key.role.value}, user {key.user!r}",
+        )
+        if not self.store.set_api_key_enabled(key_id, enabled, event):
+            raise NotFound(f"API key '{key_id[:128]}' was not found.")
+
+    def delete_api_key(self, key_id: str, *, actor: str = DEFAULT_ACTOR) -> ApiKeyRecord:
+        """Delete a key and its bearer tokens; they stop working at once."""
+        key = self.get_api_key(key_id)
+        event = AuditEvent(
+            time=self.now(),
+            account=key.account,
+            actor=actor,
+            action=AuditAction.KEY_DELETED,
+            key_id=key.key_id,
+            detail=f"role {key.role.value}, user {key.user!r}",
+        )
+        if not self.store.delete_api_key(key_id, event):
+            raise NotFound(f"API key '{key_id[:128]}' was not found.")
+        return key
+
+    # --- audit trail ------------------------------------------------------------------------
+
+    def list_audit(self, account: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        """The newest ``limit`` events, newest first; only ``account``'s when given."""
+        if not 1 <= limit <= AUDIT_LIMIT_MAX:
+            raise BadRequest(f"limit must be from 1 to {AUDIT_LIMIT_MAX}.", "limit")
+        if account is not None:
+            found = self.store.find_account(account.strip())
+            account = found.name if found is not None else account.strip()
+        return self.store.list_audit(account, limit)
 
     # --- bearer tokens ----------------------------------------------------------------------
 
@@ -382,6 +578,20 @@ class TokenService:
         # Hash even without a key so both paths cost the same.
         matches = secret_matches(secret or "", key.secret_hash if key else hash_secret(""))
         if key is None or not secret or not matches or not key.enabled:
+            if key is not None:
+                self.store.insert_audit(
+                    AuditEvent(
+                        time=self.now(),
+                        account=key.account,
+                        actor=key.key_id,
+                        actor_account=key.account,
+                        action=AuditAction.LOGIN_FAILED,
+                        key_id=key.key_id,
+                        detail="the key is disabled"
+                        if key.enabled is False and matches
+                        else "wrong or missing secret",
+                    )
+                )
             raise Unauthorized(INVALID_KEY_MESSAGE)
         now = self.now()
         self._purge_expired_bearers(now)
@@ -411,8 +621,9 @@ class TokenService:
         """The caller behind an ``Authorization`` header: ``Bearer <t>`` or the raw ``<t>``.
 
         The key behind the bearer is read on every call, so disabling a key locks its bearers
-        out at once. ``subaccount`` (the ``Account-Name`` header): keys are scoped to one
-        account, so a sub-account other than the key's own is refused as ``Unauthorized``.
+        out at once. ``subaccount`` (the ``Account-Name`` header) may name the key's own
+        account or, for a key of a top-level account, one of its sub-accounts; anything else is
+        ``Forbidden``, with one message whether the account exists or not.
         """
         if authorization is None or not authorization.strip():
             raise Unauthorized(MISSING_AUTHORIZATION_MESSAGE)
@@ -429,11 +640,29 @@ class TokenService:
         key = self.store.get_api_key(bearer.key_id)
         if key is None or not key.enabled or key.account != bearer.account:
             raise Unauthorized(INVALID_BEARER_MESSAGE)
-        if subaccount and subaccount.strip().casefold() != key.account.casefold():
-            raise Unauthorized(
-                f"This API key cannot access sub-account '{subaccount.strip()[:64]}'."
+        account = key.account
+        if subaccount:
+            wanted = subaccount.strip()
+            if wanted and wanted.casefold() != account.casefold():
+                account = self._subaccount_of(key, wanted)
+        return Principal(account=account, key_id=key.key_id, role=key.role, key_account=key.account)
+
+    def _subaccount_of(self, key: ApiKeyRecord, wanted: str) -> str:
+        """The canonical name of sub-account ``wanted`` if ``key``'s account is its parent."""
+        folded = wanted.casefold()
+        found = self._accounts.get(folded)
+        if found is None and ACCOUNT_NAME.fullmatch(wanted):
+            found = self.store.find_account(wanted)
+            if found is not None and found.parent is not None:
+                if len(self._accounts) >= ACCOUNT_CACHE_SIZE:
+                    self._accounts.clear()
+                self._accounts[folded] = found
+        if found is None or found.parent is None or found.parent != key.account:
+            raise Forbidden(
+                f"This API key may not act in account '{wanted[:64]}' (Account-Name): "
+                "use a key of that account or of its parent account."
             )
-        return Principal(account=key.account, key_id=key.key_id, role=key.role)
+        return found.name
 
     def _get_bearer(self, token_hash: str) -> BearerRecord | None:
         bearer = self._bearers.get(token_hash)
@@ -501,8 +730,18 @@ class TokenService:
             updated_time=now,
             version=wire.TOKEN_VERSION,
         )
+        audit = AuditEvent(
+            time=now,
+            account=principal.account,
+            actor=principal.key_id,
+            actor_account=principal.key_account,
+            action=AuditAction.TOKEN_CREATED,
+            token_alias=alias,
+            token_id=token_id(record.lookup),
+            detail=f"tokenEnabled {int(record.enabled)}, props.os {record.os!r}",
+        )
         try:
-            self.store.insert_token(record)
+            self.store.insert_token(record, audit)
         except DuplicateAlias:
             raise _duplicate(alias) from None
         return self._to_wire(record, token)
@@ -525,8 +764,22 @@ class TokenService:
             os=props.os,
             subscription=props.subscription,
         )
+        lookup = self.sealer.lookup(token)
+
+        def audit(before: TokenRecord, after: TokenRecord) -> AuditEvent:
+            return AuditEvent(
+                time=changes.updated_time,
+                account=principal.account,
+                actor=principal.key_id,
+                actor_account=principal.key_account,
+                action=_update_action(before, after),
+                token_alias=after.alias,
+                token_id=token_id(lookup),
+                detail="; ".join(_changes(before, after)) or "no change",
+            )
+
         try:
-            record = self.store.update_token(principal.account, self.sealer.lookup(token), changes)
+            record = self.store.update_token(principal.account, lookup, changes, audit)
         except DuplicateAlias:
             raise _duplicate(alias or "") from None
         if record is None:
@@ -549,8 +802,26 @@ def _duplicate(alias: str) -> Conflict:
     return Conflict(f"Agent access token with name '{alias}' already exists.")
 
 
-def _validate_account(account: str) -> str:
+def _validate_account(account: str, field: str = "account") -> str:
     account = account.strip()
-    if not account or _has_control_characters(account) or len(account) > 255:
-        raise BadRequest("account must be 1 to 255 printable characters.", "account")
+    if not ACCOUNT_NAME.fullmatch(account):
+        raise BadRequest(
+            f"{field} must be 1 to 63 letters, digits, '-' or '_', starting with a letter or "
+            f"digit (got {account[:64]!r}).",
+            field,
+        )
     return account
+
+
+def _validate_user(user: str) -> str:
+    user = user.strip()
+    if not 1 <= len(user) <= 255 or _has_control_characters(user):
+        raise BadRequest("user must be 1 to 255 printable characters.", "user")
+    return user
+
+
+def _key_file(home: AccountRecord, key_id: str, secret: str) -> ApiKeyFile:
+    """Lacework's download format: a sub-account key names its parent and the sub-account."""
+    if home.parent is not None:
+        return ApiKeyFile(key_id=key_id, secret=secret, account=home.parent, sub_account=home.name)
+    return ApiKeyFile(key_id=key_id, secret=secret, account=home.name)

@@ -11,21 +11,29 @@
   concurrent creates of one alias exactly one wins and the other gets ``DuplicateAlias``.
 - The schema is versioned: ``MIGRATIONS`` are applied in order and recorded in
   ``schema_version``; a database from a newer server raises ``SchemaTooNew``.
+- A change that carries an audit event is one ``BEGIN IMMEDIATE`` transaction with the event's
+  insert; a change without one stays a single statement (the fast path).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from lacework_tokens.server.sql import SQLITE, compile_filters, from_micros, to_micros
 from lacework_tokens.server.store import (
+    AccountRecord,
     ApiKeyRecord,
+    AuditAction,
+    AuditEvent,
+    AuditFor,
     BearerRecord,
+    DuplicateAccount,
     DuplicateAlias,
     DuplicateKey,
     Role,
@@ -33,6 +41,7 @@ from lacework_tokens.server.store import (
     StoreError,
     TokenChanges,
     TokenRecord,
+    TooManyKeys,
 )
 from lacework_tokens.wire import SearchFilter
 
@@ -77,6 +86,37 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX agent_tokens_by_age ON agent_tokens (account, created_time, id)",
     ),
+    # 2: accounts and sub-accounts, the audit trail, indexes for per-user key limits and for
+    # deleting a key's bearers. Accounts already in use become top-level accounts.
+    (
+        """CREATE TABLE accounts (
+            name TEXT PRIMARY KEY,
+            parent TEXT,
+            created_time INTEGER NOT NULL
+        )""",
+        "CREATE INDEX accounts_by_folded_name ON accounts (lower(name))",
+        """INSERT INTO accounts (name, parent, created_time)
+            SELECT account, NULL, min(created_time) FROM (
+                SELECT account, created_time FROM api_keys
+                UNION ALL
+                SELECT account, created_time FROM agent_tokens
+            ) AS known GROUP BY account""",
+        "CREATE INDEX api_keys_by_user ON api_keys (account, user_name)",
+        "CREATE INDEX bearers_by_key ON bearers (key_id)",
+        """CREATE TABLE audit_events (
+            id INTEGER PRIMARY KEY,
+            time INTEGER NOT NULL,
+            account TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            actor_account TEXT,
+            action TEXT NOT NULL,
+            token_alias TEXT,
+            token_id TEXT,
+            key_id TEXT,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_events_by_account ON audit_events (account, id)",
+    ),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -95,6 +135,14 @@ _INSERT_TOKEN: Final = (
     f"INSERT INTO agent_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 )
 _SELECT_TOKENS: Final = f"SELECT {_TOKEN_COLUMNS} FROM agent_tokens"  # noqa: S608
+_AUDIT_COLUMNS: Final = (
+    "time, account, actor, actor_account, action, token_alias, token_id, key_id, detail"
+)
+_INSERT_AUDIT: Final = (
+    f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+)
+_SELECT_AUDIT: Final = f"SELECT id, {_AUDIT_COLUMNS} FROM audit_events"  # noqa: S608
+_ACCOUNT_COLUMNS: Final = "name, parent, created_time"
 _UPDATE_TOKEN: Final = (
     "UPDATE agent_tokens SET alias = coalesce(?, alias), enabled = coalesce(?, enabled), "  # noqa: S608
     "description = coalesce(?, description), os = coalesce(?, os), "
@@ -148,6 +196,42 @@ def _key(row: Sequence[Any]) -> ApiKeyRecord:
         enabled=bool(row[5]),
         created_time=from_micros(row[6]),
     )
+
+
+_ACTIONS: Final = {action.value: action for action in AuditAction}
+
+
+def _audit_params(event: AuditEvent) -> tuple[Any, ...]:
+    return (
+        to_micros(event.time),
+        event.account,
+        event.actor,
+        event.actor_account,
+        event.action.value,
+        event.token_alias,
+        event.token_id,
+        event.key_id,
+        event.detail,
+    )
+
+
+def _audit(row: Sequence[Any]) -> AuditEvent:
+    return AuditEvent(
+        id=row[0],
+        time=from_micros(row[1]),
+        account=row[2],
+        actor=row[3],
+        actor_account=row[4],
+        action=_ACTIONS[row[5]],
+        token_alias=row[6],
+        token_id=row[7],
+        key_id=row[8],
+        detail=row[9],
+    )
+
+
+def _account(row: Sequence[Any]) -> AccountRecord:
+    return AccountRecord(name=row[0], parent=row[1], created_time=from_micros(row[2]))
 
 
 def _first(cursor: sqlite3.Cursor) -> Any:
@@ -253,22 +337,94 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"database error: {exc}") from None
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; ``BEGIN IMMEDIATE`` takes the write lock up front, so reads
+        inside it see what the writes will be checked against."""
+        connection = self._connection()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"database error: {exc}") from None
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+                connection.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise StoreError(f"database error: {exc}") from None
+            raise
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    def insert_account(self, record: AccountRecord, audit: AuditEvent | None = None) -> None:
+        with self._transaction() as connection:
+            taken = connection.execute(
+                "SELECT 1 FROM accounts WHERE lower(name) = lower(?)", (record.name,)
+            ).fetchall()
+            if taken:
+                raise DuplicateAccount(f"an account named {record.name!r} exists")
+            connection.execute(
+                f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?)",  # noqa: S608
+                (record.name, record.parent, to_micros(record.created_time)),
+            )
+            if audit is not None:
+                connection.execute(_INSERT_AUDIT, _audit_params(audit))
+
+    def find_account(self, name: str) -> AccountRecord | None:
+        rows = self._execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE lower(name) = lower(?)",  # noqa: S608
+            (name,),
+        ).fetchall()
+        exact = [row for row in rows if row[0] == name]
+        chosen = exact or rows
+        return _account(chosen[0]) if chosen else None
+
+    def list_accounts(self) -> list[AccountRecord]:
+        rows = self._execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY name"  # noqa: S608
+        ).fetchall()
+        return [_account(row) for row in rows]
+
     # --- API keys ---------------------------------------------------------------------------
 
-    def insert_api_key(self, record: ApiKeyRecord) -> None:
+    def insert_api_key(
+        self,
+        record: ApiKeyRecord,
+        *,
+        max_per_user: int | None = None,
+        audit: AuditEvent | None = None,
+    ) -> None:
+        params = (
+            record.key_id,
+            record.account,
+            record.secret_hash,
+            record.role.value,
+            record.user,
+            int(record.enabled),
+            to_micros(record.created_time),
+        )
         try:
-            self._execute(
-                _INSERT_KEY,
-                (
-                    record.key_id,
-                    record.account,
-                    record.secret_hash,
-                    record.role.value,
-                    record.user,
-                    int(record.enabled),
-                    to_micros(record.created_time),
-                ),
-            )
+            with self._transaction() as connection:
+                if max_per_user is not None:
+                    exists = connection.execute(
+                        "SELECT 1 FROM api_keys WHERE key_id = ?", (record.key_id,)
+                    ).fetchall()
+                    if exists:
+                        raise DuplicateKey(f"an API key with id {record.key_id!r} exists")
+                    row = connection.execute(
+                        "SELECT count(*) FROM api_keys WHERE account = ? AND user_name = ?",
+                        (record.account, record.user),
+                    ).fetchone()
+                    if int(row[0]) >= max_per_user:
+                        raise TooManyKeys(
+                            f"user {record.user!r} already has {row[0]} API keys "
+                            f"in account {record.account!r}"
+                        )
+                connection.execute(_INSERT_KEY, params)
+                if audit is not None:
+                    connection.execute(_INSERT_AUDIT, _audit_params(audit))
         except sqlite3.IntegrityError:
             raise DuplicateKey(f"an API key with id {record.key_id!r} exists") from None
 
@@ -290,11 +446,27 @@ class SqliteStore:
         row = self._execute("SELECT count(*) FROM api_keys").fetchone()
         return int(row[0])
 
-    def set_api_key_enabled(self, key_id: str, enabled: bool) -> bool:
-        cursor = self._execute(
-            "UPDATE api_keys SET enabled = ? WHERE key_id = ?", (int(enabled), key_id)
-        )
-        return cursor.rowcount > 0
+    def set_api_key_enabled(
+        self, key_id: str, enabled: bool, audit: AuditEvent | None = None
+    ) -> bool:
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE api_keys SET enabled = ? WHERE key_id = ?", (int(enabled), key_id)
+            )
+            changed = cursor.rowcount > 0
+            if changed and audit is not None:
+                connection.execute(_INSERT_AUDIT, _audit_params(audit))
+        return changed
+
+    def delete_api_key(self, key_id: str, audit: AuditEvent | None = None) -> bool:
+        with self._transaction() as connection:
+            cursor = connection.execute("DELETE FROM api_keys WHERE key_id = ?", (key_id,))
+            deleted = cursor.rowcount > 0
+            if deleted:
+                connection.execute("DELETE FROM bearers WHERE key_id = ?", (key_id,))
+                if audit is not None:
+                    connection.execute(_INSERT_AUDIT, _audit_params(audit))
+        return deleted
 
     # --- bearer tokens ----------------------------------------------------------------------
 
@@ -323,12 +495,14 @@ class SqliteStore:
 
     # --- agent access tokens ----------------------------------------------------------------
 
-    def insert_token(self, record: TokenRecord) -> None:
+    def insert_token(self, record: TokenRecord, audit: AuditEvent | None = None) -> None:
         try:
-            self._execute(
-                _INSERT_TOKEN,
-                _token_params(record),
-            )
+            if audit is None:
+                self._execute(_INSERT_TOKEN, _token_params(record))
+            else:
+                with self._transaction() as connection:
+                    connection.execute(_INSERT_TOKEN, _token_params(record))
+                    connection.execute(_INSERT_AUDIT, _audit_params(audit))
         except sqlite3.IntegrityError as exc:
             if _is_alias_conflict(exc):
                 raise DuplicateAlias(f"alias {record.alias!r} is taken") from None
@@ -392,25 +566,53 @@ class SqliteStore:
         )
         return [_token(row) for row in cursor.fetchall()]
 
-    def update_token(self, account: str, lookup: str, changes: TokenChanges) -> TokenRecord | None:
+    def update_token(
+        self,
+        account: str,
+        lookup: str,
+        changes: TokenChanges,
+        audit: AuditFor | None = None,
+    ) -> TokenRecord | None:
+        params = (
+            changes.alias,
+            None if changes.enabled is None else int(changes.enabled),
+            changes.description,
+            changes.os,
+            changes.subscription,
+            to_micros(changes.updated_time),
+            lookup,
+            account,
+        )
         try:
-            # fetchall, not fetchone: the statement (and its implicit transaction) ends only
-            # when its rows are exhausted.
-            rows = self._execute(
-                _UPDATE_TOKEN,
-                (
-                    changes.alias,
-                    None if changes.enabled is None else int(changes.enabled),
-                    changes.description,
-                    changes.os,
-                    changes.subscription,
-                    to_micros(changes.updated_time),
-                    lookup,
-                    account,
-                ),
-            ).fetchall()
+            if audit is None:
+                # fetchall, not fetchone: the statement (and its implicit transaction) ends
+                # only when its rows are exhausted.
+                rows = self._execute(_UPDATE_TOKEN, params).fetchall()
+                return _token(rows[0]) if rows else None
+            with self._transaction() as connection:
+                before = connection.execute(
+                    f"{_SELECT_TOKENS} WHERE lookup = ? AND account = ?", (lookup, account)
+                ).fetchall()
+                if not before:
+                    return None
+                after = _token(connection.execute(_UPDATE_TOKEN, params).fetchall()[0])
+                connection.execute(_INSERT_AUDIT, _audit_params(audit(_token(before[0]), after)))
+                return after
         except sqlite3.IntegrityError as exc:
             if _is_alias_conflict(exc):
                 raise DuplicateAlias(f"alias {changes.alias!r} is taken") from None
             raise StoreError("the update violates a constraint") from None
-        return _token(rows[0]) if rows else None
+
+    # --- audit trail ------------------------------------------------------------------------
+
+    def insert_audit(self, event: AuditEvent) -> None:
+        self._execute(_INSERT_AUDIT, _audit_params(event))
+
+    def list_audit(self, account: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        if account is None:
+            cursor = self._execute(f"{_SELECT_AUDIT} ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            cursor = self._execute(
+                f"{_SELECT_AUDIT} WHERE account = ? ORDER BY id DESC LIMIT ?", (account, limit)
+            )
+        return [_audit(row) for row in cursor.fetchall()]

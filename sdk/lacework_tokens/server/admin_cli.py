@@ -1,0 +1,440 @@
+"""``lacework-tokens keys``, ``accounts`` and ``audit``: administration on the server's database.
+
+These commands open the database directly (a SQLite file or a ``postgresql://`` URL), so they
+work whether the server is stopped or running: a running server reads each API key on every
+request, so a key disabled or deleted here stops working at once.
+
+- ``keys create`` prints the secret once (or only writes it, mode 0600, to ``--key-file`` in
+  Lacework's download format); nothing ever prints it again. ``keys list`` shows no secret.
+- ``accounts create NAME --parent ACME`` makes a sub-account: ACME's keys may then act in it by
+  sending ``Account-Name: NAME``; ``keys create --account NAME`` makes a key confined to it.
+  A key for an account name not seen before creates that name as a top-level account.
+- ``audit`` reads the audit trail, newest first.
+
+Changes made here are audited with the actor ``cli:<operating-system user>``. A failure is one
+``lacework-tokens <command>: error: ...`` line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from lacework_tokens import wire
+from lacework_tokens.server.store import (
+    AccountRecord,
+    ApiKeyRecord,
+    AuditEvent,
+    Role,
+    StoreError,
+)
+
+__all__ = ["DEFAULT_DB", "add_accounts_command", "add_audit_command", "add_keys_command"]
+
+# The same default as ``serve`` (runner.DEFAULT_STATE_DIR / runner.DEFAULT_DB_NAME), relative to
+# the working directory; not imported from there so these commands do not load the web server.
+DEFAULT_DB: Final = str(Path(".lacework-tokens") / "tokens.db")
+_DB_HELP: Final = f"SQLite file or postgresql:// URL of the server (default: {DEFAULT_DB})"
+
+if TYPE_CHECKING:  # imported lazily at run time: argument parsing stays light
+    from lacework_tokens.server.service import TokenService
+
+
+class _CommandError(Exception):
+    """A failure to report as one line."""
+
+
+def _actor() -> str:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password database
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"cli:{user}"
+
+
+def _shown_db(db: str) -> str:
+    from lacework_tokens.server.stores import is_postgres_url
+
+    if not is_postgres_url(db):
+        return db
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(db)
+    if parts.password is None:
+        return db
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@contextlib.contextmanager
+def _service(db: str, *, may_create: bool) -> Iterator[TokenService]:
+    """The service on ``db``. A SQLite file that does not exist is an error unless
+    ``may_create`` (creating keys or accounts before the first ``serve`` is fine)."""
+    from lacework_tokens.server.secrets import Sealer
+    from lacework_tokens.server.service import TokenService
+    from lacework_tokens.server.stores import is_postgres_url, open_store
+
+    if not is_postgres_url(db):
+        path = Path(db).expanduser()
+        if not path.is_file():
+            if not may_create:
+                raise _CommandError(
+                    f"no database at {db}: start 'lacework-tokens serve' first or pass --db"
+                )
+            # Same protection as serve's state directory: it will hold the database.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        store = open_store(db)
+    except StoreError as exc:
+        message = str(exc).replace(db, _shown_db(db)) if is_postgres_url(db) else str(exc)
+        first_line = message.splitlines()[0] if message else "cannot open the database"
+        raise _CommandError(first_line) from None
+    try:
+        # Keys, accounts and the audit trail never touch sealed token values: no server key
+        # file is needed, and none is created.
+        yield TokenService(store, Sealer.ephemeral())
+    finally:
+        store.close()
+
+
+def _run(command: str, action: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    def handler(args: argparse.Namespace) -> int:
+        from lacework_tokens.server.service import ServiceError
+
+        try:
+            return action(args)
+        except (_CommandError, ServiceError, StoreError) as exc:
+            print(f"lacework-tokens {command}: error: {exc}", file=sys.stderr)
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            print(
+                f"lacework-tokens {command}: error:{where} {exc.strerror or type(exc).__name__}",
+                file=sys.stderr,
+            )
+        return 1
+
+    return handler
+
+
+def _time(value: datetime) -> str:
+    return wire.format_time(value)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def _write_key_file(path: Path, key: wire.ApiKeyFile) -> None:
+    """Lacework's download format, readable by its owner only, never over an existing file."""
+    text = json.dumps(wire.converter.unstructure(key), indent=2) + "\n"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise _CommandError(
+            f"{path} already exists: choose another --key-file (it may hold another secret)"
+        ) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    if args.key_file is not None and args.key_file.exists():
+        raise _CommandError(
+            f"{args.key_file} already exists: choose another --key-file (it may hold another "
+            "secret)"
+        )
+    with _service(args.db, may_create=True) as service:
+        key = service.create_api_key(
+            args.account, role=Role(args.role), user=args.user, actor=_actor()
+        )
+    home = key.sub_account or key.account
+    summary = f"Created API key {key.key_id} (role {args.role}, user {args.user.strip()})"
+    summary += f" in account {home}" + (f" of {key.account}" if key.sub_account else "")
+    if args.key_file is not None:
+        _write_key_file(args.key_file, key)
+        print(f"{summary}; its secret is in {args.key_file} (readable by you only).")
+        return 0
+    if args.json:
+        _print_json(wire.converter.unstructure(key))
+        return 0
+    variables = f"LW_ACCOUNT={key.account} "
+    if key.sub_account:
+        variables += f"LW_SUBACCOUNT={key.sub_account} "
+    print(f"{summary}.")
+    print("The secret is shown only now; store it safely:")
+    print(f"export {variables}LW_API_KEY={key.key_id} LW_API_SECRET={key.secret}")
+    return 0
+
+
+def _key_json(key: ApiKeyRecord) -> dict[str, Any]:
+    return {
+        "keyId": key.key_id,
+        "account": key.account,
+        "role": key.role.value,
+        "user": key.user,
+        "enabled": int(key.enabled),
+        "createdTime": _time(key.created_time),
+    }
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    with _service(args.db, may_create=False) as service:
+        keys = service.list_api_keys(args.account)
+    if args.json:
+        _print_json([_key_json(key) for key in keys])
+        return 0
+    if not keys:
+        print("No API keys.", file=sys.stderr)
+        return 0
+    rows = [["KEY ID", "ACCOUNT", "ROLE", "USER", "STATE", "CREATED"]]
+    rows += [
+        [
+            k.key_id,
+            k.account,
+            k.role.value,
+            k.user,
+            "enabled" if k.enabled else "disabled",
+            _time(k.created_time),
+        ]
+        for k in keys
+    ]
+    _table(rows)
+    return 0
+
+
+def _keys_set_enabled(enabled: bool) -> Callable[[argparse.Namespace], int]:
+    def change(args: argparse.Namespace) -> int:
+        with _service(args.db, may_create=False) as service:
+            service.set_api_key_enabled(args.key_id, enabled, actor=_actor())
+        state = "enabled" if enabled else "disabled: its bearer tokens no longer work"
+        print(f"API key {args.key_id} {state}.")
+        return 0
+
+    return change
+
+
+def _keys_delete(args: argparse.Namespace) -> int:
+    with _service(args.db, may_create=False) as service:
+        service.delete_api_key(args.key_id, actor=_actor())
+    print(f"API key {args.key_id} deleted: its bearer tokens no longer work.")
+    return 0
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=DEFAULT_DB, help=_DB_HELP)
+
+
+def add_keys_command(subparsers: Any) -> None:
+    """Register ``keys`` (create, list, enable, disable, delete API keys)."""
+    keys: argparse.ArgumentParser = subparsers.add_parser(
+        "keys",
+        help="manage the server's API keys (create, list, disable, enable, delete)",
+        description="Manage API keys on the server's database, stopped or running. A key "
+        "belongs to one account; a user has at most 20 keys per account. Roles: admin "
+        "(everything), read-only (list, get, search), agent-installer (create and read agent "
+        "tokens).",
+    )
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION")
+    keys.set_defaults(handler=lambda _args: _usage(keys))
+
+    create = actions.add_parser(
+        "create",
+        help="create an API key; its secret is shown once",
+        description="Create an API key. The secret is printed once (or only written to "
+        "--key-file, mode 0600, in Lacework's download format) and never shown again. An "
+        "account name not seen before becomes a new top-level account; a sub-account name "
+        "makes a key confined to that sub-account.",
+    )
+    create.add_argument(
+        "--role", default=Role.ADMIN.value, choices=[r.value for r in Role], help="default: admin"
+    )
+    create.add_argument("--account", default="local", help="account of the key (default: local)")
+    create.add_argument("--user", default="admin", help="user owning the key (default: admin)")
+    _add_db(create)
+    create.add_argument(
+        "--key-file", type=Path, default=None, help="write the key here instead of printing it"
+    )
+    create.add_argument("--json", action="store_true", help="print the key file JSON")
+    create.set_defaults(handler=_run("keys create", _keys_create))
+
+    listing = actions.add_parser(
+        "list", help="list API keys (never their secrets)", description="List API keys."
+    )
+    listing.add_argument("--account", default=None, help="only the keys of this account")
+    _add_db(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON for scripts")
+    listing.set_defaults(handler=_run("keys list", _keys_list))
+
+    for name, enabled, text in (
+        ("disable", False, "disable an API key: its bearer tokens stop working at once"),
+        ("enable", True, "enable a disabled API key again"),
+    ):
+        parser = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        parser.add_argument("key_id", metavar="KEY_ID")
+        _add_db(parser)
+        parser.set_defaults(handler=_run(f"keys {name}", _keys_set_enabled(enabled)))
+
+    delete = actions.add_parser(
+        "delete",
+        help="delete an API key: its bearer tokens stop working at once",
+        description="Delete an API key and its bearer tokens. This cannot be undone.",
+    )
+    delete.add_argument("key_id", metavar="KEY_ID")
+    _add_db(delete)
+    delete.set_defaults(handler=_run("keys delete", _keys_delete))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def _account_json(account: AccountRecord) -> dict[str, Any]:
+    return {
+        "name": account.name,
+        "parent": account.parent,
+        "createdTime": _time(account.created_time),
+    }
+
+
+def _accounts_create(args: argparse.Namespace) -> int:
+    with _service(args.db, may_create=True) as service:
+        created = service.create_account(args.name, parent=args.parent, actor=_actor())
+    if created.parent:
+        print(
+            f"Created sub-account {created.name} of {created.parent}: keys of {created.parent} "
+            f"may act in it with the header Account-Name: {created.name}."
+        )
+    else:
+        print(f"Created account {created.name}.")
+    return 0
+
+
+def _accounts_list(args: argparse.Namespace) -> int:
+    with _service(args.db, may_create=False) as service:
+        accounts = service.list_accounts()
+    if args.json:
+        _print_json([_account_json(a) for a in accounts])
+        return 0
+    if not accounts:
+        print("No accounts.", file=sys.stderr)
+        return 0
+    rows = [["ACCOUNT", "PARENT", "CREATED"]]
+    rows += [[a.name, a.parent or "-", _time(a.created_time)] for a in accounts]
+    _table(rows)
+    return 0
+
+
+def add_accounts_command(subparsers: Any) -> None:
+    """Register ``accounts`` (create and list accounts and sub-accounts)."""
+    accounts: argparse.ArgumentParser = subparsers.add_parser(
+        "accounts",
+        help="manage accounts and sub-accounts",
+        description="Accounts own API keys and tokens. A sub-account belongs to a top-level "
+        "account, whose keys may act in it by sending the header Account-Name: <sub-account> "
+        "(LW_SUBACCOUNT in Lacework's clients).",
+    )
+    actions = accounts.add_subparsers(dest="accounts_command", metavar="ACTION")
+    accounts.set_defaults(handler=lambda _args: _usage(accounts))
+
+    create = actions.add_parser(
+        "create",
+        help="create an account, or a sub-account with --parent",
+        description="Create a top-level account, or with --parent a sub-account of it.",
+    )
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--parent", default=None, help="the top-level account it belongs to")
+    _add_db(create)
+    create.set_defaults(handler=_run("accounts create", _accounts_create))
+
+    listing = actions.add_parser("list", help="list accounts", description="List accounts.")
+    _add_db(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON for scripts")
+    listing.set_defaults(handler=_run("accounts list", _accounts_list))
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def _event_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "time": _time(event.time),
+        "account": event.account,
+        "actor": event.actor,
+        "actorAccount": event.actor_account,
+        "action": event.action.value,
+        "tokenAlias": event.token_alias,
+        "tokenId": event.token_id,
+        "keyId": event.key_id,
+        "detail": event.detail,
+    }
+
+
+def _audit(args: argparse.Namespace) -> int:
+    with _service(args.db, may_create=False) as service:
+        events = service.list_audit(args.account, args.limit)
+    if args.json:
+        _print_json([_event_json(e) for e in events])
+        return 0
+    if not events:
+        print("No audit events.", file=sys.stderr)
+        return 0
+    rows = [["TIME", "ACCOUNT", "ACTION", "ACTOR", "SUBJECT", "DETAIL"]]
+    for e in events:
+        token = f"{e.token_alias} ({e.token_id})" if e.token_id is not None else None
+        subject = token or e.key_id or "-"
+        rows.append([_time(e.time), e.account, e.action.value, e.actor, subject, e.detail])
+    _table(rows)
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_audit_command(subparsers: Any) -> None:
+    """Register ``audit`` (read the audit trail)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "audit",
+        help="show the audit trail of token, key and account changes",
+        description="Show lifecycle events newest first: tokens created, updated, renamed, "
+        "enabled, disabled and soft-deleted; keys created, disabled, enabled and deleted; "
+        "accounts created; failed logins. Tokens are named by alias and a short id (a prefix "
+        "of their keyed hash), never by value.",
+    )
+    _add_db(parser)
+    parser.add_argument("--account", default=None, help="only events in this account")
+    parser.add_argument(
+        "--limit", type=_positive, default=100, help="at most this many events (default: 100)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(handler=_run("audit", _audit))
