@@ -14,7 +14,12 @@ What the app guarantees on the wire:
   wrong type is 400 naming the field, and anything unexpected is logged without secrets and
   answered 500;
 - ``Authorization`` is accepted raw (Go SDK) or as ``Bearer <token>`` (``laceworksdk``); extra
-  headers such as Go's ``Method:``, ``Org-Access`` and a missing ``Content-Type`` are tolerated.
+  headers such as Go's ``Method:``, ``Org-Access`` and a missing ``Content-Type`` are tolerated;
+- each API key may make ``key_rate`` requests a second (with a burst), and each client address
+  ``login_rate`` calls of ``POST /api/v2/access/tokens`` (so secrets cannot be guessed at line
+  speed, nor the audit trail flooded with failed logins); past it the answer is 429 with
+  ``Retry-After`` in whole seconds and a JSON message;
+- ``GET /openapi.json`` describes all of this (``server/openapi.py``), without authentication.
 """
 
 from __future__ import annotations
@@ -29,9 +34,17 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final, TypeVar
 
 from lacework_tokens import wire
+from lacework_tokens.server.openapi import OPENAPI_PATH, openapi_document
+from lacework_tokens.server.ratelimit import Rate, RateLimiter, retry_after_header
 from lacework_tokens.server.service import ServiceError, TokenService
 
-__all__ = ["MAX_BODY_BYTES", "BackendApp", "create_app"]
+__all__ = [
+    "DEFAULT_KEY_RATE",
+    "DEFAULT_LOGIN_RATE",
+    "MAX_BODY_BYTES",
+    "BackendApp",
+    "create_app",
+]
 
 logger = logging.getLogger("lacework_tokens.server")
 access_logger = logging.getLogger("lacework_tokens.server.access")
@@ -46,6 +59,12 @@ T = TypeVar("T")
 # filters while keeping a hostile client from making the server buffer megabytes.
 MAX_BODY_BYTES: Final = 64 * 1024
 
+# Generous enough for a Terraform apply of hundreds of tokens (parallelism 10) and for test
+# suites; low enough that one runaway client cannot take the server from everyone else.
+DEFAULT_KEY_RATE: Final = Rate(per_second=50.0, burst=200)
+# Logins per client address: a client needs one bearer per hour, a guesser needs millions.
+DEFAULT_LOGIN_RATE: Final = Rate(per_second=10.0, burst=100)
+
 API_PREFIX: Final = "/api/v2/"
 TOKENS_PREFIX: Final = "AgentAccessTokens/"
 
@@ -58,6 +77,7 @@ _JSON_HEADERS: Final = (
 # route name -> methods it serves (the Allow header of a 405)
 _ALLOWED: Final[dict[str, tuple[str, ...]]] = {
     "healthz": ("GET",),
+    "openapi": ("GET",),
     "access_tokens": ("POST",),
     "tokens": ("GET", "POST"),
     "search": ("POST",),
@@ -106,6 +126,8 @@ def _route(path: str) -> tuple[str, str | None] | None:
     """(route name, token from the path) for a request path, or None when nothing serves it."""
     if path == "/healthz":
         return "healthz", None
+    if path == OPENAPI_PATH:
+        return "openapi", None
     if not path.startswith(API_PREFIX):
         return None
     rest = path[len(API_PREFIX) :]
@@ -197,6 +219,19 @@ def _masked_path(path: str, token: str | None) -> str:
     return path.replace(token, wire.mask(token)) if token else path
 
 
+def _limiter(rate: Rate) -> RateLimiter | None:
+    return None if rate.unlimited else RateLimiter(rate)
+
+
+def _too_many(wait: float, what: str) -> _HttpError:
+    seconds = retry_after_header(wait)
+    return _HttpError(
+        429,
+        f"Too many requests {what}; retry after {seconds.decode()} seconds.",
+        ((b"retry-after", seconds),),
+    )
+
+
 class BackendApp:
     """The ASGI application. ``offload=True`` runs service calls in worker threads.
 
@@ -213,10 +248,17 @@ class BackendApp:
         *,
         offload: bool = False,
         max_body_bytes: int = MAX_BODY_BYTES,
+        key_rate: Rate = DEFAULT_KEY_RATE,
+        login_rate: Rate = DEFAULT_LOGIN_RATE,
     ) -> None:
         self.service = service
         self.offload = offload
         self.max_body_bytes = max_body_bytes
+        self.key_rate = key_rate
+        self.login_rate = login_rate
+        self._key_limiter = _limiter(key_rate)
+        self._login_limiter = _limiter(login_rate)
+        self._openapi = _dumps(openapi_document())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -294,6 +336,13 @@ class BackendApp:
             )
         if name == "healthz":
             return _json(200, {"status": "ok"})
+        if name == "openapi":
+            return _Response(200, self._openapi)
+        if name == "access_tokens" and self._login_limiter is not None:
+            client = scope.get("client")
+            wait = self._login_limiter.take(client[0] if client else "-")
+            if wait:
+                raise _too_many(wait, "for access tokens from this address")
         body = b""
         if method in ("POST", "PATCH"):
             body = await _read_body(scope, receive, self.max_body_bytes)
@@ -320,6 +369,10 @@ class BackendApp:
         principal = service.authenticate(
             _header(scope, b"authorization"), _header(scope, b"account-name") or None
         )
+        if self._key_limiter is not None:
+            wait = self._key_limiter.take(principal.key_id)
+            if wait:
+                raise _too_many(wait, "for this API key")
         if name == "tokens" and method == "GET":
             listed = service.list_tokens(principal)
             return _json(200, {"data": [convert(item) for item in listed]})
@@ -337,6 +390,12 @@ class BackendApp:
         return _json(200, {"data": convert(service.update_token(principal, token, update))})
 
 
-def create_app(service: TokenService, *, offload: bool = False) -> BackendApp:
+def create_app(
+    service: TokenService,
+    *,
+    offload: bool = False,
+    key_rate: Rate = DEFAULT_KEY_RATE,
+    login_rate: Rate = DEFAULT_LOGIN_RATE,
+) -> BackendApp:
     """The ASGI application serving ``service``."""
-    return BackendApp(service, offload=offload)
+    return BackendApp(service, offload=offload, key_rate=key_rate, login_rate=login_rate)

@@ -12,6 +12,7 @@ __all__ = ["add_serve_command"]
 
 def _run_serve(args: argparse.Namespace) -> int:
     # Imported here: the other sub-commands should not pay for loading the server.
+    from lacework_tokens.server.ratelimit import Rate
     from lacework_tokens.server.runner import ServeOptions, StartupError, serve
 
     options = ServeOptions(
@@ -27,6 +28,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         tls_self_signed=args.tls_self_signed,
         log_level=args.log_level,
+        key_rate=Rate(per_second=args.rate_limit, burst=args.rate_burst),
+        login_rate=Rate(per_second=args.login_rate_limit, burst=args.login_rate_burst),
+        body_timeout=args.body_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
     )
     try:
         return serve(options)
@@ -36,6 +41,35 @@ def _run_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # Ctrl-C before the server took over the signal handlers: still a clean stop.
         return 0
+
+
+def _rate(text: str) -> float:
+    from lacework_tokens.server.ratelimit import parse_rate
+
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 seconds")
+    return value
+
+
+def _burst(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
 
 
 def add_serve_command(subparsers: Any) -> None:
@@ -81,5 +115,51 @@ def add_serve_command(subparsers: Any) -> None:
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
         help="debug also logs every request (token values masked)",
+    )
+    limits = parser.add_argument_group(
+        "limits", "Requests past a rate limit are answered 429 with Retry-After."
+    )
+    limits.add_argument(
+        "--rate-limit",
+        type=_rate,
+        default=50.0,
+        metavar="N/s",
+        help="requests per API key, e.g. 50/s or 600/min; 0 disables (default: 50/s)",
+    )
+    limits.add_argument(
+        "--rate-burst",
+        type=_burst,
+        default=200,
+        metavar="N",
+        help="requests an API key may make at once before --rate-limit applies (default: 200)",
+    )
+    limits.add_argument(
+        "--login-rate-limit",
+        type=_rate,
+        default=10.0,
+        metavar="N/s",
+        help="POST /api/v2/access/tokens calls per client address; 0 disables (default: 10/s)",
+    )
+    limits.add_argument(
+        "--login-rate-burst",
+        type=_burst,
+        default=100,
+        metavar="N",
+        help="access-token calls a client address may make at once (default: 100)",
+    )
+    limits.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="a client must send each request, headers and body, within this time or get "
+        "408 and a closed connection (default: 10)",
+    )
+    limits.add_argument(
+        "--keep-alive-timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="idle keep-alive connections are closed after this time (default: 5)",
     )
     parser.set_defaults(handler=_run_serve)

@@ -26,13 +26,16 @@ import uvicorn
 from attrs import frozen
 
 from lacework_tokens import wire
-from lacework_tokens.server.app import create_app
+from lacework_tokens.server.app import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, create_app
+from lacework_tokens.server.ratelimit import Rate
 from lacework_tokens.server.secrets import Sealer, SealerError
 from lacework_tokens.server.service import ServiceError, TokenService
 from lacework_tokens.server.store import Store
 from lacework_tokens.server.stores import is_postgres_url, open_store
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT_SECONDS",
+    "DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS",
     "DEFAULT_STATE_DIR",
     "ServeOptions",
     "StartupError",
@@ -45,6 +48,11 @@ DEFAULT_DB_NAME: Final = "tokens.db"
 # Account names end up in file names and in URLs: keep them to what Lacework itself allows.
 _ACCOUNT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
+# How long a client may take to send one request, headers and body: a slow client is cut off
+# rather than holding a connection (and its buffers) open indefinitely.
+DEFAULT_BODY_TIMEOUT_SECONDS: Final = 10.0
+# How long an idle keep-alive connection is kept open between requests (uvicorn's default).
+DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS: Final = 5.0
 
 logger = logging.getLogger("lacework_tokens.server")
 
@@ -67,6 +75,10 @@ class ServeOptions:
     tls_key: Path | None = None
     tls_self_signed: bool = False
     log_level: str = "info"
+    key_rate: Rate = DEFAULT_KEY_RATE
+    login_rate: Rate = DEFAULT_LOGIN_RATE
+    body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
 
 
 def _redact_url(url: str) -> str:
@@ -101,6 +113,17 @@ def validate(options: ServeOptions) -> None:
         raise StartupError(f"invalid --port {options.port}: must be 0..65535")
     if options.log_level not in _LOG_LEVELS:
         raise StartupError(f"invalid --log-level {options.log_level!r}")
+    for flag, rate in (("--rate", options.key_rate), ("--login-rate", options.login_rate)):
+        if rate.per_second < 0 or not rate.per_second < float("inf"):
+            raise StartupError(f"invalid {flag}-limit: must be 0 (no limit) or more")
+        if not rate.unlimited and rate.burst < 1:
+            raise StartupError(f"invalid {flag}-burst {rate.burst}: must be at least 1")
+    for flag, seconds in (
+        ("--body-timeout", options.body_timeout),
+        ("--keep-alive-timeout", options.keep_alive_timeout),
+    ):
+        if not 0 < seconds < float("inf"):
+            raise StartupError(f"invalid {flag} {seconds}: must be more than 0 seconds")
 
 
 def _state_dir(options: ServeOptions) -> Path:
@@ -266,6 +289,70 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
+def _protocol_with_request_timeout(timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with a deadline for receiving each request.
+
+    uvicorn times out idle keep-alive connections but not a client that opened a connection,
+    or started a request, and then trickles or stalls: such a client could hold connections
+    and buffers open for as long as it likes. Here a request must arrive in full (headers and
+    body) within ``timeout`` seconds of its first byte (or of the connection, for the first
+    one); otherwise the client gets a 408 and the connection is closed. Other connections are
+    never held up by a slow one: each is served by the event loop independently.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    body = json.dumps(
+        wire.converter.unstructure(
+            wire.ErrorBody(message=f"the request was not received within {timeout:g} seconds")
+        )
+    ).encode()
+    timed_out = (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        b"cache-control: no-store\r\nconnection: close\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+    class RequestTimeoutProtocol(HttpToolsProtocol):
+        _request_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_request_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_request_timer()
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm_request_timer()
+
+        def on_message_complete(self) -> None:
+            self._cancel_request_timer()
+            super().on_message_complete()
+
+        def _arm_request_timer(self) -> None:
+            self._cancel_request_timer()
+            self._request_timer = self.loop.call_later(timeout, self._request_timed_out)
+
+        def _cancel_request_timer(self) -> None:
+            if self._request_timer is not None:
+                self._request_timer.cancel()
+                self._request_timer = None
+
+        def _request_timed_out(self) -> None:
+            self._request_timer = None
+            if self.transport.is_closing():
+                return
+            cycle = self.cycle
+            # Answer only where no answer has begun: never interleave with a response.
+            if cycle is None or cycle.response_complete or not cycle.response_started:
+                self.transport.write(timed_out)
+            self.transport.close()
+
+    return RequestTimeoutProtocol
+
+
 def _listen(host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -343,7 +430,14 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
             ]
         sock = _listen(options.host, options.port)
         config = uvicorn.Config(
-            create_app(service, offload=options.db is not None and is_postgres_url(options.db)),
+            create_app(
+                service,
+                offload=options.db is not None and is_postgres_url(options.db),
+                key_rate=options.key_rate,
+                login_rate=options.login_rate,
+            ),
+            http=_protocol_with_request_timeout(options.body_timeout),
+            timeout_keep_alive=options.keep_alive_timeout,  # type: ignore[arg-type]
             lifespan="off",
             access_log=False,
             log_config=None,
