@@ -1,0 +1,360 @@
+"""The backend's OpenAPI 3.1 document, served at ``GET /openapi.json``.
+
+Built from the wire constants (lengths, search fields, expressions, expiry bounds) so that the
+document and the rules it describes cannot drift apart. Bodies are described as the server
+accepts them: unknown properties are tolerated (the Go SDK sends ``props.createdTime``), so no
+request object forbids additional properties.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from lacework_tokens import __version__, wire
+from lacework_tokens.server.service import SEARCH_VALUES_MAX, SUBSCRIPTIONS, TOKEN_VALUE_MAX_LENGTH
+
+__all__ = ["OPENAPI_PATH", "openapi_document"]
+
+OPENAPI_PATH: Final = "/openapi.json"
+
+_JSON: Final = "application/json"
+_REF: Final = "#/components/schemas/"
+# Characters a name may not hold: controls (Cc), surrogates (Cs), line and paragraph separators.
+_CONTROL: Final = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
+_WIRE_TIME: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
+
+_ERROR_TEXT: Final[dict[int, str]] = {
+    400: "The request is malformed; the message names the field at fault.",
+    401: "Missing, unknown or expired credentials.",
+    403: "The API key's role or account does not allow this (roles, Account-Name).",
+    404: "No such agent access token in this account.",
+    408: "The client took longer than the server's body timeout to send its request.",
+    409: "Another token of this account already has this name.",
+    413: "The request body is larger than the server accepts.",
+    429: "Too many requests: wait Retry-After seconds.",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {_JSON: {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for status in statuses:
+        answer: dict[str, Any] = {"description": _ERROR_TEXT[status], **_json_body(_ref("Error"))}
+        if status == 429:
+            answer["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+        answers[str(status)] = answer
+    return answers
+
+
+def _name_schema(max_length: int) -> dict[str, Any]:
+    inner = f"[^{_CONTROL}]"
+    edge = f"[^\\s{_CONTROL}]"
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": f"^{edge}({inner}*{edge})?$",
+        "description": "No control characters and no surrounding whitespace.",
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    time_schema = {"type": "string", "format": "date-time", "pattern": _WIRE_TIME}
+    enabled = {"type": "integer", "enum": [0, 1], "description": "1 enabled, 0 disabled."}
+    subscription = {"type": "string", "enum": sorted(SUBSCRIPTIONS)}
+    filter_value = {"type": ["string", "integer"]}
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["message"],
+            "additionalProperties": False,
+            "properties": {"message": {"type": "string", "minLength": 1}},
+        },
+        "AccessTokenRequest": {
+            "type": "object",
+            "required": ["keyId"],
+            "properties": {
+                "keyId": {"type": "string", "description": "The API key id."},
+                "expiryTime": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": wire.EXPIRY_MAX_SECONDS,
+                    "default": wire.EXPIRY_DEFAULT_SECONDS,
+                    "description": "Lifetime of the bearer token in seconds.",
+                },
+            },
+        },
+        "AccessTokenResponse": {
+            "type": "object",
+            "required": ["token", "expiresAt"],
+            "properties": {
+                "token": {"type": "string", "minLength": 1},
+                "expiresAt": time_schema,
+            },
+        },
+        "TokenProps": {
+            "type": "object",
+            "properties": {
+                "description": {"type": "string", "maxLength": wire.DESCRIPTION_MAX_LENGTH},
+                "os": _name_schema(wire.OS_MAX_LENGTH),
+                "subscription": subscription,
+                "createdTime": {
+                    "type": "string",
+                    "description": "Ignored: the server owns every time.",
+                },
+            },
+        },
+        "CreateAgentTokenRequest": {
+            "type": "object",
+            "required": ["tokenAlias"],
+            "properties": {
+                "tokenAlias": _name_schema(wire.ALIAS_MAX_LENGTH),
+                "tokenEnabled": {**enabled, "default": 1},
+                "props": _ref("TokenProps"),
+            },
+        },
+        "UpdateAgentTokenRequest": {
+            "type": "object",
+            "description": "Absent fields stay as they are; props are merged key by key.",
+            "properties": {
+                "tokenAlias": {
+                    **_name_schema(wire.SOFT_DELETE_MAX_LENGTH),
+                    "description": f"At most {wire.ALIAS_MAX_LENGTH} characters, or "
+                    f"{wire.SOFT_DELETE_MAX_LENGTH} for a soft-deleted name ending in -deleted.",
+                },
+                "tokenEnabled": enabled,
+                "props": _ref("TokenProps"),
+            },
+        },
+        "SearchFilter": {
+            "type": "object",
+            "required": ["field", "expression"],
+            "properties": {
+                "field": {"type": "string", "enum": sorted(wire.SEARCH_FIELDS)},
+                "expression": {"type": "string", "enum": [e.value for e in wire.Expression]},
+                "value": {**filter_value, "description": "For every expression but in."},
+                "values": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": SEARCH_VALUES_MAX,
+                    "items": filter_value,
+                    "description": "For in.",
+                },
+            },
+        },
+        "SearchRequest": {
+            "type": "object",
+            "properties": {"filters": {"type": "array", "items": _ref("SearchFilter")}},
+        },
+        "AgentAccessToken": {
+            "type": "object",
+            "required": [
+                "accessToken",
+                "createdTime",
+                "props",
+                "tokenAlias",
+                "tokenEnabled",
+                "version",
+            ],
+            "properties": {
+                "accessToken": {"type": "string", "description": "The secret token value."},
+                "createdTime": {**time_schema, "description": "Time of the last update."},
+                "props": {
+                    "type": "object",
+                    "required": ["createdTime", "description", "os"],
+                    "properties": {
+                        "createdTime": {**time_schema, "description": "Time of creation."},
+                        "description": {"type": "string"},
+                        "os": {"type": "string"},
+                        "subscription": subscription,
+                    },
+                },
+                "tokenAlias": {"type": "string"},
+                "tokenEnabled": enabled,
+                "version": {"type": "string"},
+            },
+        },
+        "TokenAnswer": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": _ref("AgentAccessToken")},
+        },
+        "TokenListAnswer": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"type": "array", "items": _ref("AgentAccessToken")}},
+        },
+    }
+
+
+def _operation(
+    summary: str,
+    operation_id: str,
+    answers: dict[str, Any],
+    *,
+    body: str | None = None,
+    security: str | None = "bearer",
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "operationId": operation_id}
+    if security is None:
+        operation["security"] = []
+    else:
+        operation["security"] = [{security: []}]
+    if security == "bearer":
+        operation["parameters"] = [{"$ref": "#/components/parameters/AccountName"}]
+    if body is not None:
+        operation["requestBody"] = {"required": True, **_json_body(_ref(body))}
+    operation["responses"] = answers
+    return operation
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route this server answers."""
+    token_path_parameter = {
+        "name": "accessToken",
+        "in": "path",
+        "required": True,
+        "description": "The token value (this server mints 56 lowercase hex characters).",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": TOKEN_VALUE_MAX_LENGTH,
+            "pattern": "^[0-9a-f]+$",
+        },
+    }
+    ok_token = {"description": "The token.", **_json_body(_ref("TokenAnswer"))}
+    ok_list = {"description": "The tokens.", **_json_body(_ref("TokenListAnswer"))}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "lacework-tokens backend: Lacework API v2 agent access tokens",
+            "version": __version__,
+            "description": 'Errors are {"message": ...}. A method a route does not serve is '
+            "answered 405 with Allow; there is no DELETE: tokens are only disabled.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/healthz": {
+                "get": _operation(
+                    "Liveness",
+                    "health",
+                    {
+                        "200": {
+                            "description": "The server is up.",
+                            **_json_body(
+                                {
+                                    "type": "object",
+                                    "required": ["status"],
+                                    "properties": {"status": {"const": "ok"}},
+                                }
+                            ),
+                        }
+                    },
+                    security=None,
+                )
+            },
+            OPENAPI_PATH: {
+                "get": _operation(
+                    "This document",
+                    "openapi",
+                    {"200": {"description": "OpenAPI 3.1", **_json_body({"type": "object"})}},
+                    security=None,
+                )
+            },
+            "/api/v2/access/tokens": {
+                "post": _operation(
+                    "Exchange an API key id and secret for a bearer token",
+                    "createAccessToken",
+                    {
+                        "201": {
+                            "description": "A bearer token.",
+                            **_json_body(_ref("AccessTokenResponse")),
+                        },
+                        **_errors(400, 401, 408, 413, 429),
+                    },
+                    body="AccessTokenRequest",
+                    security="apiSecret",
+                )
+            },
+            "/api/v2/AgentAccessTokens": {
+                "get": _operation(
+                    "List the account's tokens",
+                    "listAgentAccessTokens",
+                    {"200": ok_list, **_errors(401, 403, 429)},
+                ),
+                "post": _operation(
+                    "Create a token",
+                    "createAgentAccessToken",
+                    {
+                        "201": {"description": "The new token.", **_json_body(_ref("TokenAnswer"))},
+                        **_errors(400, 401, 403, 408, 409, 413, 429),
+                    },
+                    body="CreateAgentTokenRequest",
+                ),
+            },
+            "/api/v2/AgentAccessTokens/search": {
+                "post": _operation(
+                    "Tokens matching every filter",
+                    "searchAgentAccessTokens",
+                    {"200": ok_list, **_errors(400, 401, 403, 408, 413, 429)},
+                    body="SearchRequest",
+                )
+            },
+            "/api/v2/AgentAccessTokens/{accessToken}": {
+                "parameters": [token_path_parameter],
+                "get": _operation(
+                    "One token by its value",
+                    "getAgentAccessToken",
+                    {"200": ok_token, **_errors(401, 403, 404, 429)},
+                ),
+                "patch": _operation(
+                    "Update a token (rename, enable, disable, props)",
+                    "updateAgentAccessToken",
+                    {"200": ok_token, **_errors(400, 401, 403, 404, 408, 409, 413, 429)},
+                    body="UpdateAgentTokenRequest",
+                ),
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "A bearer token from POST /api/v2/access/tokens, sent raw "
+                    "(Go SDK) or as 'Bearer <token>'.",
+                },
+                "apiSecret": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-LW-UAKS",
+                    "description": "The API key's secret; the key id goes in the body.",
+                },
+            },
+            "parameters": {
+                "AccountName": {
+                    "name": "Account-Name",
+                    "in": "header",
+                    "required": False,
+                    "description": "Act in this sub-account of the key's account.",
+                    "schema": {"type": "string"},
+                }
+            },
+            "headers": {
+                "RetryAfter": {
+                    "description": "Whole seconds to wait before trying again.",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+            "schemas": _schemas(),
+        },
+    }
