@@ -9,13 +9,17 @@
   whether the first attempt took effect: see ``request(..., recover=...)``.
 - Errors become ``lacework_tokens.errors`` exceptions carrying the server's message; a token
   value in a path is masked and secrets are never part of a message.
+- urllib3 logs every request line at DEBUG, and a token value is the last segment of a
+  ``GET``/``PATCH`` path: a filter on urllib3's logger masks it before any handler sees it.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -44,6 +48,29 @@ REFRESH_MARGIN: Final = timedelta(seconds=60)
 SNIPPET_LENGTH: Final = 200
 
 Recover = Callable[[], Any | None]
+
+# A token value in a request path, as urllib3 logs it ("GET /api/v2/AgentAccessTokens/<value>").
+_TOKEN_IN_PATH: Final = re.compile(r"(/AgentAccessTokens/)(?!search(?:[\s\"?/]|$))([^/\s\"?#]+)")
+
+
+class _MaskTokenPaths(logging.Filter):
+    """Masks token values in urllib3's request-line log records (only built at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _TOKEN_IN_PATH.sub(lambda m: m.group(1) + wire.mask(m.group(2)), message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def _mask_token_paths_in_urllib3_logs() -> None:
+    target = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _MaskTokenPaths) for f in target.filters):
+        target.addFilter(_MaskTokenPaths())
+
+
+_mask_token_paths_in_urllib3_logs()
 
 
 class _RetryableFailure(Exception):
