@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,7 +232,7 @@ def read_until_closed(sock: socket.socket) -> bytes:
     while True:
         try:
             chunk = sock.recv(65536)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):  # TLS: a close without close_notify
             return received
         if not chunk:
             return received
@@ -327,3 +328,18 @@ def test_a_quick_client_on_a_keep_alive_connection_is_never_cut_off(impatient: B
                 f"{impatient.url}{TOKENS}", headers={"Authorization": api.bearer}, timeout=30
             )
             assert response.status_code == 200
+
+
+def test_a_stalled_tls_client_is_cut_off_too(tmp_path: Path) -> None:
+    args = ["--body-timeout", "0.5"]
+    with run_backend(tmp_path, tls=True, extra_args=args) as backend:
+        assert backend.cert_path is not None
+        context = ssl.create_default_context(cafile=str(backend.cert_path))
+        with (
+            raw_connection(backend) as plain,
+            context.wrap_socket(plain, server_hostname="127.0.0.1") as sock,
+        ):
+            sock.sendall(b"POST /api/v2/AgentAccessTokens HTTP/1.1\r\nHost: test\r\n")
+            answer = read_until_closed(sock)
+        assert_408_then_closed(answer)
+        assert requests.get(f"{backend.url}/healthz", verify=backend.verify, timeout=30).ok
