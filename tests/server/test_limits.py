@@ -343,3 +343,27 @@ def test_a_stalled_tls_client_is_cut_off_too(tmp_path: Path) -> None:
             answer = read_until_closed(sock)
         assert_408_then_closed(answer)
         assert requests.get(f"{backend.url}/healthz", verify=backend.verify, timeout=30).ok
+
+
+def test_a_chunked_body_over_the_limit_is_413_without_reading_it_all(impatient: Backend) -> None:
+    from lacework_tokens.server.app import MAX_BODY_BYTES
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"tokenAlias": "huge", "props": {"description": "'
+        for _ in range(MAX_BODY_BYTES // 1024 + 1):
+            yield b"x" * 1024
+        yield b'"}}'
+
+    with raw_connection(impatient) as sock:
+        sock.sendall(
+            b"POST /api/v2/AgentAccessTokens HTTP/1.1\r\nHost: test\r\n"
+            + f"Authorization: {bearer_token(impatient)}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):  # the server may stop reading once it has answered
+            for chunk in chunks():
+                sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            sock.sendall(b"0\r\n\r\n")
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"larger than" in answer
