@@ -28,7 +28,9 @@ def http_answer(
 ) -> bytes:
     return (
         b"HTTP/1.1 " + status.encode() + b"\r\nContent-Type: " + content_type + b"\r\n"
-        b"Content-Length: " + str(len(body)).encode() + b"\r\n" + extra + b"\r\n" + body
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+        # This server answers once per connection, and says so.
+        b"Connection: close\r\n" + extra + b"\r\n" + body
     )
 
 
@@ -44,7 +46,8 @@ ANSWERS: dict[str, bytes | None] = {
         "429 Too Many Requests", b'{"message":"slow down"}', b"application/json"
     ),
     "cut-short": (
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n"
+        b"Connection: close\r\n\r\n"
         b'{"data": {"accessToken": "'
     ),
 }
