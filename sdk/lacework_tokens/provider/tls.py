@@ -86,57 +86,14 @@ def _store(path: Path, identity: TlsIdentity) -> None:
 
 
 def _create() -> TlsIdentity:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from lacework_tokens.certificates import self_signed
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    not_after = now + timedelta(seconds=VALIDITY_SECONDS)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    der = certificate.public_bytes(serialization.Encoding.DER)
+    made = self_signed("localhost", valid_for=timedelta(seconds=VALIDITY_SECONDS), client_auth=True)
     return TlsIdentity(
-        key_pem=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        cert_pem=certificate.public_bytes(serialization.Encoding.PEM),
-        cert_der_b64=base64.b64encode(der).decode("ascii").rstrip("="),
-        not_after=not_after.timestamp(),
+        key_pem=made.key_pem,
+        cert_pem=made.cert_pem,
+        cert_der_b64=base64.b64encode(made.cert_der).decode("ascii").rstrip("="),
+        not_after=made.not_after.timestamp(),
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ import re
 import socket
 import sys
 from collections.abc import Callable, Generator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +25,7 @@ import uvicorn
 from attrs import frozen
 
 from lacework_tokens import wire
+from lacework_tokens.certificates import self_signed
 from lacework_tokens.server.app import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, create_app
 from lacework_tokens.server.ratelimit import Rate
 from lacework_tokens.server.secrets import Sealer, SealerError
@@ -154,64 +154,13 @@ def generate_self_signed(cert_path: Path, key_path: Path) -> None:
     It is its own CA (like ``openssl req -x509``) so it can be trusted directly through
     ``REQUESTS_CA_BUNDLE`` (Python) and ``SSL_CERT_FILE`` (Go, hence Terraform).
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lacework-tokens local backend")])
-    now = datetime.now(UTC)
-    public_key = key.public_key()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("::1")),
-                    x509.DNSName("localhost"),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key), critical=False
-        )
-        .sign(key, hashes.SHA256())
+    made = self_signed(
+        "lacework-tokens local backend",
+        ip_addresses=("127.0.0.1", "::1"),
+        valid_for=timedelta(days=365),
     )
-    _write_private(
-        key_path,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode(),
-    )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    _write_private(key_path, made.key_pem.decode())
+    cert_path.write_bytes(made.cert_pem)
 
 
 # --- the first API key ----------------------------------------------------------------------
