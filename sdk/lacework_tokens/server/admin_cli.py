@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from lacework_tokens import wire
+from lacework_tokens.server.cli import positive_int
 from lacework_tokens.server.store import (
     AccountRecord,
     ApiKeyRecord,
@@ -411,16 +412,6 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def add_audit_command(subparsers: Any) -> None:
     """Register ``audit`` (read the audit trail)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -434,7 +425,7 @@ def add_audit_command(subparsers: Any) -> None:
     _add_db(parser)
     parser.add_argument("--account", default=None, help="only events in this account")
     parser.add_argument(
-        "--limit", type=_positive, default=100, help="at most this many events (default: 100)"
+        "--limit", type=positive_int, default=100, help="at most this many events (default: 100)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.set_defaults(handler=_run("audit", _audit))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_serve_command"]
+__all__ = ["add_serve_command", "positive_int"]
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -62,7 +62,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _burst(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -128,7 +129,7 @@ def add_serve_command(subparsers: Any) -> None:
     )
     limits.add_argument(
         "--rate-burst",
-        type=_burst,
+        type=positive_int,
         default=200,
         metavar="N",
         help="requests an API key may make at once before --rate-limit applies (default: 200)",
@@ -142,7 +143,7 @@ def add_serve_command(subparsers: Any) -> None:
     )
     limits.add_argument(
         "--login-rate-burst",
-        type=_burst,
+        type=positive_int,
         default=100,
         metavar="N",
         help="access-token calls a client address may make at once (default: 100)",
