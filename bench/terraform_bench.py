@@ -22,7 +22,7 @@ from typing import Final
 
 from lacework_tokens.provider.install import cli_config, install
 from lacework_tokens.provider.server import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
-from lacework_tokens.testing import run_backend
+from lacework_tokens.testing import hermetic_terraform_environment, run_backend
 
 Row = tuple[str, float, str]
 
@@ -115,17 +115,7 @@ def run() -> list[Row]:
         root = Path(scratch)
         home = root / "home"
         home.mkdir()
-        base_env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("LW_", "TF_")) and key not in {"HOME", "XDG_CACHE_HOME"}
-        }
-        base_env.update(
-            HOME=str(home),
-            XDG_CACHE_HOME=str(home / ".cache"),
-            CHECKPOINT_DISABLE="1",
-            TF_IN_AUTOMATION="1",
-        )
+        base_env = hermetic_terraform_environment(home)
         installation = install(root / "mirror")
         config_file = root / "lacework.tfrc"
         config_file.write_text(cli_config(installation.mirror), encoding="utf-8")

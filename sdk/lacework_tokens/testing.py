@@ -33,7 +33,7 @@ import requests
 if TYPE_CHECKING:
     from lacework_tokens.client import Client
 
-__all__ = ["Backend", "BackendStartError", "run_backend"]
+__all__ = ["Backend", "BackendStartError", "hermetic_terraform_environment", "run_backend"]
 
 START_TIMEOUT_SECONDS: Final = 30.0
 STOP_TIMEOUT_SECONDS: Final = 10.0
@@ -254,3 +254,24 @@ def run_backend(
         yield backend
     finally:
         _stop(process)
+
+
+def hermetic_terraform_environment(home: Path) -> dict[str, str]:
+    """This process's environment for running ``terraform`` against a backend, hermetically.
+
+    Lacework (``LW_*``) and Terraform (``TF_*``) settings are dropped and ``HOME`` points at
+    ``home``, so neither a user's ``~/.lacework.toml``, ``~/.terraformrc`` nor their plugin cache
+    leaks in; add ``backend.env()`` and ``TF_CLI_CONFIG_FILE`` on top.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LW_", "TF_")) and key not in {"HOME", "XDG_CACHE_HOME"}
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        CHECKPOINT_DISABLE="1",
+        TF_IN_AUTOMATION="1",
+    )
+    return env

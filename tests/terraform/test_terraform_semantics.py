@@ -16,12 +16,12 @@ from tf_harness import (
     TERRAFORM,
     Workbench,
     assert_soft_deleted,
-    hermetic_environment,
     managed_tokens,
     plan_exit_code,
 )
 
 from lacework_tokens import __version__
+from lacework_tokens.testing import hermetic_terraform_environment
 
 pytestmark = pytest.mark.terraform
 
@@ -272,7 +272,7 @@ resource "lacework_agent_access_token" "fleet" {
 def test_install_into_the_implied_mirror_lets_init_run_offline_twice(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    env = hermetic_environment(home)
+    env = hermetic_terraform_environment(home)
     # No provider_installation block: Terraform searches ~/.terraform.d/plugins by itself.
     empty_config = tmp_path / "empty.tfrc"
     empty_config.write_text("", encoding="utf-8")

@@ -8,7 +8,6 @@ directory and returns a ``tftest.TerraformTest`` for it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ from typing import Any, Final
 import tftest
 
 from lacework_tokens import Client
-from lacework_tokens.testing import Backend
+from lacework_tokens.testing import Backend, hermetic_terraform_environment
 from lacework_tokens.wire import AgentAccessToken
 
 REPOSITORY: Final = Path(__file__).resolve().parents[2]
@@ -64,29 +63,13 @@ def install_plugin(mirror: Path, cli_config: Path, env: Mapping[str, str]) -> st
     return result.stdout
 
 
-def hermetic_environment(home: Path) -> dict[str, str]:
-    """The caller's environment without Lacework or Terraform settings, with a scratch HOME."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("LW_", "TF_")) and key not in {"HOME", "XDG_CACHE_HOME"}
-    }
-    env.update(
-        HOME=str(home),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        CHECKPOINT_DISABLE="1",
-        TF_IN_AUTOMATION="1",
-    )
-    return env
-
-
 class Workbench:
     def __init__(self, backend: Backend, root: Path) -> None:
         self.backend = backend
         self.root = root
         home = root / "home"
         home.mkdir(parents=True, exist_ok=True)
-        self.base_env = hermetic_environment(home)
+        self.base_env = hermetic_terraform_environment(home)
         self.mirror = root / "mirror"
         self.cli_config = root / "lacework.tfrc"
         self.install_output = install_plugin(self.mirror, self.cli_config, self.base_env)
