@@ -4,8 +4,8 @@ Times are stored as integer microseconds since the Unix epoch (``BIGINT`` in Pos
 ordering and comparisons are plain integer comparisons in both databases.
 
 Search filters are compiled to a WHERE clause with bound parameters only (never a value spliced
-into SQL); a ``Dialect`` supplies the placeholder and the two pattern operators that differ
-between databases.
+into SQL); a ``Dialect`` supplies the placeholder, the two pattern operators and the few other
+spellings that differ between databases.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ __all__ = [
     "SQLITE",
     "Dialect",
     "compile_filters",
+    "ends_in_escape",
     "from_micros",
     "like_to_glob",
     "to_micros",
@@ -92,6 +93,12 @@ def _glob_literal(char: str) -> str:
     return f"[{char}]" if char in "*?[" else char
 
 
+def ends_in_escape(pattern: str) -> bool:
+    """Whether a LIKE pattern ends in a lone (unescaped) ``\\``, which PostgreSQL refuses."""
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return trailing % 2 == 1
+
+
 @frozen
 class Dialect:
     """How one database spells what differs. ``like``/``ilike`` format ``{column}``/``{param}``."""
@@ -100,6 +107,11 @@ class Dialect:
     like: str
     ilike: str
     glob_like: bool = False  # SQLite: convert LIKE patterns to GLOB patterns
+    # PostgreSQL rejects a pattern ending in a lone escape; there it stands for itself.
+    literal_trailing_escape: bool = False
+    # Appended to a SELECT that reads rows a transaction is about to update. SQLite needs
+    # nothing: ``BEGIN IMMEDIATE`` already holds the database's write lock.
+    for_update: str = ""
 
 
 SQLITE: Final = Dialect(
@@ -114,6 +126,8 @@ POSTGRES: Final = Dialect(
     placeholder="%s",
     like="{column} LIKE {param}",
     ilike="{column} ILIKE {param}",
+    literal_trailing_escape=True,
+    for_update=" FOR UPDATE",
 )
 
 
@@ -158,6 +172,8 @@ def compile_filters(
             if item.field not in _TEXT_FIELDS:
                 raise ValueError(f"{item.field}: {expression.value!r} needs a text field")
             pattern = str(_value(item, item.value))
+            if dialect.literal_trailing_escape and ends_in_escape(pattern):
+                pattern += "\\"
             if expression is Expression.LIKE:
                 template = dialect.like
                 if dialect.glob_like:
