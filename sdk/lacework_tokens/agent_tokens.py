@@ -43,7 +43,7 @@ def _quoted(token: str) -> str:
 def soft_delete_name(name: str) -> str:
     """``<name>-<5 random [a-z0-9]>-deleted``, the alias a soft-deleted token takes."""
     suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
-    return f"{name}-{suffix}-deleted"
+    return f"{name}-{suffix}{wire.SOFT_DELETE_SUFFIX}"
 
 
 class AgentTokens:

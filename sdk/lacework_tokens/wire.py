@@ -51,6 +51,9 @@ EXPIRY_MAX_SECONDS: Final = 86400
 # leaves room for the 16 characters a soft delete appends ("-xxxxx-deleted" plus margin).
 ALIAS_MAX_LENGTH: Final = 64
 SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
+# A soft-deleted token is disabled and renamed ``<name>-<5 random [a-z0-9]>-deleted`` (what the
+# official provider does on destroy); the server recognises such a name by this suffix.
+SOFT_DELETE_SUFFIX: Final = "-deleted"
 DESCRIPTION_MAX_LENGTH: Final = 1024
 OS_MAX_LENGTH: Final = 32
 TOKEN_VERSION: Final = "0.1"

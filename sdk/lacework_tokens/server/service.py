@@ -45,6 +45,7 @@ from lacework_tokens.server.secrets import (
     new_bearer_token,
     secret_matches,
 )
+from lacework_tokens.server.sql import ends_in_escape
 from lacework_tokens.server.store import (
     AccountRecord,
     ApiKeyRecord,
@@ -96,7 +97,6 @@ BEARER_PURGE_INTERVAL_SECONDS: Final = 60.0
 # Bearer records never change once issued (they are only deleted after expiry, which is checked
 # here anyway), so remembering them is always correct; the bound keeps memory flat.
 BEARER_CACHE_SIZE: Final = 10_000
-SOFT_DELETE_SUFFIX: Final = "-deleted"
 MAX_API_KEYS_PER_USER: Final = 20  # Lacework's documented limit
 AUDIT_LIMIT_MAX: Final = 100_000
 TOKEN_ID_LENGTH: Final = 12
@@ -213,7 +213,7 @@ def _changes(before: TokenRecord, after: TokenRecord) -> list[str]:
 
 def _update_action(before: TokenRecord, after: TokenRecord) -> AuditAction:
     renamed = before.alias != after.alias
-    if renamed and not after.enabled and after.alias.endswith(SOFT_DELETE_SUFFIX):
+    if renamed and not after.enabled and after.alias.endswith(wire.SOFT_DELETE_SUFFIX):
         return AuditAction.TOKEN_SOFT_DELETED  # what the provider's destroy does
     if renamed:
         return AuditAction.TOKEN_RENAMED
@@ -232,7 +232,7 @@ def _not_found(token: str) -> NotFound:
 
 def _validate_alias(alias: str, *, allow_soft_deleted: bool) -> str:
     limit = wire.ALIAS_MAX_LENGTH
-    if allow_soft_deleted and alias.endswith(SOFT_DELETE_SUFFIX):
+    if allow_soft_deleted and alias.endswith(wire.SOFT_DELETE_SUFFIX):
         limit = wire.SOFT_DELETE_MAX_LENGTH
     if not 1 <= len(alias) <= limit:
         raise BadRequest(f"tokenAlias must be 1 to {limit} characters long.", "tokenAlias")
@@ -289,16 +289,11 @@ def _validate_filter(index: int, item: SearchFilter) -> None:
             f"{where}.expression",
         )
     _validate_filter_value(item, item.value, f"{where}.value")
-    if item.expression in (Expression.LIKE, Expression.ILIKE) and _ends_in_escape(str(item.value)):
+    if item.expression in (Expression.LIKE, Expression.ILIKE) and ends_in_escape(str(item.value)):
         # PostgreSQL refuses such a pattern; refuse it here so every store answers alike.
         raise BadRequest(
             f"{where}.value: a pattern must not end with an unescaped backslash.", f"{where}.value"
         )
-
-
-def _ends_in_escape(pattern: str) -> bool:
-    trailing = len(pattern) - len(pattern.rstrip("\\"))
-    return trailing % 2 == 1
 
 
 def _validate_filter_value(item: SearchFilter, value: str | int | None, where: str) -> None:
