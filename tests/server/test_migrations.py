@@ -10,7 +10,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -25,6 +24,7 @@ from lacework_tokens.server import postgres_store, sqlite_store
 from lacework_tokens.server.postgres_store import PostgresStore
 from lacework_tokens.server.secrets import Sealer, hash_secret
 from lacework_tokens.testing import Backend, run_backend
+from together import run_together
 
 CURRENT = sqlite_store.SCHEMA_VERSION
 SERVE_TIMEOUT_SECONDS = 60
@@ -262,22 +262,15 @@ def test_postgres_database_from_a_newer_server_is_refused_and_left_alone(
 @pytest.mark.postgres
 def test_replicas_starting_together_migrate_once(postgres_dsn: str) -> None:
     starters = 6
-    barrier = threading.Barrier(starters)
-    failures: list[BaseException] = []
 
-    def start_replica() -> None:
-        barrier.wait()
+    def start_replica(_: int) -> BaseException | None:
         try:
             PostgresStore(postgres_dsn, min_connections=0).close()
         except BaseException as exc:
-            failures.append(exc)
+            return exc
+        return None
 
-    threads = [threading.Thread(target=start_replica) for _ in range(starters)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    failures = [exc for exc in run_together(starters, start_replica) if exc is not None]
     assert failures == []
     with psycopg.connect(postgres_dsn) as connection:
         versions = connection.execute("SELECT version FROM schema_version ORDER BY version")

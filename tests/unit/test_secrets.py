@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import re
 import stat
-import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from lacework_tokens.server.secrets import (
     new_bearer_token,
     secret_matches,
 )
+from together import run_together
 
 TOKEN = "6f3a" * 14
 
@@ -63,18 +63,7 @@ def test_key_file_is_created_private_once_and_reused(tmp_path: Path) -> None:
 
 def test_servers_starting_together_agree_on_one_key(tmp_path: Path) -> None:
     path = tmp_path / "server.key"
-    barrier = threading.Barrier(8)
-    sealers: list[Sealer] = []
-
-    def start() -> None:
-        barrier.wait()
-        sealers.append(Sealer.from_key_file(path))
-
-    threads = [threading.Thread(target=start) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    sealers = run_together(8, lambda _: Sealer.from_key_file(path))
     assert len(sealers) == 8
     assert len({s.lookup(TOKEN) for s in sealers}) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["server.key"]

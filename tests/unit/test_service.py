@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +27,7 @@ from lacework_tokens.wire import (
     SearchRequest,
     UpdateAgentTokenRequest,
 )
+from together import run_together
 
 START = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -282,22 +282,14 @@ def test_duplicate_alias_is_a_conflict_on_create_and_rename(
 def test_concurrent_creates_of_one_alias_give_one_token(
     service: TokenService, admin: Principal
 ) -> None:
-    results: list[str] = []
-    barrier = threading.Barrier(6)
-
-    def attempt() -> None:
-        barrier.wait()
+    def attempt(_: int) -> str:
         try:
             create(service, admin, "race")
-            results.append("created")
         except Conflict:
-            results.append("conflict")
+            return "conflict"
+        return "created"
 
-    threads = [threading.Thread(target=attempt) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(6, attempt)
     assert sorted(results) == ["conflict"] * 5 + ["created"]
     assert [t.name for t in service.list_tokens(admin)] == ["race"]
 
@@ -560,22 +552,15 @@ def test_a_user_has_at_most_twenty_keys_per_account(service: TokenService) -> No
 def test_concurrent_key_creation_never_exceeds_the_limit(service: TokenService) -> None:
     for _ in range(15):
         service.create_api_key("acme", user="alice")
-    outcomes: list[str] = []
-    barrier = threading.Barrier(10)
 
-    def add() -> None:
-        barrier.wait()
+    def add(_: int) -> str:
         try:
             service.create_api_key("acme", user="alice")
-            outcomes.append("created")
         except Conflict:
-            outcomes.append("refused")
+            return "refused"
+        return "created"
 
-    threads = [threading.Thread(target=add) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together(10, add)
     assert sorted(outcomes) == ["created"] * 5 + ["refused"] * 5
     assert len(service.list_api_keys("acme")) == 20
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +28,7 @@ from lacework_tokens.server.store import (
     TooManyKeys,
 )
 from lacework_tokens.wire import Expression, SearchFilter
+from together import run_together
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -145,25 +145,15 @@ def test_same_token_value_twice_is_a_store_error_not_a_duplicate_alias(store: St
 
 def test_concurrent_creates_of_one_alias_give_exactly_one_winner(store: Store) -> None:
     attempts = 8
-    barrier = threading.Barrier(attempts)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def create(n: int) -> None:
-        barrier.wait()
+    def create(n: int) -> str:
         try:
             store.insert_token(attrs.evolve(token("race"), lookup=f"lookup-{n}"))
-            outcome = "created"
         except DuplicateAlias:
-            outcome = "duplicate"
-        with lock:
-            outcomes.append(outcome)
+            return "duplicate"
+        return "created"
 
-    threads = [threading.Thread(target=create, args=(n,)) for n in range(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together(attempts, create)
     assert sorted(outcomes) == ["created"] + ["duplicate"] * (attempts - 1)
     assert search(store) == ["race"]
 
