@@ -187,6 +187,14 @@ class Client:
                 "User-Agent": f"lacework-tokens/{__version__}",
             }
         )
+        # requests would read proxies, the CA bundle and ~/.netrc from the environment on every
+        # request: two walks over os.environ each time, and a netrc entry would replace the
+        # Authorization header. Read the environment once, here, the way requests reads it.
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            self.session.verify = bundle
+        self.session.trust_env = False
         if self.subaccount:
             self.session.headers["Account-Name"] = self.subaccount
         if organization:

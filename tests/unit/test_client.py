@@ -79,6 +79,35 @@ def test_no_subaccount_or_organization_headers_unless_configured(
     assert "Org-Access" not in headers
 
 
+def test_a_netrc_entry_never_replaces_the_bearer(
+    rsps: responses.RequestsMock, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests would otherwise add Basic auth from ~/.netrc over the Authorization header.
+    host = BASE_URL.split("://", 1)[1].split(":", 1)[0].split("/", 1)[0]
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {host} login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    add_bearer(rsps, "bearer-xyz")
+    rsps.add(responses.GET, TOKENS_URL, json={"data": []})
+    make_client().request("GET", "/api/v2/AgentAccessTokens")
+    assert rsps.calls[1].request.headers["Authorization"] == "Bearer bearer-xyz"
+
+
+def test_proxy_and_ca_bundle_settings_are_read_when_the_client_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/custom-ca.pem")
+    client = Client("acme", API_KEY, API_SECRET, base_url="https://acme.lacework.net")
+    assert client.session.proxies.get("https") == "http://proxy.invalid:3128"
+    assert client.session.verify == "/etc/ssl/custom-ca.pem"
+    monkeypatch.setenv("NO_PROXY", "acme.lacework.net")
+    bypass = Client("acme", API_KEY, API_SECRET, base_url="https://acme.lacework.net")
+    assert "https" not in bypass.session.proxies
+
+
 def test_one_bearer_serves_many_calls(rsps: responses.RequestsMock) -> None:
     add_bearer(rsps)
     rsps.add(responses.GET, TOKENS_URL, json={"data": []})
