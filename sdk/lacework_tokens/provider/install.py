@@ -67,14 +67,32 @@ def install(mirror: Path | None = None, *, python: str | None = None) -> Install
     directory = mirror / HOSTNAME / NAMESPACE / TYPE / __version__ / terraform_platform()
     directory.mkdir(parents=True, exist_ok=True)
     plugin = directory / f"terraform-provider-{TYPE}_v{__version__}"
-    content = launcher(os.path.abspath(python or sys.executable))
+    interpreter = os.path.abspath(python or sys.executable)
+    content = launcher(interpreter)
     # Write next to the target and rename: a concurrent terraform never runs half a file.
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".plugin-")
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(content)
     os.chmod(temporary, 0o755)  # noqa: S103 - Terraform must execute the plugin
     os.replace(temporary, plugin)
+    if interpreter == os.path.abspath(sys.executable):  # another Python compiles on its own
+        _byte_compile_package()
     return Installation(mirror=mirror, plugin=plugin, version=__version__)
+
+
+def _byte_compile_package() -> None:
+    """Write the package's bytecode now, for the interpreter the plugin runs on.
+
+    Terraform starts a fresh plugin process for every command. Where bytecode is never
+    written (PYTHONDONTWRITEBYTECODE, a read-only or editable install), each start would
+    compile the SDK and the plugin from source again: about a tenth of its start-up.
+    Best effort: a place that cannot be written only keeps the plugin slower.
+    """
+    import compileall
+
+    import lacework_tokens
+
+    compileall.compile_dir(Path(lacework_tokens.__file__).parent, quiet=2)
 
 
 def cli_config(mirror: Path) -> str:
