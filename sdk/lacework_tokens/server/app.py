@@ -35,12 +35,16 @@ from typing import Any, Final, TypeVar
 
 from lacework_tokens import wire
 from lacework_tokens.server.openapi import OPENAPI_PATH, openapi_document
-from lacework_tokens.server.ratelimit import Rate, RateLimiter, retry_after_header
+from lacework_tokens.server.ratelimit import (
+    DEFAULT_KEY_RATE,
+    DEFAULT_LOGIN_RATE,
+    Rate,
+    RateLimiter,
+    retry_after_header,
+)
 from lacework_tokens.server.service import ServiceError, TokenService
 
 __all__ = [
-    "DEFAULT_KEY_RATE",
-    "DEFAULT_LOGIN_RATE",
     "MAX_BODY_BYTES",
     "BackendApp",
     "create_app",
@@ -59,11 +63,6 @@ T = TypeVar("T")
 # filters while keeping a hostile client from making the server buffer megabytes.
 MAX_BODY_BYTES: Final = 64 * 1024
 
-# Generous enough for a Terraform apply of hundreds of tokens (parallelism 10) and for test
-# suites; low enough that one runaway client cannot take the server from everyone else.
-DEFAULT_KEY_RATE: Final = Rate(per_second=50.0, burst=200)
-# Logins per client address: a client needs one bearer per hour, a guesser needs millions.
-DEFAULT_LOGIN_RATE: Final = Rate(per_second=10.0, burst=100)
 
 API_PREFIX: Final = "/api/v2/"
 TOKENS_PREFIX: Final = "AgentAccessTokens/"

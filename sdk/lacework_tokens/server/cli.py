@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE
+
 __all__ = ["add_serve_command", "positive_int"]
 
 
@@ -123,30 +125,34 @@ def add_serve_command(subparsers: Any) -> None:
     limits.add_argument(
         "--rate-limit",
         type=_rate,
-        default=50.0,
+        default=DEFAULT_KEY_RATE.per_second,
         metavar="N/s",
-        help="requests per API key, e.g. 50/s or 600/min; 0 disables (default: 50/s)",
+        help="requests per API key, e.g. 50/s or 600/min; 0 disables "
+        f"(default: {DEFAULT_KEY_RATE.per_second:g}/s)",
     )
     limits.add_argument(
         "--rate-burst",
         type=positive_int,
-        default=200,
+        default=DEFAULT_KEY_RATE.burst,
         metavar="N",
-        help="requests an API key may make at once before --rate-limit applies (default: 200)",
+        help="requests an API key may make at once before --rate-limit applies "
+        f"(default: {DEFAULT_KEY_RATE.burst})",
     )
     limits.add_argument(
         "--login-rate-limit",
         type=_rate,
-        default=10.0,
+        default=DEFAULT_LOGIN_RATE.per_second,
         metavar="N/s",
-        help="POST /api/v2/access/tokens calls per client address; 0 disables (default: 10/s)",
+        help="POST /api/v2/access/tokens calls per client address; 0 disables "
+        f"(default: {DEFAULT_LOGIN_RATE.per_second:g}/s)",
     )
     limits.add_argument(
         "--login-rate-burst",
         type=positive_int,
-        default=100,
+        default=DEFAULT_LOGIN_RATE.burst,
         metavar="N",
-        help="access-token calls a client address may make at once (default: 100)",
+        help="access-token calls a client address may make at once "
+        f"(default: {DEFAULT_LOGIN_RATE.burst})",
     )
     limits.add_argument(
         "--body-timeout",

@@ -17,7 +17,15 @@ from typing import Final
 
 from attrs import frozen
 
-__all__ = ["MAX_TRACKED_KEYS", "Rate", "RateLimiter", "parse_rate", "retry_after_header"]
+__all__ = [
+    "DEFAULT_KEY_RATE",
+    "DEFAULT_LOGIN_RATE",
+    "MAX_TRACKED_KEYS",
+    "Rate",
+    "RateLimiter",
+    "parse_rate",
+    "retry_after_header",
+]
 
 # Distinct keys remembered at once. An idle bucket is full again after ``burst / rate`` seconds
 # and can be forgotten without changing any answer, so the bound only costs a rare sweep.
@@ -42,6 +50,14 @@ class Rate:
         if self.unlimited:
             return "unlimited"
         return f"{self.per_second:g}/s, burst {self.burst}"
+
+
+# Per API key: a Terraform apply and destroy of a hundred tokens, twice back to back at
+# parallelism 10, is about 400 requests in a few seconds and must never meet a 429; one runaway
+# client still cannot take the server from everyone else.
+DEFAULT_KEY_RATE: Final = Rate(per_second=200.0, burst=1000)
+# Logins per client address: a client needs one bearer per hour, a guesser needs millions.
+DEFAULT_LOGIN_RATE: Final = Rate(per_second=10.0, burst=100)
 
 
 def parse_rate(text: str) -> float:

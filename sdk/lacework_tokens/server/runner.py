@@ -26,8 +26,8 @@ from attrs import frozen
 
 from lacework_tokens import wire
 from lacework_tokens.certificates import self_signed
-from lacework_tokens.server.app import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, create_app
-from lacework_tokens.server.ratelimit import Rate
+from lacework_tokens.server.app import create_app
+from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
 from lacework_tokens.server.secrets import Sealer, SealerError
 from lacework_tokens.server.service import ServiceError, TokenService
 from lacework_tokens.server.store import Store
