@@ -388,3 +388,32 @@ def test_a_chunked_body_over_the_limit_is_413_without_reading_it_all(impatient: 
         answer = read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert b"larger than" in answer
+
+
+def test_a_413_ends_the_connection_even_while_the_client_is_still_sending(
+    impatient: Backend,
+) -> None:
+    # The server answers as soon as the body passes the limit; a client that only then sends
+    # the rest must not be left on a connection that neither serves nor closes.
+    from lacework_tokens.server.app import MAX_BODY_BYTES
+
+    with raw_connection(impatient) as sock:
+        sock.sendall(
+            b"POST /api/v2/AgentAccessTokens HTTP/1.1\r\nHost: test\r\n"
+            + f"Authorization: {bearer_token(impatient)}\r\n".encode()
+            + b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        oversized = b"x" * (MAX_BODY_BYTES + 1)
+        sock.sendall(f"{len(oversized):x}\r\n".encode() + oversized + b"\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413 ")
+        assert b"connection: close" in head.lower()
+        # The rest of the request arrives after the answer; the connection still ends at once.
+        with contextlib.suppress(OSError):
+            sock.sendall(b"400\r\n" + b"x" * 1024 + b"\r\n0\r\n\r\n")
+        with contextlib.suppress(ConnectionResetError):
+            body += read_until_closed(sock)
+    assert json.loads(body)["message"] == f"request body is larger than {MAX_BODY_BYTES} bytes"

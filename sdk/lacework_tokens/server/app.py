@@ -189,6 +189,14 @@ def _parse(body: bytes, model: type[T]) -> T:
     return wire.parse(_decode_json(body), model)
 
 
+def _too_large(limit: int) -> _HttpError:
+    # The rest of the body is never read: the connection cannot carry another request, so it
+    # is closed after the answer (a kept-alive one would wait for a client still sending).
+    return _HttpError(
+        413, f"request body is larger than {limit} bytes", headers=((b"connection", b"close"),)
+    )
+
+
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     declared = _header(scope, b"content-length")
     if declared is not None:
@@ -197,7 +205,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         except ValueError:
             raise _HttpError(400, "Content-Length is not a number") from None
         if too_large:
-            raise _HttpError(413, f"request body is larger than {limit} bytes")
+            raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -207,7 +215,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise _HttpError(413, f"request body is larger than {limit} bytes")
+            raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
