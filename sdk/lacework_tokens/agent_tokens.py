@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from lacework_tokens import errors, wire
+from lacework_tokens import errors, limits, wire
 from lacework_tokens.wire import (
     AgentAccessToken,
     CreateAgentTokenRequest,
@@ -43,7 +43,7 @@ def _quoted(token: str) -> str:
 def soft_delete_name(name: str) -> str:
     """``<name>-<5 random [a-z0-9]>-deleted``, the alias a soft-deleted token takes."""
     suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
-    return f"{name}-{suffix}{wire.SOFT_DELETE_SUFFIX}"
+    return f"{name}-{suffix}{limits.SOFT_DELETE_SUFFIX}"
 
 
 class AgentTokens:
@@ -97,7 +97,7 @@ class AgentTokens:
         name: str,
         *,
         description: str = "",
-        os: str = "linux",
+        os: str = limits.DEFAULT_OS,
         enabled: bool = True,
     ) -> AgentAccessToken:
         """A new token. ``enabled=False`` creates it, then disables it (as the provider does).

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from lacework_tokens import wire
+from lacework_tokens import limits, wire
 from lacework_tokens.client import Client
 from lacework_tokens.errors import LaceworkError
 from lacework_tokens.wire import AgentAccessToken
@@ -286,7 +286,9 @@ def add_token_command(subparsers: Any) -> None:
     )
     create.add_argument("name", metavar="NAME", help="the token's name (its alias)")
     create.add_argument("--description", default="", help="what the token is for")
-    create.add_argument("--os", default="linux", help="agent OS: linux (default) or windows")
+    create.add_argument(
+        "--os", default=limits.DEFAULT_OS, help="agent OS: linux (default) or windows"
+    )
     create.add_argument("--disabled", action="store_true", help="create the token disabled")
 
     update = command(

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import requests
 import tenacity
 
-from lacework_tokens import __version__, errors, wire
+from lacework_tokens import __version__, errors, limits, wire
 from lacework_tokens.config import default_base_url, resolve_settings
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ class Client:
     def _fetch_bearer(self) -> None:
         assert self._api_key is not None and self._api_secret is not None
         body = wire.converter.unstructure(
-            wire.AccessTokenRequest(key_id=self._api_key, expiry_time=wire.EXPIRY_DEFAULT_SECONDS)
+            wire.AccessTokenRequest(key_id=self._api_key, expiry_time=limits.EXPIRY_DEFAULT_SECONDS)
         )
         headers = {"X-LW-UAKS": self._api_secret}
         fetched_at = self._clock()

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import requests
 
+from lacework_tokens.files import write_private
+
 if TYPE_CHECKING:
     from lacework_tokens.client import Client
 
@@ -125,10 +127,7 @@ def _credentials(state_dir: Path, account: str) -> tuple[str, str]:
             return str(saved["keyId"]), str(saved["secret"])
     key_id = f"{account.upper()}_{secrets.token_hex(16).upper()}"
     secret = f"_{secrets.token_hex(16)}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"keyId": key_id, "secret": secret, "account": account}, handle)
+    write_private(path, json.dumps({"keyId": key_id, "secret": secret, "account": account}))
     return key_id, secret
 
 

@@ -20,11 +20,9 @@ import attrs
 import cattrs
 from attrs import field, frozen
 
+from lacework_tokens.limits import DEFAULT_OS, EXPIRY_DEFAULT_SECONDS, expiry_problem
+
 __all__ = [
-    "ALIAS_MAX_LENGTH",
-    "DESCRIPTION_MAX_LENGTH",
-    "EXPIRY_DEFAULT_SECONDS",
-    "EXPIRY_MAX_SECONDS",
     "SEARCH_FIELDS",
     "AccessTokenRequest",
     "AccessTokenResponse",
@@ -45,17 +43,6 @@ __all__ = [
     "parse_time",
 ]
 
-EXPIRY_DEFAULT_SECONDS: Final = 3600
-EXPIRY_MAX_SECONDS: Final = 86400
-# The real service documents no limit; 64 characters keeps names readable in the console and
-# leaves room for the 16 characters a soft delete appends ("-xxxxx-deleted" plus margin).
-ALIAS_MAX_LENGTH: Final = 64
-SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
-# A soft-deleted token is disabled and renamed ``<name>-<5 random [a-z0-9]>-deleted`` (what the
-# official provider does on destroy); the server recognises such a name by this suffix.
-SOFT_DELETE_SUFFIX: Final = "-deleted"
-DESCRIPTION_MAX_LENGTH: Final = 1024
-OS_MAX_LENGTH: Final = 32
 TOKEN_VERSION: Final = "0.1"
 
 T = TypeVar("T")
@@ -130,7 +117,7 @@ class AgentAccessToken:
     token: str = field(repr=_hidden)
     name: str
     description: str = ""
-    os: str = "linux"
+    os: str = DEFAULT_OS
     enabled: bool = True
     created_time: datetime = field(factory=lambda: datetime.now(UTC))
     last_updated_time: datetime = field(factory=lambda: datetime.now(UTC))
@@ -444,10 +431,9 @@ def _structure_access_request(data: Any, _: type) -> AccessTokenRequest:
     key_id = _str(body, "keyId", "", required=True)
     assert key_id is not None
     expiry = body.get("expiryTime", EXPIRY_DEFAULT_SECONDS)
-    if isinstance(expiry, bool) or not isinstance(expiry, int):
-        raise WireError("expiryTime", f"must be an integer from 1 to {EXPIRY_MAX_SECONDS}")
-    if not 1 <= expiry <= EXPIRY_MAX_SECONDS:
-        raise WireError("expiryTime", f"must be an integer from 1 to {EXPIRY_MAX_SECONDS}")
+    problem = expiry_problem(expiry)
+    if problem is not None:
+        raise WireError("expiryTime", problem)
     return AccessTokenRequest(key_id=key_id, expiry_time=expiry)
 
 

@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 from schemathesis.specs.openapi import checks
 from wire_calls import TOKENS, Wire, bearer_token
 
-from lacework_tokens import wire
+from lacework_tokens import limits, wire
 from lacework_tokens.server.openapi import openapi_document
 from lacework_tokens.testing import Backend, run_backend
 
@@ -82,15 +82,15 @@ def test_security_schemes_name_the_headers_clients_send(served: dict[str, Any]) 
 def test_limits_come_from_the_wire_constants(served: dict[str, Any]) -> None:
     schemas = served["components"]["schemas"]
     create = schemas["CreateAgentTokenRequest"]["properties"]
-    assert create["tokenAlias"]["maxLength"] == wire.ALIAS_MAX_LENGTH
+    assert create["tokenAlias"]["maxLength"] == limits.ALIAS_MAX_LENGTH
     assert create["tokenEnabled"]["enum"] == [0, 1]
     expiry = schemas["AccessTokenRequest"]["properties"]["expiryTime"]
-    assert (expiry["minimum"], expiry["maximum"]) == (1, wire.EXPIRY_MAX_SECONDS)
+    assert (expiry["minimum"], expiry["maximum"]) == (1, limits.EXPIRY_MAX_SECONDS)
     search = schemas["SearchFilter"]["properties"]
     assert set(search["field"]["enum"]) == wire.SEARCH_FIELDS
     assert set(search["expression"]["enum"]) == {e.value for e in wire.Expression}
     props = schemas["TokenProps"]["properties"]
-    assert props["description"]["maxLength"] == wire.DESCRIPTION_MAX_LENGTH
+    assert props["description"]["maxLength"] == limits.DESCRIPTION_MAX_LENGTH
 
 
 def test_real_answers_match_the_documented_schemas(

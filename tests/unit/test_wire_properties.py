@@ -10,7 +10,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lacework_tokens import wire
+from lacework_tokens import limits, wire
 from lacework_tokens.wire import (
     AccessTokenRequest,
     AccessTokenResponse,
@@ -77,7 +77,7 @@ search_requests = st.builds(SearchRequest, filters=st.lists(search_filters, max_
 access_requests = st.builds(
     AccessTokenRequest,
     key_id=names,
-    expiry_time=st.integers(min_value=1, max_value=wire.EXPIRY_MAX_SECONDS),
+    expiry_time=st.integers(min_value=1, max_value=limits.EXPIRY_MAX_SECONDS),
 )
 access_responses = st.builds(AccessTokenResponse, token=names, expires_at=times)
 error_bodies = st.builds(ErrorBody, message=text)
@@ -248,7 +248,7 @@ def test_access_token_response_with_garbage_expiry_is_refused(
 
 
 @given(
-    st.integers().filter(lambda n: not 1 <= n <= wire.EXPIRY_MAX_SECONDS)
+    st.integers().filter(lambda n: not 1 <= n <= limits.EXPIRY_MAX_SECONDS)
     | st.booleans()
     | st.text()
 )

@@ -9,6 +9,7 @@ cached with owner-only permissions, and reused until a day before it expires.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -63,26 +64,22 @@ def _load(path: Path) -> TlsIdentity | None:
 
 
 def _store(path: Path, identity: TlsIdentity) -> None:
-    import tempfile
+    from lacework_tokens.files import write_private
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tls-")
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            json.dump(
+    # Replaced atomically: concurrent plugin starts never read a half-written identity. A
+    # read-only home still works: the identity is then generated on every start.
+    with contextlib.suppress(OSError):
+        write_private(
+            path,
+            json.dumps(
                 {
                     "key_pem": identity.key_pem.decode("ascii"),
                     "cert_pem": identity.cert_pem.decode("ascii"),
                     "cert_der_b64": identity.cert_der_b64,
                     "not_after": identity.not_after,
-                },
-                handle,
-            )
-        # mkstemp creates the file 0600; the rename makes concurrent plugin starts safe.
-        os.replace(temporary, path)
-    except OSError:
-        # A read-only home still works: the identity is then generated on every start.
-        pass
+                }
+            ),
+        )
 
 
 def _create() -> TlsIdentity:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from lacework_tokens import errors
 from lacework_tokens.agent_tokens import soft_delete_name
+from lacework_tokens.limits import DEFAULT_OS
 from lacework_tokens.provider.diagnostics import ProviderError, from_sdk_error
 from lacework_tokens.provider.schema import DATA_SOURCE, RESOURCE
 from lacework_tokens.provider.values import UNKNOWN, Object, is_known
@@ -38,7 +39,6 @@ __all__ = [
     "plan",
 ]
 
-DEFAULT_OS: Final = "linux"
 DEFAULT_ENABLED: Final = True
 # How long one listing of the account answers refreshes (a refresh walk takes seconds).
 SNAPSHOT_SECONDS: Final = 30.0

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from lacework_tokens import wire
+from lacework_tokens.files import make_private_dir, write_private
 from lacework_tokens.server.cli import positive_int
 from lacework_tokens.server.store import (
     AccountRecord,
@@ -91,7 +92,7 @@ def _service(db: str, *, may_create: bool) -> Iterator[TokenService]:
                     f"no database at {db}: start 'lacework-tokens serve' first or pass --db"
                 )
             # Same protection as serve's state directory: it will hold the database.
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_dir(path.parent)
     try:
         store = open_store(db)
     except StoreError as exc:
@@ -148,13 +149,11 @@ def _write_key_file(path: Path, key: wire.ApiKeyFile) -> None:
     """Lacework's download format, readable by its owner only, never over an existing file."""
     text = json.dumps(wire.converter.unstructure(key), indent=2) + "\n"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private(path, text, replace=False)
     except FileExistsError:
         raise _CommandError(
             f"{path} already exists: choose another --key-file (it may hold another secret)"
         ) from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 def _keys_create(args: argparse.Namespace) -> int:

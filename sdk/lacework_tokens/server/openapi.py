@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from lacework_tokens import __version__, wire
-from lacework_tokens.server.service import SEARCH_VALUES_MAX, SUBSCRIPTIONS, TOKEN_VALUE_MAX_LENGTH
+from lacework_tokens import __version__, limits, wire
+from lacework_tokens.limits import SEARCH_VALUES_MAX, TOKEN_VALUE_MAX_LENGTH
+from lacework_tokens.server.service import SUBSCRIPTIONS
 
 __all__ = ["OPENAPI_PATH", "openapi_document"]
 
@@ -85,8 +86,8 @@ def _schemas() -> dict[str, Any]:
                 "expiryTime": {
                     "type": "integer",
                     "minimum": 1,
-                    "maximum": wire.EXPIRY_MAX_SECONDS,
-                    "default": wire.EXPIRY_DEFAULT_SECONDS,
+                    "maximum": limits.EXPIRY_MAX_SECONDS,
+                    "default": limits.EXPIRY_DEFAULT_SECONDS,
                     "description": "Lifetime of the bearer token in seconds.",
                 },
             },
@@ -102,8 +103,8 @@ def _schemas() -> dict[str, Any]:
         "TokenProps": {
             "type": "object",
             "properties": {
-                "description": {"type": "string", "maxLength": wire.DESCRIPTION_MAX_LENGTH},
-                "os": _name_schema(wire.OS_MAX_LENGTH),
+                "description": {"type": "string", "maxLength": limits.DESCRIPTION_MAX_LENGTH},
+                "os": _name_schema(limits.OS_MAX_LENGTH),
                 "subscription": subscription,
                 "createdTime": {
                     "type": "string",
@@ -115,7 +116,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["tokenAlias"],
             "properties": {
-                "tokenAlias": _name_schema(wire.ALIAS_MAX_LENGTH),
+                "tokenAlias": _name_schema(limits.ALIAS_MAX_LENGTH),
                 "tokenEnabled": {**enabled, "default": 1},
                 "props": _ref("TokenProps"),
             },
@@ -125,9 +126,9 @@ def _schemas() -> dict[str, Any]:
             "description": "Absent fields stay as they are; props are merged key by key.",
             "properties": {
                 "tokenAlias": {
-                    **_name_schema(wire.SOFT_DELETE_MAX_LENGTH),
-                    "description": f"At most {wire.ALIAS_MAX_LENGTH} characters, or "
-                    f"{wire.SOFT_DELETE_MAX_LENGTH} for a soft-deleted name ending in -deleted.",
+                    **_name_schema(limits.SOFT_DELETE_MAX_LENGTH),
+                    "description": f"At most {limits.ALIAS_MAX_LENGTH} characters, or "
+                    f"{limits.SOFT_DELETE_MAX_LENGTH} for a soft-deleted name ending in -deleted.",
                 },
                 "tokenEnabled": enabled,
                 "props": _ref("TokenProps"),

@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import re
 import socket
 import sys
 from collections.abc import Callable, Generator
@@ -24,8 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 from attrs import frozen
 
-from lacework_tokens import wire
+from lacework_tokens import limits, wire
 from lacework_tokens.certificates import self_signed
+from lacework_tokens.files import make_private_dir, write_private
 from lacework_tokens.server.app import create_app
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
 from lacework_tokens.server.secrets import Sealer, SealerError
@@ -45,8 +44,6 @@ __all__ = [
 
 DEFAULT_STATE_DIR: Final = Path(".lacework-tokens")
 DEFAULT_DB_NAME: Final = "tokens.db"
-# Account names end up in file names and in URLs: keep them to what Lacework itself allows.
-_ACCOUNT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 # How long a client may take to send one request, headers and body: a slow client is cut off
 # rather than holding a connection (and its buffers) open indefinitely.
@@ -92,7 +89,7 @@ def _redact_url(url: str) -> str:
 
 def validate(options: ServeOptions) -> None:
     """Reject inconsistent options before anything is written to disk."""
-    if not _ACCOUNT.match(options.account):
+    if limits.account_name_problem(options.account) is not None:
         raise StartupError(
             f"invalid --account {options.account[:64]!r}: use letters, digits, '-' and '_'"
         )
@@ -132,19 +129,6 @@ def _state_dir(options: ServeOptions) -> Path:
     return Path(options.db).parent
 
 
-def _make_private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, without a window where it is world-readable."""
-    _make_private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
-
-
 # --- TLS ------------------------------------------------------------------------------------
 
 
@@ -159,7 +143,7 @@ def generate_self_signed(cert_path: Path, key_path: Path) -> None:
         ip_addresses=("127.0.0.1", "::1"),
         valid_for=timedelta(days=365),
     )
-    _write_private(key_path, made.key_pem.decode())
+    write_private(key_path, made.key_pem)
     cert_path.write_bytes(made.cert_pem)
 
 
@@ -189,7 +173,7 @@ def _prepare_keys(
         return lambda _url: ["API keys exist; the secret was shown when they were created"]
 
     api_key = service.create_api_key(options.account)
-    _write_private(key_file, json.dumps(wire.converter.unstructure(api_key), indent=2) + "\n")
+    write_private(key_file, json.dumps(wire.converter.unstructure(api_key), indent=2) + "\n")
 
     def first_start(url: str) -> list[str]:
         return [
@@ -340,7 +324,7 @@ def _configure_logging(level: str, stream: TextIO) -> None:
 
 def open_service(options: ServeOptions, state_dir: Path) -> tuple[TokenService, Store]:
     db = options.db or str(state_dir / DEFAULT_DB_NAME)
-    _make_private_dir(state_dir)
+    make_private_dir(state_dir)
     try:
         sealer = Sealer.from_key_file(options.secrets_key or state_dir / "secrets.key")
     except OSError as exc:

@@ -26,6 +26,8 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lacework_tokens.files import write_private
+
 __all__ = [
     "AGENT_TOKEN_BYTES",
     "BEARER_TOKEN_BYTES",
@@ -131,18 +133,9 @@ def _create_key_file(path: Path) -> None:
     The link is atomic and fails if ``path`` exists, so two servers starting at once agree on
     one key and neither ever reads a half-written file.
     """
-    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(KEY_BYTES) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        # FileExistsError: another server created it first; use theirs.
-        with contextlib.suppress(FileExistsError):
-            os.link(draft, path)
-    finally:
-        draft.unlink(missing_ok=True)
+    # FileExistsError: another server created it first; use theirs.
+    with contextlib.suppress(FileExistsError):
+        write_private(path, secrets.token_hex(KEY_BYTES) + "\n", replace=False)
 
 
 # --- API secrets and bearer tokens: random values kept as SHA-256 ----------------------------

@@ -25,17 +25,22 @@ Rules kept here, so they hold whatever the store:
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Final
 
 from attrs import frozen
 
-from lacework_tokens import wire
+from lacework_tokens import limits, wire
+from lacework_tokens.limits import (
+    ACCOUNT_NAME,
+    DEFAULT_OS,
+    SEARCH_VALUES_MAX,
+    TOKEN_VALUE_MAX_LENGTH,
+    is_printable_token_value,
+)
 from lacework_tokens.server.secrets import (
     Sealer,
     hash_secret,
@@ -89,10 +94,6 @@ __all__ = [
 ]
 
 SUBSCRIPTIONS: Final = frozenset({"standard", "professional", "enterprise"})
-DEFAULT_OS: Final = "linux"
-# Longer than any value this server mints; bounds the work done on a garbage path segment.
-TOKEN_VALUE_MAX_LENGTH: Final = 256
-SEARCH_VALUES_MAX: Final = 1000
 BEARER_PURGE_INTERVAL_SECONDS: Final = 60.0
 # Bearer records never change once issued (they are only deleted after expiry, which is checked
 # here anyway), so remembering them is always correct; the bound keeps memory flat.
@@ -103,8 +104,6 @@ TOKEN_ID_LENGTH: Final = 12
 # Accounts never disappear or change parent, so what was found stays true; the bound keeps
 # memory flat.
 ACCOUNT_CACHE_SIZE: Final = 10_000
-# Account names end up in key ids, headers and URLs: what Lacework itself allows.
-ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 DEFAULT_ACTOR: Final = "system"
 
 INVALID_KEY_MESSAGE: Final = "Invalid API key or secret."
@@ -183,14 +182,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in text)
-
-
-def _printable_token_value(value: str) -> bool:
-    return 0 < len(value) <= TOKEN_VALUE_MAX_LENGTH and value.isascii() and value.isprintable()
-
-
 def token_id(lookup: str) -> str:
     """How the audit trail names a token: a prefix of its keyed hash, not reversible."""
     return lookup[:TOKEN_ID_LENGTH]
@@ -213,7 +204,7 @@ def _changes(before: TokenRecord, after: TokenRecord) -> list[str]:
 
 def _update_action(before: TokenRecord, after: TokenRecord) -> AuditAction:
     renamed = before.alias != after.alias
-    if renamed and not after.enabled and after.alias.endswith(wire.SOFT_DELETE_SUFFIX):
+    if renamed and not after.enabled and after.alias.endswith(limits.SOFT_DELETE_SUFFIX):
         return AuditAction.TOKEN_SOFT_DELETED  # what the provider's destroy does
     if renamed:
         return AuditAction.TOKEN_RENAMED
@@ -223,42 +214,28 @@ def _update_action(before: TokenRecord, after: TokenRecord) -> AuditAction:
 
 
 def _not_found(token: str) -> NotFound:
-    shown = wire.mask(token) if _printable_token_value(token) else "****"
+    shown = wire.mask(token) if is_printable_token_value(token) else "****"
     return NotFound(f"Agent access token '{shown}' was not found.")
 
 
 # --- validation -----------------------------------------------------------------------------
 
 
+def _check(field: str, problem: str | None) -> None:
+    if problem is not None:
+        raise BadRequest(f"{field} {problem}.", field)
+
+
 def _validate_alias(alias: str, *, allow_soft_deleted: bool) -> str:
-    limit = wire.ALIAS_MAX_LENGTH
-    if allow_soft_deleted and alias.endswith(wire.SOFT_DELETE_SUFFIX):
-        limit = wire.SOFT_DELETE_MAX_LENGTH
-    if not 1 <= len(alias) <= limit:
-        raise BadRequest(f"tokenAlias must be 1 to {limit} characters long.", "tokenAlias")
-    if alias != alias.strip():
-        raise BadRequest("tokenAlias must not start or end with whitespace.", "tokenAlias")
-    if _has_control_characters(alias):
-        raise BadRequest("tokenAlias must not contain control characters.", "tokenAlias")
+    _check("tokenAlias", limits.alias_problem(alias, allow_soft_deleted=allow_soft_deleted))
     return alias
 
 
 def _validate_props(props: TokenProps) -> TokenProps:
-    if props.description is not None and len(props.description) > wire.DESCRIPTION_MAX_LENGTH:
-        raise BadRequest(
-            f"props.description must be at most {wire.DESCRIPTION_MAX_LENGTH} characters long.",
-            "props.description",
-        )
+    if props.description is not None:
+        _check("props.description", limits.description_problem(props.description))
     if props.os is not None:
-        if not 1 <= len(props.os) <= wire.OS_MAX_LENGTH:
-            raise BadRequest(
-                f"props.os must be 1 to {wire.OS_MAX_LENGTH} characters long.", "props.os"
-            )
-        if props.os != props.os.strip() or _has_control_characters(props.os):
-            raise BadRequest(
-                "props.os must not contain control characters or surrounding whitespace.",
-                "props.os",
-            )
+        _check("props.os", limits.os_problem(props.os))
     if props.subscription is not None and props.subscription not in SUBSCRIPTIONS:
         allowed = ", ".join(sorted(SUBSCRIPTIONS))
         raise BadRequest(f"props.subscription must be one of {allowed}.", "props.subscription")
@@ -309,7 +286,7 @@ def _validate_filter_value(item: SearchFilter, value: str | int | None, where: s
             wire.parse_time(value)
         except ValueError:
             raise BadRequest(f"{where}: createdTime must be an RFC 3339 time.", where) from None
-    elif isinstance(value, str) and len(value) > wire.DESCRIPTION_MAX_LENGTH:
+    elif isinstance(value, str) and len(value) > limits.DESCRIPTION_MAX_LENGTH:
         raise BadRequest(f"{where} is too long.", where)
 
 
@@ -564,11 +541,7 @@ class TokenService:
         Unknown key, missing or wrong secret and disabled key all get the same answer, so a
         caller learns nothing about which keys exist.
         """
-        if not 1 <= request.expiry_time <= wire.EXPIRY_MAX_SECONDS:
-            raise BadRequest(
-                f"expiryTime must be an integer from 1 to {wire.EXPIRY_MAX_SECONDS}.",
-                "expiryTime",
-            )
+        _check("expiryTime", limits.expiry_problem(request.expiry_time))
         key = self.store.get_api_key(request.key_id) if request.key_id else None
         # Hash even without a key so both paths cost the same.
         matches = secret_matches(secret or "", key.secret_hash if key else hash_secret(""))
@@ -697,7 +670,7 @@ class TokenService:
         return self._to_wire(record, token)
 
     def _find(self, principal: Principal, token: str) -> TokenRecord:
-        if not _printable_token_value(token):
+        if not is_printable_token_value(token):
             raise _not_found(token)
         record = self.store.get_token(principal.account, self.sealer.lookup(token))
         if record is None:
@@ -749,7 +722,7 @@ class TokenService:
         if alias is not None:
             _validate_alias(alias, allow_soft_deleted=True)
         props = _validate_props(request.props or TokenProps())
-        if not _printable_token_value(token):
+        if not is_printable_token_value(token):
             raise _not_found(token)
         changes = TokenChanges(
             updated_time=self.now(),
@@ -799,19 +772,15 @@ def _duplicate(alias: str) -> Conflict:
 
 def _validate_account(account: str, field: str = "account") -> str:
     account = account.strip()
-    if not ACCOUNT_NAME.fullmatch(account):
-        raise BadRequest(
-            f"{field} must be 1 to 63 letters, digits, '-' or '_', starting with a letter or "
-            f"digit (got {account[:64]!r}).",
-            field,
-        )
+    problem = limits.account_name_problem(account)
+    if problem is not None:
+        raise BadRequest(f"{field} {problem} (got {account[:64]!r}).", field)
     return account
 
 
 def _validate_user(user: str) -> str:
     user = user.strip()
-    if not 1 <= len(user) <= 255 or _has_control_characters(user):
-        raise BadRequest("user must be 1 to 255 printable characters.", "user")
+    _check("user", limits.user_name_problem(user))
     return user
 
 

@@ -1,0 +1,125 @@
+"""Every limit and name rule shared by the backend, the SDK and the Terraform plugin.
+
+Defined once here so that the server's 400, the SDK's early refusal and the plugin's plan-time
+diagnostic cannot disagree. A check returns ``None`` when the value is fine, else the problem as
+a phrase without a subject ("must be 1 to 64 characters long"): each caller names the field in
+its own words (``tokenAlias`` on the wire, ``name`` in Terraform) and adds its own punctuation.
+
+This module imports nothing beyond the standard library: the plugin reads it before its
+handshake.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+__all__ = [
+    "ACCOUNT_NAME",
+    "ALIAS_MAX_LENGTH",
+    "DEFAULT_OS",
+    "DESCRIPTION_MAX_LENGTH",
+    "EXPIRY_DEFAULT_SECONDS",
+    "EXPIRY_MAX_SECONDS",
+    "OS_MAX_LENGTH",
+    "SEARCH_VALUES_MAX",
+    "SOFT_DELETE_MAX_LENGTH",
+    "SOFT_DELETE_SUFFIX",
+    "TOKEN_VALUE_MAX_LENGTH",
+    "USER_NAME_MAX_LENGTH",
+    "account_name_problem",
+    "alias_problem",
+    "description_problem",
+    "expiry_problem",
+    "has_control_characters",
+    "is_printable_token_value",
+    "os_problem",
+    "user_name_problem",
+]
+
+# Bearer (access) token lifetimes, in seconds, as Lacework documents them.
+EXPIRY_DEFAULT_SECONDS: Final = 3600
+EXPIRY_MAX_SECONDS: Final = 86400
+
+# The real service documents no limit; 64 characters keeps names readable in the console and
+# leaves room for the 16 characters a soft delete appends ("-xxxxx-deleted" plus margin).
+ALIAS_MAX_LENGTH: Final = 64
+SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
+# A soft-deleted token is disabled and renamed ``<name>-<5 random [a-z0-9]>-deleted`` (what the
+# official provider does on destroy); such a name is recognised by this suffix.
+SOFT_DELETE_SUFFIX: Final = "-deleted"
+DESCRIPTION_MAX_LENGTH: Final = 1024
+OS_MAX_LENGTH: Final = 32
+DEFAULT_OS: Final = "linux"
+
+# Longer than any value the backend mints; bounds the work done on a garbage path segment.
+TOKEN_VALUE_MAX_LENGTH: Final = 256
+# The most values one ``in`` search filter may hold.
+SEARCH_VALUES_MAX: Final = 1000
+
+# Account names end up in key ids, headers, file names and URLs: what Lacework itself allows.
+ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+USER_NAME_MAX_LENGTH: Final = 255
+
+# Control characters (Cc), surrogates (Cs), and the line and paragraph separators (Zl, Zp).
+_CONTROL_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in text)
+
+
+def is_printable_token_value(value: str) -> bool:
+    """Whether ``value`` could be a token value at all (short, printable ASCII)."""
+    return 0 < len(value) <= TOKEN_VALUE_MAX_LENGTH and value.isascii() and value.isprintable()
+
+
+def alias_problem(alias: str, *, allow_soft_deleted: bool = False) -> str | None:
+    """What is wrong with a token name; ``allow_soft_deleted`` admits the longer
+    ``…-deleted`` names a soft delete gives."""
+    limit = ALIAS_MAX_LENGTH
+    if allow_soft_deleted and alias.endswith(SOFT_DELETE_SUFFIX):
+        limit = SOFT_DELETE_MAX_LENGTH
+    if not 1 <= len(alias) <= limit:
+        return f"must be 1 to {limit} characters long"
+    if alias != alias.strip():
+        return "must not start or end with whitespace"
+    if has_control_characters(alias):
+        return "must not contain control characters"
+    return None
+
+
+def description_problem(description: str) -> str | None:
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        return f"must be at most {DESCRIPTION_MAX_LENGTH} characters long"
+    return None
+
+
+def os_problem(os_name: str) -> str | None:
+    if not 1 <= len(os_name) <= OS_MAX_LENGTH:
+        return f"must be 1 to {OS_MAX_LENGTH} characters long"
+    if os_name != os_name.strip() or has_control_characters(os_name):
+        return "must not contain control characters or surrounding whitespace"
+    return None
+
+
+def expiry_problem(seconds: object) -> str | None:
+    """What is wrong with a bearer token lifetime (``expiryTime``) as JSON gives it."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        return f"must be an integer from 1 to {EXPIRY_MAX_SECONDS}"
+    if not 1 <= seconds <= EXPIRY_MAX_SECONDS:
+        return f"must be an integer from 1 to {EXPIRY_MAX_SECONDS}"
+    return None
+
+
+def account_name_problem(name: str) -> str | None:
+    if ACCOUNT_NAME.fullmatch(name) is None:
+        return "must be 1 to 63 letters, digits, '-' or '_', starting with a letter or digit"
+    return None
+
+
+def user_name_problem(user: str) -> str | None:
+    if not 1 <= len(user) <= USER_NAME_MAX_LENGTH or has_control_characters(user):
+        return f"must be 1 to {USER_NAME_MAX_LENGTH} printable characters"
+    return None
