@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from lacework_tokens import wire
+from lacework_tokens.cli.serve import positive_int
 from lacework_tokens.files import make_private_dir, write_private
-from lacework_tokens.server.cli import positive_int
 from lacework_tokens.server.store import (
     AccountRecord,
     ApiKeyRecord,

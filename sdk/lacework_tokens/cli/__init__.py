@@ -18,14 +18,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lacework_tokens.cli_tokens import add_token_command
-    from lacework_tokens.provider.cli import add_terraform_command
-    from lacework_tokens.server.admin_cli import (
-        add_accounts_command,
-        add_audit_command,
-        add_keys_command,
-    )
-    from lacework_tokens.server.cli import add_serve_command
+    from lacework_tokens.cli.admin import add_accounts_command, add_audit_command, add_keys_command
+    from lacework_tokens.cli.serve import add_serve_command
+    from lacework_tokens.cli.terraform import add_terraform_command
+    from lacework_tokens.cli.tokens import add_token_command
 
     parser = argparse.ArgumentParser(
         prog="lacework-tokens",
