@@ -1,20 +1,52 @@
-"""The ``lacework-tokens`` command line.
+"""The ``lacework-tokens`` command line: one module per command group.
 
-Each face registers its own sub-commands: ``serve`` (the backend), ``keys``, ``accounts`` and
-``audit`` (administering the backend's database), ``token`` (the agent-token lifecycle through
-the SDK) and ``terraform`` (installing the provider plugin). A failure is one
-line on stderr and a non-zero exit; a traceback never reaches the user.
+- ``tokens``: ``token`` (the agent-token lifecycle through the SDK)
+- ``serve``: ``serve`` (the backend)
+- ``admin``: ``keys``, ``accounts`` and ``audit`` (administering the backend's database)
+- ``terraform``: ``terraform install`` (the provider plugin)
+- ``output``: what they all print the same way: tables, JSON, errors, exit codes
+
+``token`` needs only the SDK; the others need an extra (``[server]``, ``[terraform]``), and say
+which, with the command that installs it, when it is missing. A failure is one line on stderr
+and a non-zero exit; a traceback never reaches the user.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Sequence
+from typing import Final, NamedTuple
 
 from lacework_tokens import __version__
+from lacework_tokens.cli.output import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    missing_extra,
+    print_error,
+    print_help,
+)
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class Extra(NamedTuple):
+    """What a command needs beyond the SDK."""
+
+    needed_for: str
+    name: str
+    modules: tuple[str, ...]  # top-level import names that show the extra is installed
+
+
+_ADMIN: Final = Extra("administering the backend's database", "server", ("cryptography",))
+EXTRA_NEEDED: Final = {
+    "serve": Extra("the backend", "server", ("uvicorn", "httptools", "cryptography")),
+    "keys": _ADMIN,
+    "accounts": _ADMIN,
+    "audit": _ADMIN,
+    "terraform": Extra(
+        "the Terraform plugin", "terraform", ("tf", "grpc", "msgpack", "cryptography")
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,13 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help(sys.stderr)
-        return 2
+        return print_help(parser)
+    extra = EXTRA_NEEDED.get(args.command)
+    problem = missing_extra(extra.name, extra.modules, extra.needed_for) if extra else None
+    if problem is not None:
+        print_error(problem, args.command)
+        return EXIT_FAILURE
     try:
         return handler(args)
     except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        return EXIT_INTERRUPTED
