@@ -11,6 +11,7 @@ resource module, only when the first call arrives.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -110,6 +111,11 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
     def __init__(self) -> None:
         self._provider: Provider | None = None
         self._loading = threading.Lock()
+
+    def preload(self) -> None:
+        """Load the registry ahead of the first call; a failure is left for that call to report."""
+        with contextlib.suppress(Exception):
+            self._served()
 
     def _served(self) -> Provider:
         """The registry's resources and data sources, loaded at the first call."""
