@@ -419,7 +419,7 @@ def _resource_flows(
     plan: Plan, module: ModuleConfig, resolver: Resolver, collector: _Collector
 ) -> None:
     for address, resource in module.resources.items():
-        if resource.get("mode") != "managed" or resource.get("type") == TOKEN_TYPE:
+        if resource.get("mode") != "managed":
             continue
         each = (resource.get("for_each_expression") or {}).get("references") or ()
         anchor = Anchor(module.path, "resource", (str(resource["type"]), str(resource["name"])))
@@ -478,7 +478,7 @@ def _value_flows(plan: Plan, token_values: Mapping[str, str], collector: _Collec
     )
     root = plan.configuration
     for instance in plan.resource_changes:
-        if instance.type == TOKEN_TYPE or instance.mode != "managed" or instance.removed:
+        if instance.mode != "managed" or instance.removed:
             continue
         module = root.find(instance.module)
         resource = module.resources.get(instance.config_address) if module else None

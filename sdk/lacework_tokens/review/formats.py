@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
@@ -259,9 +260,7 @@ _MARKDOWN_SPECIAL: Final = str.maketrans(
         "\\": "\\\\",
         "`": "\\`",
         "*": "\\*",
-        "_": "\\_",
         "[": "\\[",
-        "]": "\\]",
         "|": "\\|",
         "<": "&lt;",
         ">": "&gt;",
@@ -276,9 +275,13 @@ _MARKDOWN_SPECIAL: Final = str.maketrans(
 _HTML_SPECIAL: Final = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;", "|": "\\|"})
 
 
+# GitHub ignores underscores inside words: only those at a word's edge can start emphasis.
+_EDGE_UNDERSCORE: Final = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
 def _text(value: str) -> str:
     """User text (names, descriptions, messages) safe in a Markdown table cell."""
-    return value.translate(_MARKDOWN_SPECIAL)
+    return _EDGE_UNDERSCORE.sub(r"\_", value.translate(_MARKDOWN_SPECIAL))
 
 
 def _prose(value: str) -> str:
