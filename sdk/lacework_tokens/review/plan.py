@@ -238,6 +238,8 @@ def marked(marks: Any, path: Sequence[str]) -> bool:
     ``after_unknown``), for any element of a nested block list."""
     if marks is True:
         return True
+    if len(path) == 1:  # the common case, without building lists
+        return isinstance(marks, Mapping) and _any_true(marks.get(path[0]))
     return any(_any_true(item) for item in value_at(marks, path))
 
 
