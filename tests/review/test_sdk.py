@@ -3,10 +3,12 @@ package imports, acknowledgement comments, and redaction of token values that re
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from review_harness import Lab, providers_block, review_json
@@ -181,3 +183,63 @@ resource "lacework_agent_access_token" "copy" {
     # Every format goes through the same redaction (and the token check after each test).
     for form in ("terminal", "markdown", "sarif"):
         assert lab.review(str(run.json_path), "--format", form).returncode == 0
+
+
+def _as_older_terraform(document: dict[str, Any], version: str) -> dict[str, Any]:
+    """The plan as Terraform 1.0 to 1.4 wrote it: no import, move or output-change fields."""
+    older = copy.deepcopy(document)
+    older["format_version"] = version
+    for key in ("relevant_attributes", "output_changes", "checks", "timestamp"):
+        older.pop(key, None)
+    for change in older["resource_changes"]:
+        change.pop("previous_address", None)
+        change["change"].pop("importing", None)
+    return older
+
+
+@pytest.mark.parametrize("version", ["0.2", "1.0", "1.1"])
+def test_plans_of_older_terraform_1x(lab: Lab, lifecycle: Scenario, version: str) -> None:
+    review = review_plan(_as_older_terraform(lifecycle.run.document, version))
+    lab.render_all(review)
+    events = {change.address: change.events for change in review.changes}
+    # What the older format cannot say (imports, moves) is simply not reported...
+    assert "lacework_agent_access_token.adopted" not in events
+    assert events["lacework_agent_access_token.revived"] == (
+        ChangeKind.RENAMED,
+        ChangeKind.DESCRIPTION_CHANGED,
+        ChangeKind.REVIVED,
+    )
+    # ...and everything else is.
+    assert events["lacework_agent_access_token.fleet[1]"] == (ChangeKind.DESTROYED,)
+    assert {f.rule.id for f in review.findings} >= {"LWT101", "LWT102", "LWT303", "LWT304"}
+
+
+def test_a_sensitive_name_is_never_shown(lab: Lab) -> None:
+    secret_name = "sn-codename-aurora"
+    workdir = lab.workdir(
+        "sensitive-name",
+        {
+            "main.tf": providers_block()
+            + """
+variable "codename" {
+  type      = string
+  sensitive = true
+}
+
+resource "lacework_agent_access_token" "project" {
+  name        = var.codename
+  description = "a project whose name is secret"
+}
+"""
+        },
+    )
+    workdir.init()
+    run = workdir.plan("-var", f"codename={secret_name}")
+    _, report = review_json(lab, run.json_path)
+    (change,) = report["changes"]
+    assert change["hidden"] == ["name"]
+    assert change["name_after"] is None
+    assert change["summary"] == "created as (sensitive), enabled"
+    for form in ("terminal", "markdown", "json", "sarif"):
+        printed = lab.review(str(run.json_path), "--format", form).stdout
+        assert secret_name not in printed
