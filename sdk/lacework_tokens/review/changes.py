@@ -56,9 +56,6 @@ class Draft:
     path: tuple[str, ...] = ()
 
 
-Usage = Mapping[str, AgentUsage | None]  # by token change address
-
-
 # --- changes --------------------------------------------------------------------------------
 
 
@@ -162,11 +159,6 @@ _PLAIN_RULES: Final = {
     ChangeKind.IMPORTED: "LWT106",
     ChangeKind.FORGOTTEN: "LWT108",
 }
-
-
-def loses_agents(token: TokenChange) -> bool:
-    """Whether agents using the token's current value stop reporting after this plan."""
-    return any(event in _IMPACT_RULES for event in token.events)
 
 
 def impact_words(usage: AgentUsage | None, window: str) -> str:

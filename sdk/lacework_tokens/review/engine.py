@@ -14,7 +14,6 @@ from lacework_tokens.review.changes import (
     Draft,
     hygiene_findings,
     lifecycle_findings,
-    loses_agents,
     token_changes,
 )
 from lacework_tokens.review.exposure import flows as find_flows
@@ -26,25 +25,16 @@ from lacework_tokens.review.model import (
     Review,
     SourceLocation,
     TokenChange,
+    window_words,
 )
 from lacework_tokens.review.plan import Plan, ResourceChange
 from lacework_tokens.review.rules import RULES, UnknownRuleError, rule, rule_ids
 from lacework_tokens.review.source import SourceTree
 from lacework_tokens.review.usage import UsageSource
 
-__all__ = ["DEFAULT_WINDOW", "review_plan", "window_words"]
+__all__ = ["DEFAULT_WINDOW", "review_plan"]
 
 DEFAULT_WINDOW: Final = timedelta(days=7)
-
-
-def window_words(window: timedelta) -> str:
-    """``7 days``, ``36 hours``, ``90 minutes``."""
-    seconds = int(window.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{seconds} seconds"
 
 
 def review_plan(
@@ -132,7 +122,7 @@ def _with_usage(
     updated = []
     for token, change in changes:
         value = change.before.get("token") if isinstance(change.before, Mapping) else None
-        if loses_agents(token) and isinstance(value, str) and value:
+        if token.stops_agents and isinstance(value, str) and value:
             if value not in counted:
                 counted[value] = usage.agents_using(value, start=now - window, end=now)
             token = attrs.evolve(token, agents=counted[value])

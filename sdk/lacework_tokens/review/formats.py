@@ -30,9 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from lacework_tokens import __version__
-from lacework_tokens.review.changes import loses_agents
-from lacework_tokens.review.engine import window_words
-from lacework_tokens.review.model import Finding, Review, TokenChange
+from lacework_tokens.review.model import Finding, Review, TokenChange, window_words
 from lacework_tokens.review.rules import RULES, Rule, Severity
 
 __all__ = ["FORMATS", "as_json_data", "render", "render_rules"]
@@ -183,7 +181,7 @@ def _agents(change: TokenChange, review: Review) -> str:
     """Agents using a token that stops working; "—" for changes that stop nothing."""
     if change.agents is not None:
         return str(change.agents.agents)
-    if not loses_agents(change):
+    if not change.stops_agents:
         return "—"
     return "not checked" if not review.impact_checked else "unknown (no value in the plan)"
 

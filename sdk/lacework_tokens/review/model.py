@@ -27,6 +27,7 @@ __all__ = [
     "Review",
     "SourceLocation",
     "TokenChange",
+    "window_words",
 ]
 
 # Lacework agents tag themselves with the first 30 characters of their token (LwTokenShort).
@@ -107,6 +108,11 @@ class TokenChange:
     agents: AgentUsage | None = None
 
     @property
+    def stops_agents(self) -> bool:
+        """Whether agents using the token's current value stop reporting after this plan."""
+        return any(event in _STOPPING for event in self.events)
+
+    @property
     def name(self) -> str | None:
         """The name a person knows the token by: the current one, else the planned one."""
         return self.name_before if self.name_before is not None else self.name_after
@@ -114,6 +120,19 @@ class TokenChange:
     def summary(self) -> str:
         """What happens, in plain words, e.g. "renamed prod → prod-eu, disabled"."""
         return "; ".join(_describe(self, event) for event in self.events) or "no change"
+
+
+_STOPPING: Final = frozenset({ChangeKind.DESTROYED, ChangeKind.DISABLED, ChangeKind.REPLACED})
+
+
+def window_words(window: timedelta) -> str:
+    """``7 days``, ``36 hours``, ``90 minutes``."""
+    seconds = int(window.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 def _describe(change: TokenChange, event: ChangeKind) -> str:
