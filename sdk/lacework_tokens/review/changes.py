@@ -168,8 +168,11 @@ def impact_words(usage: AgentUsage | None, window: str) -> str:
         return f"no agent checked in with it in the last {window}"
     hosts = ", ".join(usage.hostnames)
     more = "" if len(usage.hostnames) >= usage.agents else ", …"
-    noun = "agent" if usage.agents == 1 else "agents"
-    return f"{usage.agents} {noun} checked in with it in the last {window} ({hosts}{more})"
+    return f"{_agents(usage.agents)} checked in with it in the last {window} ({hosts}{more})"
+
+
+def _agents(count: int) -> str:
+    return f"{count} agent" if count == 1 else f"{count} agents"
 
 
 def impact_severity(base: Severity, usages: Sequence[AgentUsage | None]) -> Severity:
@@ -271,9 +274,9 @@ def hygiene_findings(
 ) -> list[Draft]:
     drafts: list[Draft] = []
     for token, change in changes:
-        label = _label(token)
         if change.removed:
             continue
+        label = _label(token)
         if (
             token.description_after in (None, "")
             and "description" not in token.unknown
@@ -355,7 +358,7 @@ def _module_all_disabled(
         usages = [usage_of(change.address) for change in going] if checked else [None]
         counted = [usage.agents for usage in usages if usage is not None]
         impact = (
-            f"{sum(counted)} agents checked in with them in the last {window}"
+            f"{_agents(sum(counted))} checked in with them in the last {window}"
             if len(counted) == len(usages)
             else "impact not checked (run with --live)"
         )

@@ -35,8 +35,8 @@ PLAN is the JSON of `terraform show -json plan.out`, a binary plan file (then `t
 EPILOG: Final = """\
 Acknowledge a reviewed finding in code with a comment in or right above the block it is about:
     # lacework-tokens: ack LWT204 bootstrap fetches it once, rotated monthly (SEC-123)
-The .tf files are read from the binary plan's configuration snapshot, else from --config, the
-plan file's directory or the current directory.
+The .tf files are read from --config when given, else from the binary plan's configuration
+snapshot, the plan file's directory or the current directory.
 
 exit status: 0 nothing at or above --fail-on, 1 something is, 2 bad input or a failed lookup"""
 

@@ -227,7 +227,8 @@ class Resolver:
                 self.unfollowed_locals.add(f"{prefix}local.{head[1]}")
                 return []
             hop = f"{prefix}local.{head[1]}"
-            return [carry.via(hop) for carry in self.resolve(module, attribute.references, each)]
+            # Locals are module-wide: each.value cannot appear in them.
+            return [carry.via(hop) for carry in self.resolve(module, attribute.references)]
         if kind == "module":
             child = module.children.get(head[1])
             if child is None:
@@ -278,10 +279,11 @@ def classify(resource_type: str, attribute: Sequence[str], after: Any) -> tuple[
         kind = after.get("type") if isinstance(after, Mapping) else None
         if top == "value" and kind == "SecureString":
             return None, "a SecureString parameter"
+        # Only the three SSM types are ever named: a planned value is never echoed as is.
         shown = (
             f"a {kind} parameter"
-            if isinstance(kind, str)
-            else "a parameter whose type is known only after apply"
+            if kind in ("String", "StringList")
+            else "a parameter whose type is not known to be SecureString"
         )
         return "LWT203", shown
     if resource_type in _USER_DATA_TYPES and top in ("user_data", "user_data_base64"):
