@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from bench import terraform_bench
 from lacework_tokens.provider.install import cli_config, install
 from lacework_tokens.testing import hermetic_terraform_environment, run_backend
 
@@ -116,24 +117,15 @@ def run() -> list[Row]:
         (f"review of the plan JSON, {TOKENS} token changes (ms)", from_json * 1000, "baseline"),
         ("  review vs terraform show -json", from_json / show, "< 2x"),
         (
-            "review of the binary plan (runs terraform show itself) (ms)",
+            "review of the binary plan, its terraform show included (ms)",
             from_binary * 1000,
             "baseline",
         ),
-        ("  vs terraform show -json", from_binary / show, ""),
     ]
 
 
-def show(rows: list[Row]) -> None:
-    for name, value, goal in rows:
-        figure = f"{value:,.0f}" if goal == "baseline" else f"{value:,.2f}x"
-        label = f"goal {goal}" if goal not in ("baseline", "") else ""
-        print(f"{name:<72} {figure:>10}  {label}")
-    sys.stdout.flush()
-
-
 def main() -> None:
-    show(run())
+    terraform_bench.show(run())
 
 
 if __name__ == "__main__":

@@ -171,11 +171,7 @@ class _Lexer:
                 break
             elif char == "\n":  # an unterminated string ends at the line (as HCL reports it)
                 break
-            elif text.startswith(("$${", "%%{"), self.position):
-                self.position += 3
-            elif text.startswith(("${", "%{"), self.position):
-                parts.append(self._interpolation())
-            else:
+            elif not self._template_code(parts):
                 self.position += 1
         return " ".join(parts)
 
@@ -194,13 +190,20 @@ class _Lexer:
                 self.line += 1
                 self.position += 1
                 at_line_start = True
-            elif text.startswith(("$${", "%%{"), self.position):
-                self.position += 3
-            elif text.startswith(("${", "%{"), self.position):
-                parts.append(self._interpolation())
-            else:
+            elif not self._template_code(parts):
                 self.position += 1
         return " ".join(parts)
+
+    def _template_code(self, parts: list[str]) -> bool:
+        """Consume an escaped (``$${``) or a real interpolation at ``position``; the code of a
+        real one goes to ``parts``. False when there is none."""
+        if self.text.startswith(("$${", "%%{"), self.position):
+            self.position += 3
+            return True
+        if self.text.startswith(("${", "%{"), self.position):
+            parts.append(self._interpolation())
+            return True
+        return False
 
     def _interpolation(self) -> str:
         """``${ ... }`` (at ``position``) as code, nested strings blanked."""
