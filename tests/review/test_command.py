@@ -86,7 +86,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], *expected: str) ->
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
+    assert lines[0].startswith("lacework-tokens review: error: ")
     for text in expected:
         assert text in lines[0], lines[0]
 

@@ -204,7 +204,7 @@ def test_a_failed_lookup_is_one_line_and_exit_2(
     lacework.add(responses.POST, SEARCH, json={"message": "Forbidden"}, status=403)
     status, out, err = _review(lab, capsys, str(lifecycle.run.json_path), "--live")
     assert status == 2 and out == ""
-    assert err.startswith("error: --live: counting agents failed: [403]")
+    assert err.startswith("lacework-tokens review: error: --live: counting agents failed: [403]")
     assert len(err.splitlines()) == 1
 
 
@@ -220,7 +220,7 @@ def test_live_needs_credentials(
     monkeypatch.setenv("HOME", str(tmp_path))
     status, out, err = _review(lab, capsys, str(lifecycle.run.json_path), "--live")
     assert status == 2 and out == ""
-    assert err.startswith("error: --live: no account configured")
+    assert err.startswith("lacework-tokens review: error: --live: no account configured")
 
 
 def test_usage_source_over_the_sdk_client(lacework: responses.RequestsMock) -> None:

@@ -113,7 +113,9 @@ def add_review_command(subparsers: Any) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    from lacework_tokens.cli.output import print_error
+
+    print_error(message, "review")
     return EXIT_BAD_INPUT
 
 
