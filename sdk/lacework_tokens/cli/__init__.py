@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lacework_tokens.cli.serve import add_serve_command
     from lacework_tokens.cli.terraform import add_terraform_command
     from lacework_tokens.cli.tokens import add_token_command
+    from lacework_tokens.review.command import add_review_command
 
     parser = argparse.ArgumentParser(
         prog="lacework-tokens",
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_accounts_command(commands)
     add_audit_command(commands)
     add_terraform_command(commands)
+    add_review_command(commands)
     return parser
 
 
