@@ -16,7 +16,7 @@ import pytest
 
 from lacework_tokens import wire
 from lacework_tokens.server.app import create_app
-from lacework_tokens.server.secrets import Sealer
+from lacework_tokens.server.crypto import Sealer
 from lacework_tokens.server.service import Principal, TokenService
 from lacework_tokens.server.stores import open_store
 

@@ -20,7 +20,7 @@ import requests
 from raw_api import TIMEOUT_SECONDS, TOKENS, RawApi
 
 from lacework_tokens import errors
-from lacework_tokens.server.secrets import Sealer
+from lacework_tokens.server.crypto import Sealer
 from lacework_tokens.server.service import TokenService
 from lacework_tokens.server.sqlite_store import SqliteStore
 from lacework_tokens.testing import Backend, run_backend

@@ -23,8 +23,8 @@ import requests
 from wire_calls import ACCESS_TOKENS, TOKENS, Wire, assert_error, bearer_token, issue_bearer
 
 from lacework_tokens import errors
+from lacework_tokens.server.crypto import Sealer
 from lacework_tokens.server.openapi import openapi_document
-from lacework_tokens.server.secrets import Sealer
 from lacework_tokens.server.service import TokenService
 from lacework_tokens.server.stores import open_store
 from lacework_tokens.testing import Backend, run_backend

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lacework_tokens import wire
-from lacework_tokens.server.secrets import Sealer
+from lacework_tokens.server.crypto import Sealer
 from lacework_tokens.server.service import (
     BadRequest,
     Conflict,
@@ -162,7 +162,7 @@ def test_expired_bearers_are_purged_from_the_store(
 ) -> None:
     key = service.create_api_key("acme")
     issued = service.issue_access_token(AccessTokenRequest(key.key_id, 1), key.secret)
-    from lacework_tokens.server.secrets import hash_secret
+    from lacework_tokens.server.crypto import hash_secret
 
     assert store.get_bearer(hash_secret(issued.token)) is not None
     clock.advance(seconds=5)

@@ -80,7 +80,7 @@ def _shown_db(db: str) -> str:
 def _service(db: str, *, may_create: bool) -> Iterator[TokenService]:
     """The service on ``db``. A SQLite file that does not exist is an error unless
     ``may_create`` (creating keys or accounts before the first ``serve`` is fine)."""
-    from lacework_tokens.server.secrets import Sealer
+    from lacework_tokens.server.crypto import Sealer
     from lacework_tokens.server.service import TokenService
     from lacework_tokens.server.stores import is_postgres_url, open_store
 

@@ -26,8 +26,8 @@ from lacework_tokens import limits, wire
 from lacework_tokens.certificates import self_signed
 from lacework_tokens.files import make_private_dir, write_private
 from lacework_tokens.server.app import create_app
+from lacework_tokens.server.crypto import Sealer, SealerError
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
-from lacework_tokens.server.secrets import Sealer, SealerError
 from lacework_tokens.server.service import ServiceError, TokenService
 from lacework_tokens.server.store import Store
 from lacework_tokens.server.stores import is_postgres_url, open_store

@@ -41,7 +41,7 @@ from lacework_tokens.limits import (
     TOKEN_VALUE_MAX_LENGTH,
     is_printable_token_value,
 )
-from lacework_tokens.server.secrets import (
+from lacework_tokens.server.crypto import (
     Sealer,
     hash_secret,
     new_agent_token,
