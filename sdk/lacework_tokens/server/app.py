@@ -1,7 +1,7 @@
 """The backend's HTTP face: a plain ASGI application that only translates.
 
-Each request becomes one ``TokenService`` call and each answer goes back through the one wire
-converter, so the rules live in the service and the JSON shapes live in ``wire``. The app is a
+Each request becomes one service call and each answer goes back through the one wire
+converter, so the rules live in the services and the JSON shapes live in ``wire``. The app is a
 bare ASGI callable rather than a framework router: there are six routes, and measured in-process
 the framework layers cost about as much as the service call itself (an authenticated GET of one
 token: ~20k/s bare against ~10k/s through Starlette routing).
@@ -42,7 +42,7 @@ from lacework_tokens.server.ratelimit import (
     RateLimiter,
     retry_after_header,
 )
-from lacework_tokens.server.service import ServiceError, TokenService
+from lacework_tokens.server.services import ServiceError, Services
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -251,14 +251,14 @@ class BackendApp:
 
     def __init__(
         self,
-        service: TokenService,
+        services: Services,
         *,
         offload: bool = False,
         max_body_bytes: int = MAX_BODY_BYTES,
         key_rate: Rate = DEFAULT_KEY_RATE,
         login_rate: Rate = DEFAULT_LOGIN_RATE,
     ) -> None:
-        self.service = service
+        self.services = services
         self.offload = offload
         self.max_body_bytes = max_body_bytes
         self.key_rate = key_rate
@@ -366,14 +366,16 @@ class BackendApp:
     ) -> _Response:
         """The synchronous part of a request: parse, call the service, convert the answer."""
         convert = wire.converter.unstructure
-        service = self.service
+        services = self.services
 
         if name == "access_tokens":
             access_request = _parse(body, wire.AccessTokenRequest)
-            issued = service.issue_access_token(access_request, _header(scope, b"x-lw-uaks"))
+            issued = services.identity.issue_access_token(
+                access_request, _header(scope, b"x-lw-uaks")
+            )
             return _json(201, convert(issued))
 
-        principal = service.authenticate(
+        principal = services.identity.authenticate(
             _header(scope, b"authorization"), _header(scope, b"account-name") or None
         )
         if self._key_limiter is not None:
@@ -381,28 +383,30 @@ class BackendApp:
             if wait:
                 raise _too_many(wait, "for this API key")
         if name == "tokens" and method == "GET":
-            listed = service.list_tokens(principal)
+            listed = services.tokens.list_tokens(principal)
             return _json(200, {"data": [convert(item) for item in listed]})
         if name == "tokens":
-            created = service.create_token(principal, _parse(body, wire.CreateAgentTokenRequest))
+            created = services.tokens.create_token(
+                principal, _parse(body, wire.CreateAgentTokenRequest)
+            )
             return _json(201, {"data": convert(created)})
         if name == "search":
-            found = service.search_tokens(principal, _parse(body, wire.SearchRequest))
+            found = services.tokens.search_tokens(principal, _parse(body, wire.SearchRequest))
             return _json(200, {"data": [convert(item) for item in found]})
 
         assert token is not None
         if method == "GET":
-            return _json(200, {"data": convert(service.get_token(principal, token))})
+            return _json(200, {"data": convert(services.tokens.get_token(principal, token))})
         update = _parse(body, wire.UpdateAgentTokenRequest)
-        return _json(200, {"data": convert(service.update_token(principal, token, update))})
+        return _json(200, {"data": convert(services.tokens.update_token(principal, token, update))})
 
 
 def create_app(
-    service: TokenService,
+    services: Services,
     *,
     offload: bool = False,
     key_rate: Rate = DEFAULT_KEY_RATE,
     login_rate: Rate = DEFAULT_LOGIN_RATE,
 ) -> BackendApp:
-    """The ASGI application serving ``service``."""
-    return BackendApp(service, offload=offload, key_rate=key_rate, login_rate=login_rate)
+    """The ASGI application serving ``services``."""
+    return BackendApp(services, offload=offload, key_rate=key_rate, login_rate=login_rate)

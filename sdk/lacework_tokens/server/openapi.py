@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from lacework_tokens import __version__, limits, wire
 from lacework_tokens.limits import SEARCH_VALUES_MAX, TOKEN_VALUE_MAX_LENGTH
-from lacework_tokens.server.service import SUBSCRIPTIONS
+from lacework_tokens.server.services.tokens import SEARCH_FIELDS, SUBSCRIPTIONS
 
 __all__ = ["OPENAPI_PATH", "openapi_document"]
 
@@ -138,7 +138,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["field", "expression"],
             "properties": {
-                "field": {"type": "string", "enum": sorted(wire.SEARCH_FIELDS)},
+                "field": {"type": "string", "enum": sorted(SEARCH_FIELDS)},
                 "expression": {"type": "string", "enum": [e.value for e in wire.Expression]},
                 "value": {**filter_value, "description": "For every expression but in."},
                 "values": {
