@@ -62,27 +62,13 @@ def _actor() -> str:
     return f"cli:{user}"
 
 
-def _shown_db(db: str) -> str:
-    from lacework_tokens.server.storage import is_postgres_url
-
-    if not is_postgres_url(db):
-        return db
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(db)
-    if parts.password is None:
-        return db
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 @contextlib.contextmanager
 def _service(db: str, *, may_create: bool) -> Iterator[Services]:
     """The services on ``db``. A SQLite file that does not exist is an error unless
     ``may_create`` (creating keys or accounts before the first ``serve`` is fine)."""
     from lacework_tokens.server.crypto import Sealer
     from lacework_tokens.server.services import Services
-    from lacework_tokens.server.storage import is_postgres_url, open_store
+    from lacework_tokens.server.storage import is_postgres_url, open_store, reason_without_password
 
     if not is_postgres_url(db):
         path = Path(db).expanduser()
@@ -96,9 +82,9 @@ def _service(db: str, *, may_create: bool) -> Iterator[Services]:
     try:
         store = open_store(db)
     except StoreError as exc:
-        message = str(exc).replace(db, _shown_db(db)) if is_postgres_url(db) else str(exc)
-        first_line = message.splitlines()[0] if message else "cannot open the database"
-        raise _CommandError(first_line) from None
+        raise _CommandError(
+            reason_without_password(exc, db) or "cannot open the database"
+        ) from None
     try:
         # Keys, accounts and the audit trail never touch sealed token values: no server key
         # file is needed, and none is created.

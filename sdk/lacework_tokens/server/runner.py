@@ -17,7 +17,6 @@ from collections.abc import Callable, Generator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from attrs import frozen
@@ -29,7 +28,12 @@ from lacework_tokens.server.app import create_app
 from lacework_tokens.server.crypto import Sealer, SealerError
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
 from lacework_tokens.server.services import ServiceError, Services
-from lacework_tokens.server.storage import is_postgres_url, open_store
+from lacework_tokens.server.storage import (
+    is_postgres_url,
+    open_store,
+    reason_without_password,
+    without_password,
+)
 from lacework_tokens.server.storage.protocol import Store
 
 __all__ = [
@@ -76,15 +80,6 @@ class ServeOptions:
     login_rate: Rate = DEFAULT_LOGIN_RATE
     body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
-
-
-def _redact_url(url: str) -> str:
-    """A database URL fit to print: the password replaced."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def validate(options: ServeOptions) -> None:
@@ -335,11 +330,8 @@ def open_services(options: ServeOptions, state_dir: Path) -> tuple[Services, Sto
     try:
         store = open_store(db)
     except Exception as exc:
-        shown = _redact_url(db) if is_postgres_url(db) else db
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if is_postgres_url(db) and options.db:
-            reason = reason.replace(options.db, shown)
-        raise StartupError(f"cannot open the database {shown}: {reason}") from None
+        reason = reason_without_password(exc, db) or type(exc).__name__
+        raise StartupError(f"cannot open the database {without_password(db)}: {reason}") from None
     return Services(store, sealer), store
 
 
