@@ -13,7 +13,7 @@ import enum
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Generic, TypeVar
 
-from attrs import frozen
+from attrs import define, frozen
 
 from lacework_tokens import wire
 from lacework_tokens.server.services import Principal, Services
@@ -43,23 +43,14 @@ class Envelope(enum.Enum):
     DATA_LIST = "data list"  # {"data": [model, …]}
 
 
+@define
 class Call:
     """What a handler is given besides the request body."""
 
-    __slots__ = ("path_value", "principal", "secret", "services")
-
-    def __init__(
-        self,
-        services: Services,
-        *,
-        principal: Principal | None = None,
-        path_value: str | None = None,
-        secret: str | None = None,
-    ) -> None:
-        self.services = services
-        self.principal = principal  # set for ``Access.BEARER``
-        self.path_value = path_value  # set for a route with a ``{parameter}``
-        self.secret = secret  # X-LW-UAKS, for ``Access.API_SECRET`` (may be absent)
+    services: Services
+    principal: Principal | None = None  # set for ``Access.BEARER``
+    path_value: str | None = None  # set for a route with a ``{parameter}``
+    secret: str | None = None  # X-LW-UAKS, for ``Access.API_SECRET`` (may be absent)
 
     @property
     def caller(self) -> Principal:

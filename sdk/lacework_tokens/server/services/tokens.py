@@ -45,15 +45,6 @@ from lacework_tokens.server.storage.records import (
     TokenCondition,
     TokenRecord,
 )
-from lacework_tokens.wire import (
-    AgentAccessToken,
-    CreateAgentTokenRequest,
-    Expression,
-    SearchFilter,
-    SearchRequest,
-    TokenProps,
-    UpdateAgentTokenRequest,
-)
 
 __all__ = ["SEARCH_COLUMNS", "SEARCH_FIELDS", "SUBSCRIPTIONS", "TokenService", "search_conditions"]
 
@@ -71,15 +62,15 @@ SEARCH_COLUMNS: Final = {
 SEARCH_FIELDS: Final = frozenset(SEARCH_COLUMNS)
 _TEXT_COLUMNS: Final = frozenset({TokenColumn.ALIAS, TokenColumn.OS, TokenColumn.DESCRIPTION})
 _OPERATORS: Final = {
-    Expression.EQ: Operator.EQ,
-    Expression.NE: Operator.NE,
-    Expression.GT: Operator.GT,
-    Expression.GE: Operator.GE,
-    Expression.LT: Operator.LT,
-    Expression.LE: Operator.LE,
-    Expression.IN: Operator.IN,
-    Expression.LIKE: Operator.LIKE,
-    Expression.ILIKE: Operator.ILIKE,
+    wire.Expression.EQ: Operator.EQ,
+    wire.Expression.NE: Operator.NE,
+    wire.Expression.GT: Operator.GT,
+    wire.Expression.GE: Operator.GE,
+    wire.Expression.LT: Operator.LT,
+    wire.Expression.LE: Operator.LE,
+    wire.Expression.IN: Operator.IN,
+    wire.Expression.LIKE: Operator.LIKE,
+    wire.Expression.ILIKE: Operator.ILIKE,
 }
 _PATTERNS: Final = frozenset({Operator.LIKE, Operator.ILIKE})
 
@@ -98,8 +89,8 @@ class TokenService:
     def __repr__(self) -> str:
         return f"TokenService({self.store!r})"
 
-    def _to_wire(self, record: TokenRecord, token: str | None = None) -> AgentAccessToken:
-        return AgentAccessToken(
+    def _to_wire(self, record: TokenRecord, token: str | None = None) -> wire.AgentAccessToken:
+        return wire.AgentAccessToken(
             token=token if token is not None else self.sealer.open(record.sealed),
             name=record.alias,
             description=record.description,
@@ -111,10 +102,10 @@ class TokenService:
             subscription=record.subscription,
         )
 
-    def list_tokens(self, principal: Principal) -> list[AgentAccessToken]:
+    def list_tokens(self, principal: Principal) -> list[wire.AgentAccessToken]:
         return [self._to_wire(r) for r in self.store.list_tokens(principal.account)]
 
-    def get_token(self, principal: Principal, token: str) -> AgentAccessToken:
+    def get_token(self, principal: Principal, token: str) -> wire.AgentAccessToken:
         if not limits.is_printable_token_value(token):
             raise _not_found(token)
         record = self.store.get_token(principal.account, self.sealer.lookup(token))
@@ -124,8 +115,8 @@ class TokenService:
         return self._to_wire(record, token)
 
     def create_token(
-        self, principal: Principal, request: CreateAgentTokenRequest
-    ) -> AgentAccessToken:
+        self, principal: Principal, request: wire.CreateAgentTokenRequest
+    ) -> wire.AgentAccessToken:
         _require(principal, _CAN_CREATE, "create agent access tokens")
         alias = request.token_alias
         check_field("tokenAlias", limits.alias_problem(alias))
@@ -158,13 +149,13 @@ class TokenService:
         return self._to_wire(record, token)
 
     def update_token(
-        self, principal: Principal, token: str, request: UpdateAgentTokenRequest
-    ) -> AgentAccessToken:
+        self, principal: Principal, token: str, request: wire.UpdateAgentTokenRequest
+    ) -> wire.AgentAccessToken:
         _require(principal, _CAN_UPDATE, "update agent access tokens")
         alias = request.token_alias
         if alias is not None:
             check_field("tokenAlias", limits.alias_problem(alias, allow_soft_deleted=True))
-        props = _checked_props(request.props or TokenProps())
+        props = _checked_props(request.props or wire.TokenProps())
         if not limits.is_printable_token_value(token):
             raise _not_found(token)
         changes = TokenChanges(
@@ -190,7 +181,9 @@ class TokenService:
             raise _not_found(token)
         return self._to_wire(record, token)
 
-    def search_tokens(self, principal: Principal, request: SearchRequest) -> list[AgentAccessToken]:
+    def search_tokens(
+        self, principal: Principal, request: wire.SearchRequest
+    ) -> list[wire.AgentAccessToken]:
         conditions = search_conditions(request.filters)
         return [self._to_wire(r) for r in self.store.search_tokens(principal.account, conditions)]
 
@@ -198,12 +191,12 @@ class TokenService:
 # --- search filters → conditions ------------------------------------------------------------
 
 
-def search_conditions(filters: Sequence[SearchFilter]) -> tuple[TokenCondition, ...]:
+def search_conditions(filters: Sequence[wire.SearchFilter]) -> tuple[TokenCondition, ...]:
     """The store's conditions for wire filters; ``BadRequest`` names the first value at fault."""
     return tuple(_condition(f"filters[{index}]", item) for index, item in enumerate(filters))
 
 
-def _condition(where: str, item: SearchFilter) -> TokenCondition:
+def _condition(where: str, item: wire.SearchFilter) -> TokenCondition:
     column = SEARCH_COLUMNS.get(item.field)
     if column is None:
         allowed = ", ".join(sorted(SEARCH_FIELDS))
@@ -271,7 +264,7 @@ def _ends_in_escape(pattern: str) -> bool:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _checked_props(props: TokenProps) -> TokenProps:
+def _checked_props(props: wire.TokenProps) -> wire.TokenProps:
     if props.description is not None:
         check_field("props.description", limits.description_problem(props.description))
     if props.os is not None:
