@@ -18,7 +18,6 @@ from attrs import frozen
 
 __all__ = [
     "MIGRATIONS",
-    "SCHEMA_VERSION",
     "Column",
     "ColumnType",
     "Index",
@@ -206,7 +205,6 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
         Index("audit_events_by_account", "audit_events", ("account", "id")),
     ),
 )
-SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
 def render(types: Mapping[ColumnType, Spelling]) -> Migrations:
