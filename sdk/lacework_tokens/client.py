@@ -7,6 +7,8 @@
   exponential backoff and jitter, at most ``max_attempts`` times in all.
 - A request that must not run twice (creating a token) is retried only after asking the server
   whether the first attempt took effect: see ``request(..., recover=...)``.
+- ``request`` answers parsed JSON (``Json``); ``request_one`` and ``request_list`` answer models of
+  ``wire``, read from the API v2 envelope ``{"data": ...}``.
 - Errors become ``lacework_tokens.errors`` exceptions carrying the server's message; a token
   value in a path is masked and secrets are never part of a message.
 - urllib3 logs every request line at DEBUG, and a token value is the last segment of a
@@ -26,19 +28,19 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 import tenacity
 
 from lacework_tokens import __version__, errors, limits, wire
-from lacework_tokens.config import default_base_url, resolve_settings
+from lacework_tokens.config import ClientSettings, resolve_settings
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
 
-__all__ = ["ACCESS_TOKEN_PATH", "Client"]
+__all__ = ["ACCESS_TOKEN_PATH", "Client", "Json"]
 
 ACCESS_TOKEN_PATH: Final = "/api/v2/access/tokens"
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
@@ -47,7 +49,9 @@ UNCERTAIN_STATUSES: Final = frozenset({502, 503, 504})
 REFRESH_MARGIN: Final = timedelta(seconds=60)
 SNIPPET_LENGTH: Final = 200
 
-Recover = Callable[[], Any | None]
+# Parsed JSON, as ``json.loads`` returns it.
+Json: TypeAlias = dict[str, "Json"] | list["Json"] | str | int | float | bool | None
+T = TypeVar("T")
 
 # A token value in a request path, as urllib3 logs it ("GET /api/v2/AgentAccessTokens/<value>").
 _TOKEN_IN_PATH: Final = re.compile(r"(/AgentAccessTokens/)(?!search(?:[\s\"?/]|$))([^/\s\"?#]+)")
@@ -125,7 +129,8 @@ class Client:
     """A client for the Lacework API v2 agent-token surface (the real service or a backend).
 
     ``base_url`` defaults to ``LW_API_SERVER_URL`` when set, else ``https://{account}.lacework.net``.
-    Use ``Client.from_env()`` to read ``LW_*`` variables and ``~/.lacework.toml`` profiles.
+    Use ``Client.from_env()`` to read ``LW_*`` variables and ``~/.lacework.toml`` profiles, or
+    pass resolved ``settings=`` (a ``ClientSettings``) instead of account and credentials.
     """
 
     def __init__(
@@ -138,6 +143,7 @@ class Client:
         api_token: str | None = None,
         base_url: str | None = None,
         organization: bool = False,
+        settings: ClientSettings | None = None,
         timeout: float = 30.0,
         max_attempts: int = 4,
         backoff_initial: float = 0.5,
@@ -146,27 +152,23 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        if not account:
-            raise errors.ConfigurationError("no account configured: pass account or set LW_ACCOUNT")
-        if not api_token and not (api_key and api_secret):
-            missing = "api_key" if not api_key else "api_secret"
-            variable = "LW_API_KEY" if not api_key else "LW_API_SECRET"
-            raise errors.ConfigurationError(
-                f"no {missing} configured: pass {missing} (or api_token) or set {variable}"
+        if settings is None:
+            settings = ClientSettings.given(
+                account,
+                api_key,
+                api_secret,
+                api_token=api_token,
+                subaccount=subaccount,
+                organization=organization,
+                base_url=base_url,
             )
+        elif any((account, api_key, api_secret, subaccount, api_token, base_url, organization)):
+            raise TypeError("pass either settings or the account and its credentials, not both")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self.account = account
-        self.subaccount = subaccount or None
-        self.organization = organization
-        self.base_url = (
-            base_url or os.environ.get("LW_API_SERVER_URL") or default_base_url(account)
-        ).rstrip("/")
+        self.settings = settings
         self.timeout = timeout
         self.max_attempts = max_attempts
-        self._api_key = api_key
-        self._api_secret = api_secret
-        self._static_token = api_token or None
         # Exponential growth plus up to one second of jitter, so clients that failed together
         # do not retry together.
         self._backoff = tenacity.wait_exponential(
@@ -195,9 +197,9 @@ class Client:
         if bundle:
             self.session.verify = bundle
         self.session.trust_env = False
-        if self.subaccount:
-            self.session.headers["Account-Name"] = self.subaccount
-        if organization:
+        if settings.subaccount:
+            self.session.headers["Account-Name"] = settings.subaccount
+        if settings.organization:
             self.session.headers["Org-Access"] = "true"
 
     @classmethod
@@ -230,16 +232,23 @@ class Client:
             base_url=base_url,
             environ=environ,
         )
-        return cls(
-            settings.account,
-            settings.api_key,
-            settings.api_secret,
-            subaccount=settings.subaccount,
-            api_token=settings.api_token,
-            base_url=settings.base_url,
-            organization=settings.organization,
-            **options,
-        )
+        return cls(settings=settings, **options)
+
+    @property
+    def account(self) -> str:
+        return self.settings.account
+
+    @property
+    def subaccount(self) -> str | None:
+        return self.settings.subaccount
+
+    @property
+    def organization(self) -> bool:
+        return self.settings.organization
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
 
     def __repr__(self) -> str:
         return f"Client(account={self.account!r}, base_url={self.base_url!r})"
@@ -282,8 +291,8 @@ class Client:
         self._current_bearer()
 
     def _current_bearer(self) -> str:
-        if self._static_token is not None:
-            return self._static_token
+        if self.settings.api_token is not None:
+            return self.settings.api_token
         with self._bearer_lock:
             # One thread fetches; the others wait on the lock and then reuse its token.
             if (
@@ -303,25 +312,25 @@ class Client:
                 self._refresh_at = None
 
     def _fetch_bearer(self) -> None:
-        assert self._api_key is not None and self._api_secret is not None
+        key, secret = self.settings.api_key, self.settings.api_secret
+        assert key is not None and secret is not None  # ClientSettings guarantees one or the other
         body = wire.converter.unstructure(
-            wire.AccessTokenRequest(key_id=self._api_key, expiry_time=limits.EXPIRY_DEFAULT_SECONDS)
+            wire.AccessTokenRequest(key_id=key, expiry_time=limits.EXPIRY_DEFAULT_SECONDS)
         )
-        headers = {"X-LW-UAKS": self._api_secret}
+        headers = {"X-LW-UAKS": secret}
         fetched_at = self._clock()
-        raw = self._with_retries(
-            lambda: self._send("POST", ACCESS_TOKEN_PATH, body, headers, ACCESS_TOKEN_PATH),
+        where = f"POST {ACCESS_TOKEN_PATH}"
+        issued = self._with_retries(
+            lambda: _parsed(
+                self._send("POST", ACCESS_TOKEN_PATH, body, headers, ACCESS_TOKEN_PATH),
+                wire.AccessTokenResponse,
+                where,
+            ),
             "POST",
             ACCESS_TOKEN_PATH,
             recover=None,
             idempotent=True,
         )
-        try:
-            issued = wire.parse(raw, wire.AccessTokenResponse)
-        except wire.WireError as exc:
-            raise errors.TransportError(
-                f"unexpected answer from POST {ACCESS_TOKEN_PATH}: {exc}"
-            ) from None
         lifetime = max(issued.expires_at - fetched_at, timedelta(0))
         self._bearer = issued.token
         self._refresh_at = issued.expires_at - min(REFRESH_MARGIN, lifetime / 2)
@@ -333,12 +342,12 @@ class Client:
         self,
         method: str,
         path: str,
-        body: Any = None,
+        body: Json = None,
         *,
         secret_in_path: str | None = None,
         idempotent: bool | None = None,
-        recover: Recover | None = None,
-    ) -> Any:
+        recover: Callable[[], Json | None] | None = None,
+    ) -> Json:
         """Send one API call with retries and return its parsed JSON (``None`` when empty).
 
         ``secret_in_path`` is masked wherever the path is shown. A non-idempotent request
@@ -346,11 +355,85 @@ class Client:
         it, or, when the outcome is unknown, after ``recover()`` found no trace of it; whatever
         ``recover()`` returns instead (not ``None``) becomes the result.
         """
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, _where: raw,
+            secret_in_path=secret_in_path,
+            idempotent=idempotent,
+            recover=recover,
+        )
+
+    def request_one(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        body: Json = None,
+        *,
+        secret_in_path: str | None = None,
+        idempotent: bool | None = None,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
+        """``request``, answering the one ``model`` in ``{"data": ...}``.
+
+        Some deployments wrap the object in a one-item list; that is accepted. ``recover``
+        answers a ``model`` (or ``None``), as ``request``'s does JSON. An answer that is not a
+        ``model`` is an ``errors.TransportError`` naming the field at fault.
+        """
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, where: _parsed(_single(_data(raw)), model, where),
+            secret_in_path=secret_in_path,
+            idempotent=idempotent,
+            recover=recover,
+        )
+
+    def request_list(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        body: Json = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> list[T]:
+        """``request``, answering the list of ``model`` in ``{"data": [...]}``.
+
+        No answer, or ``"data": null``, is an empty list; a missing or non-list ``data`` and any
+        item that is not a ``model`` are an ``errors.TransportError``: nothing is dropped silently.
+        """
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, where: _parsed_list(raw, model, where),
+            idempotent=idempotent,
+            recover=None,
+        )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Json,
+        read: Callable[[Json, str], T],
+        *,
+        secret_in_path: str | None = None,
+        idempotent: bool | None,
+        recover: Callable[[], T | None] | None,
+    ) -> T:
+        """One API call with retries; ``read(parsed JSON, "METHOD shown-path")`` makes the
+        answer, inside each attempt, so a recovered answer and a fresh one are alike."""
         shown = path.replace(secret_in_path, wire.mask(secret_in_path)) if secret_in_path else path
         if idempotent is None:
             idempotent = method.upper() != "POST"
+        where = f"{method} {shown}"
         return self._with_retries(
-            lambda: self._authorized(method, path, body, shown),
+            lambda: read(self._authorized(method, path, body, shown), where),
             method,
             shown,
             recover=recover,
@@ -359,13 +442,13 @@ class Client:
 
     def _with_retries(
         self,
-        attempt_once: Callable[[], Any],
+        attempt_once: Callable[[], T],
         method: str,
         shown_path: str,
         *,
-        recover: Recover | None,
+        recover: Callable[[], T | None] | None,
         idempotent: bool,
-    ) -> Any:
+    ) -> T:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=self._wait,
@@ -402,8 +485,8 @@ class Client:
 
     @staticmethod
     def _recover(
-        recover: Recover, failure: _RetryableFailure, method: str, shown_path: str
-    ) -> Any | None:
+        recover: Callable[[], T | None], failure: _RetryableFailure, method: str, shown_path: str
+    ) -> T | None:
         """Ask the server whether an attempt with an unknown outcome took effect."""
         try:
             return recover()
@@ -424,12 +507,12 @@ class Client:
             return min(failure.final.retry_after, self._retry_after_cap)
         return float(self._backoff(state))
 
-    def _authorized(self, method: str, path: str, body: Any, shown_path: str) -> Any:
+    def _authorized(self, method: str, path: str, body: Json, shown_path: str) -> Json:
         bearer = self._current_bearer()
         try:
             return self._send(method, path, body, {"Authorization": f"Bearer {bearer}"}, shown_path)
         except errors.AuthenticationError:
-            if self._static_token is not None:
+            if self.settings.api_token is not None:
                 raise
             # The bearer was revoked or expired early (clock skew): fetch a new one, once.
             self._invalidate_bearer(bearer)
@@ -440,10 +523,10 @@ class Client:
         self,
         method: str,
         path: str,
-        body: Any,
+        body: Json,
         headers: Mapping[str, str],
         shown_path: str,
-    ) -> Any:
+    ) -> Json:
         """One HTTP exchange: the parsed JSON, or an exception (``_RetryableFailure`` if worth
         another attempt)."""
         url = self.base_url + path
@@ -490,18 +573,19 @@ class Client:
         error = errors.TransportError(f"{method} {shown_path} to {host}: {what}")
         return _RetryableFailure(error, uncertain=uncertain)
 
-    def _read(self, response: requests.Response, method: str, shown_path: str) -> Any:
+    def _read(self, response: requests.Response, method: str, shown_path: str) -> Json:
         status = response.status_code
         if 200 <= status < 300:
             if not response.content:
                 return None
             try:
-                return response.json()
+                parsed: Json = response.json()
             except ValueError:
                 raise errors.TransportError(
                     f"{method} {shown_path} answered {status} with a body that is not JSON: "
                     f"{_snippet(response.text)!r}"
                 ) from None
+            return parsed
         retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
         error = errors.error_for_status(
             status,
@@ -516,10 +600,43 @@ class Client:
 
     def _scrub(self, message: str) -> str:
         """Remove any secret this client knows from text the server sent back."""
-        for secret in (self._api_secret, self._static_token, self._bearer):
+        for secret in (self.settings.api_secret, self.settings.api_token, self._bearer):
             if secret and secret in message:
                 message = message.replace(secret, wire.mask(secret))
         return message
+
+
+def _data(raw: Json) -> Json:
+    """The ``data`` of an API v2 answer (``None`` when the answer has none)."""
+    return raw.get("data") if isinstance(raw, dict) else None
+
+
+def _single(data: Json) -> Json:
+    # Some deployments wrap a single object in a list.
+    if isinstance(data, list) and len(data) == 1:
+        return data[0]
+    return data
+
+
+def _parsed(data: Json, model: type[T], where: str, at: str = "") -> T:
+    """``data`` as a ``model``, or a ``TransportError`` naming the call and the field at fault."""
+    try:
+        return wire.parse(data, model)
+    except wire.WireError as exc:
+        raise errors.TransportError(f"unexpected answer from {where}: {at}{exc}") from None
+
+
+def _parsed_list(raw: Json, model: type[T], where: str) -> list[T]:
+    if raw is None:
+        return []
+    if isinstance(raw, dict) and "data" not in raw:
+        raise errors.TransportError(f"unexpected answer from {where}: no data")
+    data = _data(raw)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise errors.TransportError(f"unexpected answer from {where}: data is no list")
+    return [_parsed(item, model, where, f"data[{index}].") for index, item in enumerate(data)]
 
 
 def _connection_refused(exc: requests.exceptions.ConnectionError) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import enum
 import getpass
 import json
 import os
@@ -29,8 +30,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from lacework_tokens import wire
+from lacework_tokens.cli.output import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    print_error,
+    print_help,
+    print_json,
+    print_table,
+)
+from lacework_tokens.cli.serve import positive_int
 from lacework_tokens.files import make_private_dir, write_private
-from lacework_tokens.server.cli import positive_int
 from lacework_tokens.server.storage.records import (
     AccountRecord,
     ApiKeyRecord,
@@ -100,14 +109,11 @@ def _run(command: str, action: Callable[[argparse.Namespace], int]) -> Callable[
         try:
             return action(args)
         except (_CommandError, ServiceError, StoreError) as exc:
-            print(f"lacework-tokens {command}: error: {exc}", file=sys.stderr)
+            print_error(str(exc), command)
         except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
-            print(
-                f"lacework-tokens {command}: error:{where} {exc.strerror or type(exc).__name__}",
-                file=sys.stderr,
-            )
-        return 1
+            where = f"{exc.filename} " if exc.filename else ""
+            print_error(f"{where}{exc.strerror or type(exc).__name__}", command)
+        return EXIT_FAILURE
 
     return handler
 
@@ -116,16 +122,47 @@ def _time(value: datetime) -> str:
     return wire.format_time(value)
 
 
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+# What ``--json`` shows of each record: JSON name -> attribute, in this order.
+_KEY_JSON: Final = {
+    "keyId": "key_id",
+    "account": "account",
+    "role": "role",
+    "user": "user",
+    "enabled": "enabled",
+    "createdTime": "created_time",
+}
+_ACCOUNT_JSON: Final = {"name": "name", "parent": "parent", "createdTime": "created_time"}
+_EVENT_JSON: Final = {
+    "id": "id",
+    "time": "time",
+    "account": "account",
+    "actor": "actor",
+    "actorAccount": "actor_account",
+    "action": "action",
+    "tokenAlias": "token_alias",
+    "tokenId": "token_id",
+    "keyId": "key_id",
+    "detail": "detail",
+}
 
 
-def _table(rows: list[list[str]]) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+def _listing_json(
+    record: ApiKeyRecord | AccountRecord | AuditEvent, shown: dict[str, str]
+) -> dict[str, Any]:
+    """A record as the admin commands print it: times as the wire writes them, enums by value,
+    flags as the wire's 0 or 1."""
+
+    def value(attribute: str) -> Any:
+        found = getattr(record, attribute)
+        if isinstance(found, datetime):
+            return _time(found)
+        if isinstance(found, enum.Enum):
+            return found.value
+        if isinstance(found, bool):
+            return int(found)
+        return found
+
+    return {name: value(attribute) for name, attribute in shown.items()}
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -158,39 +195,28 @@ def _keys_create(args: argparse.Namespace) -> int:
     if args.key_file is not None:
         _write_key_file(args.key_file, key)
         print(f"{summary}; its secret is in {args.key_file} (readable by you only).")
-        return 0
+        return EXIT_OK
     if args.json:
-        _print_json(wire.converter.unstructure(key))
-        return 0
+        print_json(wire.converter.unstructure(key))
+        return EXIT_OK
     variables = f"LW_ACCOUNT={key.account} "
     if key.sub_account:
         variables += f"LW_SUBACCOUNT={key.sub_account} "
     print(f"{summary}.")
     print("The secret is shown only now; store it safely:")
     print(f"export {variables}LW_API_KEY={key.key_id} LW_API_SECRET={key.secret}")
-    return 0
-
-
-def _key_json(key: ApiKeyRecord) -> dict[str, Any]:
-    return {
-        "keyId": key.key_id,
-        "account": key.account,
-        "role": key.role.value,
-        "user": key.user,
-        "enabled": int(key.enabled),
-        "createdTime": _time(key.created_time),
-    }
+    return EXIT_OK
 
 
 def _keys_list(args: argparse.Namespace) -> int:
     with _service(args.db, may_create=False) as services:
         keys = services.identity.list_api_keys(args.account)
     if args.json:
-        _print_json([_key_json(key) for key in keys])
-        return 0
+        print_json([_listing_json(key, _KEY_JSON) for key in keys])
+        return EXIT_OK
     if not keys:
         print("No API keys.", file=sys.stderr)
-        return 0
+        return EXIT_OK
     rows = [["KEY ID", "ACCOUNT", "ROLE", "USER", "STATE", "CREATED"]]
     rows += [
         [
@@ -203,8 +229,8 @@ def _keys_list(args: argparse.Namespace) -> int:
         ]
         for k in keys
     ]
-    _table(rows)
-    return 0
+    print_table(rows)
+    return EXIT_OK
 
 
 def _keys_set_enabled(enabled: bool) -> Callable[[argparse.Namespace], int]:
@@ -213,7 +239,7 @@ def _keys_set_enabled(enabled: bool) -> Callable[[argparse.Namespace], int]:
             services.identity.set_api_key_enabled(args.key_id, enabled, actor=_actor())
         state = "enabled" if enabled else "disabled: its bearer tokens no longer work"
         print(f"API key {args.key_id} {state}.")
-        return 0
+        return EXIT_OK
 
     return change
 
@@ -222,7 +248,7 @@ def _keys_delete(args: argparse.Namespace) -> int:
     with _service(args.db, may_create=False) as services:
         services.identity.delete_api_key(args.key_id, actor=_actor())
     print(f"API key {args.key_id} deleted: its bearer tokens no longer work.")
-    return 0
+    return EXIT_OK
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -240,7 +266,7 @@ def add_keys_command(subparsers: Any) -> None:
         "tokens).",
     )
     actions = keys.add_subparsers(dest="keys_command", metavar="ACTION")
-    keys.set_defaults(handler=lambda _args: _usage(keys))
+    keys.set_defaults(handler=lambda _args: print_help(keys))
 
     create = actions.add_parser(
         "create",
@@ -289,20 +315,7 @@ def add_keys_command(subparsers: Any) -> None:
     delete.set_defaults(handler=_run("keys delete", _keys_delete))
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
 # --- accounts -------------------------------------------------------------------------------
-
-
-def _account_json(account: AccountRecord) -> dict[str, Any]:
-    return {
-        "name": account.name,
-        "parent": account.parent,
-        "createdTime": _time(account.created_time),
-    }
 
 
 def _accounts_create(args: argparse.Namespace) -> int:
@@ -315,22 +328,22 @@ def _accounts_create(args: argparse.Namespace) -> int:
         )
     else:
         print(f"Created account {created.name}.")
-    return 0
+    return EXIT_OK
 
 
 def _accounts_list(args: argparse.Namespace) -> int:
     with _service(args.db, may_create=False) as services:
         accounts = services.identity.list_accounts()
     if args.json:
-        _print_json([_account_json(a) for a in accounts])
-        return 0
+        print_json([_listing_json(a, _ACCOUNT_JSON) for a in accounts])
+        return EXIT_OK
     if not accounts:
         print("No accounts.", file=sys.stderr)
-        return 0
+        return EXIT_OK
     rows = [["ACCOUNT", "PARENT", "CREATED"]]
     rows += [[a.name, a.parent or "-", _time(a.created_time)] for a in accounts]
-    _table(rows)
-    return 0
+    print_table(rows)
+    return EXIT_OK
 
 
 def add_accounts_command(subparsers: Any) -> None:
@@ -343,7 +356,7 @@ def add_accounts_command(subparsers: Any) -> None:
         "(LW_SUBACCOUNT in Lacework's clients).",
     )
     actions = accounts.add_subparsers(dest="accounts_command", metavar="ACTION")
-    accounts.set_defaults(handler=lambda _args: _usage(accounts))
+    accounts.set_defaults(handler=lambda _args: print_help(accounts))
 
     create = actions.add_parser(
         "create",
@@ -364,37 +377,22 @@ def add_accounts_command(subparsers: Any) -> None:
 # --- audit ----------------------------------------------------------------------------------
 
 
-def _event_json(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "time": _time(event.time),
-        "account": event.account,
-        "actor": event.actor,
-        "actorAccount": event.actor_account,
-        "action": event.action.value,
-        "tokenAlias": event.token_alias,
-        "tokenId": event.token_id,
-        "keyId": event.key_id,
-        "detail": event.detail,
-    }
-
-
 def _audit(args: argparse.Namespace) -> int:
     with _service(args.db, may_create=False) as services:
         events = services.audit.list_events(args.account, args.limit)
     if args.json:
-        _print_json([_event_json(e) for e in events])
-        return 0
+        print_json([_listing_json(e, _EVENT_JSON) for e in events])
+        return EXIT_OK
     if not events:
         print("No audit events.", file=sys.stderr)
-        return 0
+        return EXIT_OK
     rows = [["TIME", "ACCOUNT", "ACTION", "ACTOR", "SUBJECT", "DETAIL"]]
     for e in events:
         token = f"{e.token_alias} ({e.token_id})" if e.token_id is not None else None
         subject = token or e.key_id or "-"
         rows.append([_time(e.time), e.account, e.action.value, e.actor, subject, e.detail])
-    _table(rows)
-    return 0
+    print_table(rows)
+    return EXIT_OK
 
 
 def add_audit_command(subparsers: Any) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
+
+from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, print_error, print_help
 
 __all__ = ["add_terraform_command"]
 
@@ -35,12 +36,7 @@ def add_terraform_command(subparsers: Any) -> None:
         help="also write the CLI configuration to FILE (for TF_CLI_CONFIG_FILE)",
     )
     install.set_defaults(handler=_install)
-    parser.set_defaults(handler=lambda _args: _usage(parser))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
+    parser.set_defaults(handler=lambda _args: print_help(parser))
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -53,8 +49,8 @@ def _install(args: argparse.Namespace) -> int:
             args.cli_config.parent.mkdir(parents=True, exist_ok=True)
             args.cli_config.write_text(config, encoding="utf-8")
     except (OSError, RuntimeError) as error:
-        print(f"lacework-tokens terraform install: {error}", file=sys.stderr)
-        return 1
+        print_error(str(error), "terraform install")
+        return EXIT_FAILURE
     print(f"Installed registry.terraform.io/lacework/lacework {installation.version}")
     print(f"  plugin: {installation.plugin}")
     implied = installation.mirror == default_mirror().resolve()
@@ -66,4 +62,4 @@ def _install(args: argparse.Namespace) -> int:
     print(config, end="")
     if args.cli_config is not None:
         print(f"\nWritten to {args.cli_config}; export TF_CLI_CONFIG_FILE={args.cli_config}")
-    return 0
+    return EXIT_OK

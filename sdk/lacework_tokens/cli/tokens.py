@@ -9,13 +9,21 @@ is given. Connection settings come from the options, else ``LW_*`` variables, el
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
 from lacework_tokens import limits, wire
+from lacework_tokens.cli.output import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    print_error,
+    print_help,
+    print_json,
+    print_table,
+)
 from lacework_tokens.client import Client
 from lacework_tokens.errors import LaceworkError
 from lacework_tokens.wire import AgentAccessToken
@@ -52,11 +60,7 @@ def _as_json(token: AgentAccessToken, show_token: bool) -> dict[str, Any]:
     return data
 
 
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
-
-
-def _print_table(tokens: Sequence[AgentAccessToken], show_token: bool) -> None:
+def _print_list(tokens: Sequence[AgentAccessToken], show_token: bool) -> None:
     header = ("NAME", "TOKEN", "OS", "ENABLED", "CREATED", "UPDATED")
     rows = [
         (
@@ -69,32 +73,28 @@ def _print_table(tokens: Sequence[AgentAccessToken], show_token: bool) -> None:
         )
         for t in tokens
     ]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    for row in (header, *rows):
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    print_table([header, *rows])
 
 
 def _print_details(token: AgentAccessToken, show_token: bool) -> None:
-    fields = (
-        ("NAME", token.name),
-        ("TOKEN", _shown(token, show_token)),
-        ("DESCRIPTION", token.description),
-        ("OS", token.os),
-        ("ENABLED", "yes" if token.enabled else "no"),
-        ("CREATED", _when(token.created_time)),
-        ("UPDATED", _when(token.last_updated_time)),
-        ("VERSION", token.version),
+    # Label and value in two columns, no header.
+    print_table(
+        [
+            ("NAME", token.name),
+            ("TOKEN", _shown(token, show_token)),
+            ("DESCRIPTION", token.description),
+            ("OS", token.os),
+            ("ENABLED", "yes" if token.enabled else "no"),
+            ("CREATED", _when(token.created_time)),
+            ("UPDATED", _when(token.last_updated_time)),
+            ("VERSION", token.version),
+        ]
     )
-    width = max(len(label) for label, _ in fields)
-    for label, value in fields:
-        print(f"{label.ljust(width)}  {value}".rstrip())
 
 
 def _print_token(token: AgentAccessToken, args: argparse.Namespace) -> None:
     if args.json:
-        _print_json(_as_json(token, args.show_token))
+        print_json(_as_json(token, args.show_token), sort_keys=True)
     else:
         _print_details(token, args.show_token)
 
@@ -119,12 +119,12 @@ def _quote(text: str) -> str:
 def _list(client: Client, args: argparse.Namespace) -> int:
     tokens = sorted(client.agent_tokens.list(), key=lambda t: (t.name, t.created_time))
     if args.json:
-        _print_json([_as_json(t, args.show_token) for t in tokens])
+        print_json([_as_json(t, args.show_token) for t in tokens], sort_keys=True)
     elif not tokens:
         print("There are no agent access tokens.")
     else:
-        _print_table(tokens, args.show_token)
-    return 0
+        _print_list(tokens, args.show_token)
+    return EXIT_OK
 
 
 def _show(client: Client, args: argparse.Namespace) -> int:
@@ -136,7 +136,7 @@ def _show(client: Client, args: argparse.Namespace) -> int:
     else:
         token = client.agent_tokens.get(args.token)
     _print_token(token, args)
-    return 0
+    return EXIT_OK
 
 
 def _create(client: Client, args: argparse.Namespace) -> int:
@@ -145,23 +145,23 @@ def _create(client: Client, args: argparse.Namespace) -> int:
     )
     _print_token(token, args)
     _reveal_hint(token, args)
-    return 0
+    return EXIT_OK
 
 
 def _update(client: Client, args: argparse.Namespace) -> int:
     token = client.agent_tokens.update(args.token, name=args.name, description=args.description)
     _print_token(token, args)
-    return 0
+    return EXIT_OK
 
 
 def _enable(client: Client, args: argparse.Namespace) -> int:
     _print_token(client.agent_tokens.enable(args.token), args)
-    return 0
+    return EXIT_OK
 
 
 def _disable(client: Client, args: argparse.Namespace) -> int:
     _print_token(client.agent_tokens.disable(args.token), args)
-    return 0
+    return EXIT_OK
 
 
 def _delete(client: Client, args: argparse.Namespace) -> int:
@@ -173,7 +173,7 @@ def _delete(client: Client, args: argparse.Namespace) -> int:
             "so a delete frees the name and stops agents from using the token.",
             file=sys.stderr,
         )
-    return 0
+    return EXIT_OK
 
 
 class _UsageError(Exception):
@@ -209,15 +209,15 @@ def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
             ) as client:
                 return action(client, args)
         except _UsageError as exc:
-            print(f"lacework-tokens token: error: {exc}", file=sys.stderr)
-            return 2
+            print_error(str(exc), "token")
+            return EXIT_USAGE
         except (LaceworkError, _NotFound) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            print_error(str(exc))
+            return EXIT_FAILURE
         except OSError as exc:
             # e.g. stdout closed by `| head`; the message names no secret.
-            print(f"error: {exc.strerror or type(exc).__name__}", file=sys.stderr)
-            return 1
+            print_error(exc.strerror or type(exc).__name__)
+            return EXIT_FAILURE
 
     return run
 
@@ -253,7 +253,7 @@ def add_token_command(subparsers: Any) -> None:
         "service or a local backend. Token values are masked unless --show-token is given.",
     )
     _add_connection_options(parser, default=None)
-    parser.set_defaults(handler=lambda _: _missing_command(parser))
+    parser.set_defaults(handler=lambda _: print_help(parser))
     commands = parser.add_subparsers(dest="token_command", metavar="COMMAND")
     common = _common()
 
@@ -323,8 +323,3 @@ def add_token_command(subparsers: Any) -> None:
         "The name becomes free for a new token.",
     )
     delete.add_argument("token", metavar="TOKEN", help="the token value")
-
-
-def _missing_command(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2

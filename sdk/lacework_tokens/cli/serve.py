@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, print_error
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE
 
 __all__ = ["add_serve_command", "positive_int"]
@@ -38,11 +38,11 @@ def _run_serve(args: argparse.Namespace) -> int:
     try:
         return serve(options)
     except StartupError as exc:
-        print(f"lacework-tokens serve: error: {exc}", file=sys.stderr)
-        return 1
+        print_error(str(exc), "serve")
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         # Ctrl-C before the server took over the signal handlers: still a clean stop.
-        return 0
+        return EXIT_OK
 
 
 def _rate(text: str) -> float:
