@@ -15,7 +15,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "EXIT_FAILURE",
@@ -28,7 +28,6 @@ __all__ = [
     "print_help",
     "print_json",
     "print_table",
-    "redacted_url",
 ]
 
 EXIT_OK: Final = 0
@@ -64,15 +63,6 @@ def print_help(parser: argparse.ArgumentParser) -> int:
     """A command group named without its action: its help on stderr, and the usage exit code."""
     parser.print_help(sys.stderr)
     return EXIT_USAGE
-
-
-def redacted_url(url: str) -> str:
-    """A URL fit to print (a ``postgresql://`` DSN): its password replaced by ``****``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def missing_extra(extra: str, modules: Sequence[str], needed_for: str) -> str | None:
