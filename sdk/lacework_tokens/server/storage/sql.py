@@ -23,8 +23,6 @@ All three primitives turn database failures into ``StoreError`` and let ``_confl
 so the methods here can name the conflict (``DuplicateAlias``, ``DuplicateKey`` …).
 """
 
-# ruff: noqa: S608
-
 from __future__ import annotations
 
 import abc
