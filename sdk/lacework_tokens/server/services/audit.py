@@ -100,3 +100,9 @@ class AuditService:
             found = self.store.find_account(account.strip())
             account = found.name if found is not None else account.strip()
         return self.store.list_audit(account, limit)
+
+    def list_token_events(self, account: str, lookup: str, limit: int = 100) -> list[AuditEvent]:
+        """The newest ``limit`` events about the token with this lookup, newest first."""
+        if not 1 <= limit <= AUDIT_LIMIT_MAX:
+            raise BadRequest(f"limit must be from 1 to {AUDIT_LIMIT_MAX}.", "limit")
+        return self.store.list_audit_of_token(account, token_id(lookup), limit)

@@ -52,7 +52,7 @@ from lacework_tokens.server.storage.records import (
 )
 from lacework_tokens.wire import AccessTokenRequest, AccessTokenResponse, ApiKeyFile
 
-__all__ = ["MAX_API_KEYS_PER_USER", "IdentityService", "Principal"]
+__all__ = ["MAX_API_KEYS_PER_USER", "IdentityService", "Principal", "may_manage_keys"]
 
 MAX_API_KEYS_PER_USER: Final = 20  # Lacework's documented limit
 BEARER_PURGE_INTERVAL_SECONDS: Final = 60.0
@@ -66,6 +66,10 @@ ACCOUNT_CACHE_SIZE: Final = 10_000
 INVALID_KEY_MESSAGE: Final = "Invalid API key or secret."
 MISSING_AUTHORIZATION_MESSAGE: Final = "Missing Authorization header."
 INVALID_BEARER_MESSAGE: Final = "Invalid or expired access token."
+INVALID_SESSION_MESSAGE: Final = "The API key of this session is disabled or deleted."
+# Keys are managed over HTTP only by a signed-in admin; ``lacework-tokens keys`` on the
+# database needs no role.
+_CAN_MANAGE_KEYS: Final = frozenset({Role.ADMIN})
 
 
 @frozen
@@ -284,7 +288,29 @@ class IdentityService:
         Unknown key, missing or wrong secret and disabled key all get the same answer, so a
         caller learns nothing about which keys exist.
         """
-        key = self.store.get_api_key(request.key_id) if request.key_id else None
+        key = self.verify_api_key(request.key_id, secret)
+        now = self.clock.now()
+        self._purge_expired_bearers(now)
+        bearer = new_bearer_token()
+        expires_at = now + timedelta(seconds=request.expiry_time)
+        self.store.insert_bearer(
+            BearerRecord(
+                token_hash=hash_secret(bearer),
+                key_id=key.key_id,
+                account=key.account,
+                expires_at=expires_at,
+            )
+        )
+        return AccessTokenResponse(token=bearer, expires_at=expires_at)
+
+    def verify_api_key(self, key_id: str, secret: str | None) -> ApiKeyRecord:
+        """The enabled key ``key_id`` if ``secret`` is its secret (a bearer request and a console
+        sign-in both start here).
+
+        Unknown key, missing or wrong secret and disabled key all get the same answer, so a
+        caller learns nothing about which keys exist; a failure with a known key is audited.
+        """
+        key = self.store.get_api_key(key_id) if key_id else None
         # Hash even without a key so both paths cost the same.
         matches = secret_matches(secret or "", key.secret_hash if key else hash_secret(""))
         if key is None or not secret or not matches or not key.enabled:
@@ -303,19 +329,7 @@ class IdentityService:
                     )
                 )
             raise Unauthorized(INVALID_KEY_MESSAGE)
-        now = self.clock.now()
-        self._purge_expired_bearers(now)
-        bearer = new_bearer_token()
-        expires_at = now + timedelta(seconds=request.expiry_time)
-        self.store.insert_bearer(
-            BearerRecord(
-                token_hash=hash_secret(bearer),
-                key_id=key.key_id,
-                account=key.account,
-                expires_at=expires_at,
-            )
-        )
-        return AccessTokenResponse(token=bearer, expires_at=expires_at)
+        return key
 
     def _purge_expired_bearers(self, now: datetime) -> None:
         """Delete expired bearers at most once a minute, by whichever request comes first."""
@@ -347,8 +361,8 @@ class IdentityService:
         if bearer is None or bearer.expires_at <= self.clock.precise():
             raise Unauthorized(INVALID_BEARER_MESSAGE)
         # Read on every call (one indexed point query): a disabled key locks out at once.
-        key = self.store.get_api_key(bearer.key_id)
-        if key is None or not key.enabled or key.account != bearer.account:
+        key = self._live_key(bearer.key_id, bearer.account)
+        if key is None:
             raise Unauthorized(INVALID_BEARER_MESSAGE)
         account = key.account
         if subaccount:
@@ -356,6 +370,82 @@ class IdentityService:
             if wanted and wanted.casefold() != account.casefold():
                 account = self._subaccount_of(key, wanted)
         return Principal(account=account, key_id=key.key_id, role=key.role, key_account=key.account)
+
+    def _live_key(self, key_id: str, account: str) -> ApiKeyRecord | None:
+        """The key ``key_id`` of ``account`` if it still exists and is enabled."""
+        key = self.store.get_api_key(key_id)
+        if key is None or not key.enabled or key.account != account:
+            return None
+        return key
+
+    def sign_in(self, key_id: str, secret: str | None) -> Principal:
+        """A person signing in to the console with an API key: checked as a bearer request is
+        (one answer for every failure, failures audited), and the sign-in itself audited."""
+        key = self.verify_api_key(key_id, secret)
+        self.store.insert_audit(
+            AuditEvent(
+                time=self.clock.now(),
+                account=key.account,
+                actor=key.key_id,
+                actor_account=key.account,
+                action=AuditAction.CONSOLE_SIGNED_IN,
+                key_id=key.key_id,
+                detail=f"role {key.role.value}, user {key.user!r}",
+            )
+        )
+        return _principal(key)
+
+    def principal_for_key(self, key_id: str, account: str) -> Principal:
+        """The caller behind a console session opened with the key ``key_id`` of ``account``.
+
+        Like ``authenticate``, it reads the key on every call: disabling or deleting the key
+        ends its sessions at once.
+        """
+        key = self._live_key(key_id, account)
+        if key is None:
+            raise Unauthorized(INVALID_SESSION_MESSAGE)
+        return _principal(key)
+
+    # --- API keys managed by a signed-in admin (the console) ---------------------------------
+
+    def list_api_keys_as(self, principal: Principal) -> list[ApiKeyRecord]:
+        """The keys of the caller's account; only an admin may see them."""
+        _require_key_admin(principal, "list API keys")
+        return self.store.list_api_keys(principal.account)
+
+    def create_api_key_as(
+        self, principal: Principal, *, role: Role = Role.ADMIN, user: str | None = None
+    ) -> ApiKeyFile:
+        """A new key of the caller's account, for ``user`` (the caller's own user by default),
+        with the same rules as ``create_api_key`` (at most ``MAX_API_KEYS_PER_USER`` per user,
+        audited with the caller as the actor); its secret is shown only here."""
+        _require_key_admin(principal, "create API keys")
+        if user is None:
+            user = self.get_api_key(principal.key_id).user
+        return self.create_api_key(principal.account, role=role, user=user, actor=principal.key_id)
+
+    def set_api_key_enabled_as(self, principal: Principal, key_id: str, enabled: bool) -> None:
+        """Disable or enable a key of the caller's account, never the caller's own key."""
+        self._managed_key(principal, key_id, "disable" if not enabled else "enable")
+        self.set_api_key_enabled(key_id, enabled, actor=principal.key_id)
+
+    def delete_api_key_as(self, principal: Principal, key_id: str) -> ApiKeyRecord:
+        """Delete a key of the caller's account, never the caller's own key."""
+        self._managed_key(principal, key_id, "delete")
+        return self.delete_api_key(key_id, actor=principal.key_id)
+
+    def _managed_key(self, principal: Principal, key_id: str, verb: str) -> ApiKeyRecord:
+        _require_key_admin(principal, f"{verb} API keys")
+        key = self.store.get_api_key(key_id)
+        # Another account's key is answered like a key that does not exist.
+        if key is None or key.account != principal.account:
+            raise _key_not_found(key_id)
+        if key.key_id == principal.key_id:
+            raise Conflict(
+                f"API key '{key_id}' is the key this session uses: sign in with another "
+                f"admin key to {verb} it."
+            )
+        return key
 
     def _subaccount_of(self, key: ApiKeyRecord, wanted: str) -> str:
         """The canonical name of sub-account ``wanted`` if ``key``'s account is its parent."""
@@ -383,6 +473,21 @@ class IdentityService:
                     self._bearers.clear()  # rare, and refilled by one query per live bearer
                 self._bearers[token_hash] = bearer
         return bearer
+
+
+def _principal(key: ApiKeyRecord) -> Principal:
+    """A key acting in its own account."""
+    return Principal(account=key.account, key_id=key.key_id, role=key.role, key_account=key.account)
+
+
+def may_manage_keys(role: Role) -> bool:
+    """Whether a key of this role may list, create, disable and delete API keys."""
+    return role in _CAN_MANAGE_KEYS
+
+
+def _require_key_admin(principal: Principal, action: str) -> None:
+    if not may_manage_keys(principal.role):
+        raise Forbidden(f"API key role '{principal.role.value}' may not {action}.")
 
 
 def _account_name(account: str, field: str = "account") -> str:

@@ -46,7 +46,15 @@ from lacework_tokens.server.storage.records import (
     TokenRecord,
 )
 
-__all__ = ["SEARCH_COLUMNS", "SEARCH_FIELDS", "SUBSCRIPTIONS", "TokenService", "search_conditions"]
+__all__ = [
+    "SEARCH_COLUMNS",
+    "SEARCH_FIELDS",
+    "SUBSCRIPTIONS",
+    "TokenService",
+    "may_create",
+    "may_update",
+    "search_conditions",
+]
 
 SUBSCRIPTIONS: Final = frozenset({"standard", "professional", "enterprise"})
 
@@ -187,6 +195,51 @@ class TokenService:
         conditions = search_conditions(request.filters)
         return [self._to_wire(r) for r in self.store.search_tokens(principal.account, conditions)]
 
+    # --- by id: the console names a token by its lookup, never by its value -----------------
+
+    def id_of(self, token: str) -> str:
+        """The id by which the console names a token: its lookup, never its value."""
+        return self.sealer.lookup(token)
+
+    def records(self, principal: Principal) -> list[TokenRecord]:
+        """The account's tokens as stored, oldest first: everything but the value, which stays
+        sealed."""
+        return self.store.list_tokens(principal.account)
+
+    def record(self, principal: Principal, lookup: str) -> TokenRecord:
+        """One token of the account by its lookup (the keyed hash of its value)."""
+        record = self.store.get_token(principal.account, lookup) if _is_lookup(lookup) else None
+        if record is None:
+            raise NotFound("Agent access token was not found.")
+        return record
+
+    def update_token_by_id(
+        self, principal: Principal, lookup: str, request: wire.UpdateAgentTokenRequest
+    ) -> TokenRecord:
+        """``update_token`` for the token with this lookup, under the same rules."""
+        _require(principal, _CAN_UPDATE, "update agent access tokens")
+        value = self.sealer.open(self.record(principal, lookup).sealed)
+        self.update_token(principal, value, request)
+        return self.record(principal, lookup)
+
+    def reveal(self, principal: Principal, lookup: str, *, why: str = "") -> str:
+        """The token's value, shown to a person: every reveal is written to the audit trail."""
+        record = self.record(principal, lookup)
+        value = self.sealer.open(record.sealed)
+        self.store.insert_audit(
+            AuditEvent(
+                time=self.clock.now(),
+                account=principal.account,
+                actor=principal.key_id,
+                actor_account=principal.key_account,
+                action=AuditAction.TOKEN_REVEALED,
+                token_alias=record.alias,
+                token_id=token_id(record.lookup),
+                detail=why or "value shown",
+            )
+        )
+        return value
+
 
 # --- search filters → conditions ------------------------------------------------------------
 
@@ -293,6 +346,21 @@ def _event(
 def _require(principal: Principal, allowed: frozenset[Role], action: str) -> None:
     if principal.role not in allowed:
         raise Forbidden(f"API key role '{principal.role.value}' may not {action}.")
+
+
+def may_create(role: Role) -> bool:
+    """Whether a key of this role may create agent access tokens."""
+    return role in _CAN_CREATE
+
+
+def may_update(role: Role) -> bool:
+    """Whether a key of this role may rename, describe, enable, disable or soft-delete tokens."""
+    return role in _CAN_UPDATE
+
+
+def _is_lookup(text: str) -> bool:
+    # A lookup is an HMAC-SHA256 in lowercase hex: anything else names no token.
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def _duplicate(alias: str) -> Conflict:

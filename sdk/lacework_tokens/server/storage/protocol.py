@@ -109,3 +109,9 @@ class Store(Protocol):
 
     def list_audit(self, account: str | None = None, limit: int = 100) -> list[AuditEvent]:
         """The newest ``limit`` events, newest first; only ``account``'s when it is given."""
+
+    def list_audit_of_token(
+        self, account: str, token_id: str, limit: int = 100
+    ) -> list[AuditEvent]:
+        """The newest ``limit`` events of ``account`` naming the token ``token_id``, newest
+        first."""

@@ -55,6 +55,8 @@ class AuditAction(enum.StrEnum):
     TOKEN_ENABLED = "token.enabled"
     TOKEN_DISABLED = "token.disabled"
     TOKEN_SOFT_DELETED = "token.soft-deleted"
+    TOKEN_REVEALED = "token.revealed"  # a person was shown the value (the console)
+    CONSOLE_SIGNED_IN = "console.signed-in"
     KEY_CREATED = "key.created"
     KEY_ENABLED = "key.enabled"
     KEY_DISABLED = "key.disabled"

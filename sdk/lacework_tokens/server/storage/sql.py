@@ -275,6 +275,7 @@ class Statements:
         "list_accounts",
         "list_audit",
         "list_audit_of_account",
+        "list_audit_of_token",
         "list_keys",
         "list_keys_of_account",
         "list_tokens",
@@ -334,6 +335,10 @@ class Statements:
         self.list_audit = f"{select_audit} ORDER BY id DESC LIMIT {p}"
         self.list_audit_of_account = (
             f"{select_audit} WHERE account = {p} ORDER BY id DESC LIMIT {p}"
+        )
+        # Served by the account index: a token's events are a slice of its account's.
+        self.list_audit_of_token = (
+            f"{select_audit} WHERE account = {p} AND token_id = {p} ORDER BY id DESC LIMIT {p}"
         )
 
 
@@ -708,6 +713,12 @@ class SqlStore(abc.ABC):
             rows = self._rows(self._sql.list_audit, (limit,))
         else:
             rows = self._rows(self._sql.list_audit_of_account, (account, limit))
+        return [_audit(row) for row in rows]
+
+    def list_audit_of_token(
+        self, account: str, token_id: str, limit: int = 100
+    ) -> list[AuditEvent]:
+        rows = self._rows(self._sql.list_audit_of_token, (account, token_id, limit))
         return [_audit(row) for row in rows]
 
 
