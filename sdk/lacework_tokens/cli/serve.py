@@ -34,6 +34,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         login_rate=Rate(per_second=args.login_rate_limit, burst=args.login_rate_burst),
         body_timeout=args.body_timeout,
         keep_alive_timeout=args.keep_alive_timeout,
+        console=args.console,
+        console_idle_timeout=args.console_idle_timeout,
     )
     try:
         return serve(options)
@@ -168,5 +170,21 @@ def add_serve_command(subparsers: Any) -> None:
         default=5.0,
         metavar="SECONDS",
         help="idle keep-alive connections are closed after this time (default: 5)",
+    )
+    console = parser.add_argument_group(
+        "console", "The web console at /console/: agent tokens, audit and API keys."
+    )
+    console.add_argument(
+        "--no-console",
+        dest="console",
+        action="store_false",
+        help="serve the API only, without the web console",
+    )
+    console.add_argument(
+        "--console-idle-timeout",
+        type=_seconds,
+        default=1800.0,
+        metavar="SECONDS",
+        help="a console session ends after this long without a request (default: 1800)",
     )
     parser.set_defaults(handler=_run_serve)

@@ -60,6 +60,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 T = TypeVar("T")
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Where the console is mounted (``server/console/``); kept here so the API path imports nothing
+# of it unless it is served.
+CONSOLE_PREFIX: Final = "/console"
 
 # Wire bodies are a few hundred bytes; 64 KiB leaves room for long descriptions and search
 # filters while keeping a hostile client from making the server buffer megabytes.
@@ -233,6 +237,10 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def _is_console_path(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+
+
 def _masked_path(path: str, token: str | None) -> str:
     # The token value is part of the path; an access log must not become a list of secrets.
     return path.replace(token, wire.mask(token)) if token else path
@@ -270,6 +278,8 @@ class BackendApp:
         key_rate: Rate = DEFAULT_KEY_RATE,
         login_rate: Rate = DEFAULT_LOGIN_RATE,
         routes: Iterable[Route] = ROUTES,
+        console: bool = False,
+        console_idle_timeout: float | None = None,
     ) -> None:
         self.services = services
         self.offload = offload
@@ -279,6 +289,16 @@ class BackendApp:
         self._key_limiter = _limiter(key_rate)
         self._login_limiter = _limiter(login_rate)
         self._router = Router(routes)
+        self.console: ASGIApp | None = None
+        if console:
+            # Imported only when served: the console brings Jinja2 and its templates.
+            from lacework_tokens.server.console import ConsoleApp
+
+            self.console = ConsoleApp(
+                services,
+                login_limiter=self._login_limiter,
+                idle_timeout=console_idle_timeout,
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -290,6 +310,10 @@ class BackendApp:
         method: str = scope["method"]
         path: str = scope["path"]
         matched = self._router.match(path)
+        # The console is asked only once no API route matched: the API path pays nothing.
+        if matched is None and self.console is not None and _is_console_path(path):
+            await self.console(scope, receive, send)
+            return
         try:
             response = await self._dispatch(scope, receive, method, matched)
         except _ClientGone:
@@ -411,6 +435,16 @@ def create_app(
     offload: bool = False,
     key_rate: Rate = DEFAULT_KEY_RATE,
     login_rate: Rate = DEFAULT_LOGIN_RATE,
+    console: bool = False,
+    console_idle_timeout: float | None = None,
 ) -> BackendApp:
-    """The ASGI application serving ``services``."""
-    return BackendApp(services, offload=offload, key_rate=key_rate, login_rate=login_rate)
+    """The ASGI application serving ``services`` (and the console under ``/console/`` when
+    ``console`` is true)."""
+    return BackendApp(
+        services,
+        offload=offload,
+        key_rate=key_rate,
+        login_rate=login_rate,
+        console=console,
+        console_idle_timeout=console_idle_timeout,
+    )

@@ -24,7 +24,7 @@ from attrs import frozen
 from lacework_tokens import limits, wire
 from lacework_tokens.certificates import self_signed
 from lacework_tokens.files import make_private_dir, write_private
-from lacework_tokens.server.app import create_app
+from lacework_tokens.server.app import CONSOLE_PREFIX, create_app
 from lacework_tokens.server.crypto import Sealer, SealerError
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
 from lacework_tokens.server.services import ServiceError, Services
@@ -38,6 +38,7 @@ from lacework_tokens.server.storage.protocol import Store
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT_SECONDS",
+    "DEFAULT_CONSOLE_IDLE_TIMEOUT_SECONDS",
     "DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS",
     "DEFAULT_STATE_DIR",
     "ServeOptions",
@@ -54,6 +55,8 @@ _LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 DEFAULT_BODY_TIMEOUT_SECONDS: Final = 10.0
 # How long an idle keep-alive connection is kept open between requests (uvicorn's default).
 DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS: Final = 5.0
+# How long a console session may go without a request before it ends.
+DEFAULT_CONSOLE_IDLE_TIMEOUT_SECONDS: Final = 30 * 60.0
 
 logger = logging.getLogger("lacework_tokens.server")
 
@@ -80,6 +83,8 @@ class ServeOptions:
     login_rate: Rate = DEFAULT_LOGIN_RATE
     body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
+    console: bool = True
+    console_idle_timeout: float = DEFAULT_CONSOLE_IDLE_TIMEOUT_SECONDS
 
 
 def validate(options: ServeOptions) -> None:
@@ -113,6 +118,7 @@ def validate(options: ServeOptions) -> None:
     for flag, seconds in (
         ("--body-timeout", options.body_timeout),
         ("--keep-alive-timeout", options.keep_alive_timeout),
+        ("--console-idle-timeout", options.console_idle_timeout),
     ):
         if not 0 < seconds < float("inf"):
             raise StartupError(f"invalid {flag} {seconds}: must be more than 0 seconds")
@@ -361,6 +367,8 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
                 offload=options.db is not None and is_postgres_url(options.db),
                 key_rate=options.key_rate,
                 login_rate=options.login_rate,
+                console=options.console,
+                console_idle_timeout=options.console_idle_timeout,
             ),
             http=_protocol_with_request_timeout(options.body_timeout),
             timeout_keep_alive=options.keep_alive_timeout,  # type: ignore[arg-type]
@@ -380,7 +388,8 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
             raise StartupError(f"cannot load the TLS certificate or key: {exc}") from None
         url = _url("https" if cert_file else "http", sock)
         server = _Server(config)
-        lines = [*announce_keys(url), *tls_lines, f"listening on {url}"]
+        console_lines = [f"Console: {url}{CONSOLE_PREFIX}/"] if options.console else []
+        lines = [*announce_keys(url), *tls_lines, *console_lines, f"listening on {url}"]
         asyncio.run(_run(server, sock, lines, out))
     finally:
         store.close()

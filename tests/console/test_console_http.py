@@ -1,0 +1,440 @@
+"""The console over plain HTTP, as a browser without JavaScript uses it: sign-in and sessions,
+CSRF, roles refused by the server, the token and key lifecycles through forms, and no token
+value in any page, URL or log line unless a person asked to see it."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from console_client import ConsoleClient, create_key, parse, secrets_in
+
+from lacework_tokens.testing import Backend, run_backend
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    with run_backend(
+        tmp_path_factory.mktemp("console"),
+        extra_args=["--log-level", "debug", "--login-rate-limit", "0"],
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(backend: Backend) -> ConsoleClient:
+    client = ConsoleClient(backend)
+    signed = client.sign_in(backend.api_key, backend.api_secret)
+    assert signed.url.endswith("/console/tokens"), signed.url
+    return client
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{time.monotonic_ns() % 10**9}"
+
+
+def test_the_banner_links_the_console_and_it_starts_at_sign_in(backend: Backend) -> None:
+    assert f"Console: {backend.url}/console/" in backend.output().splitlines()
+    client = ConsoleClient(backend)
+    for path in ("", "/", "/tokens", "/audit", "/keys"):
+        page = client.get(path)
+        assert page.url == f"{backend.url}/console/signin", path
+        assert page.history[-1].status_code == 303
+    # The API is untouched: its unknown paths are JSON 404s, its routes still JSON.
+    answer = requests.get(f"{backend.url}/consoles", timeout=10)
+    assert answer.status_code == 404 and answer.json()["message"]
+    assert requests.get(f"{backend.url}/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_sign_in_gives_a_strict_session_cookie_and_sign_out_ends_the_session(
+    backend: Backend,
+) -> None:
+    client = ConsoleClient(backend)
+    signed = client.sign_in(backend.api_key, backend.api_secret)
+    cookie = signed.history[0].headers["Set-Cookie"]
+    assert re.search(
+        r"lwt_session=[A-Za-z0-9_-]{43}; Path=/console; HttpOnly; SameSite=Strict", cookie
+    )
+    assert "Secure" not in cookie  # plain HTTP on loopback
+    assert "Sign out" in signed.text and backend.api_key in signed.text
+    value = client.http.cookies["lwt_session"]
+
+    out = client.post("/signout")
+    assert out.url.endswith("/console/signin?signed_out=1")
+    assert "You are signed out." in out.text
+    # The server forgot the session: the old cookie opens nothing.
+    replay = requests.get(
+        f"{backend.url}/console/tokens", cookies={"lwt_session": value}, timeout=10
+    )
+    assert replay.url.endswith("/console/signin")
+
+
+def test_over_tls_the_session_cookie_is_secure(tmp_path: Path) -> None:
+    with run_backend(tmp_path, tls=True) as backend:
+        client = ConsoleClient(backend)
+        signed = client.sign_in(backend.api_key, backend.api_secret)
+        assert signed.url == f"{backend.url}/console/tokens"
+        cookie = signed.history[0].headers["Set-Cookie"]
+        assert "HttpOnly; SameSite=Strict; Secure" in cookie
+
+
+def test_sign_in_with_the_downloaded_key_file(backend: Backend) -> None:
+    key = create_key(backend, "read-only", "auditor")
+    client = ConsoleClient(backend)
+    signed = client.sign_in_with_file(json.dumps(key).encode())
+    assert signed.url.endswith("/console/tokens")
+    assert key["keyId"] in signed.text and "read-only" in signed.text
+
+    refused = ConsoleClient(backend).sign_in_with_file(b'{"keyId": "x"}')
+    assert refused.status_code == 400
+    assert "not an API key file" in refused.text
+
+
+def test_a_wrong_secret_gets_one_answer_and_is_audited(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    client = ConsoleClient(backend)
+    for key_id, secret in ((backend.api_key, "_wrong"), ("LOCAL_NOSUCHKEY", backend.api_secret)):
+        page = client.sign_in(key_id, secret)
+        assert page.status_code == 401
+        assert "Invalid API key or secret." in page.text
+        assert "_wrong" not in page.text and backend.api_secret not in page.text
+    audit = admin.get("/audit")
+    assert "login.failed" in audit.text and "console.signed-in" in audit.text
+
+
+def test_sign_in_attempts_share_the_login_rate_limit(tmp_path: Path) -> None:
+    with run_backend(
+        tmp_path, extra_args=["--login-rate-limit", "0.1/s", "--login-rate-burst", "2"]
+    ) as backend:
+        client = ConsoleClient(backend)
+        answers = [client.sign_in(backend.api_key, "_wrong").status_code for _ in range(3)]
+        assert answers == [401, 401, 429]
+        limited = client.sign_in(backend.api_key, backend.api_secret)
+        assert limited.status_code == 429 and limited.headers["Retry-After"].isdigit()
+        assert "Too many sign-in attempts" in limited.text
+
+
+def test_every_form_needs_its_csrf_secret_and_this_origin(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    name = unique("csrf")
+    attempts = [
+        admin.post("/tokens", {"name": name}, csrf=""),
+        admin.post("/tokens", {"name": name}, csrf="not-the-secret"),
+        admin.post("/tokens", {"name": name}, headers={"Origin": "http://evil.example"}),
+        admin.post("/tokens", {"name": name}, headers={"Sec-Fetch-Site": "cross-site"}),
+    ]
+    for refused in attempts:
+        assert refused.status_code == 403
+        assert "refused" in refused.text or "did not come from this console" in refused.text
+    assert name not in admin.get("/tokens").text
+    # Sign-out is a form too: a forged one leaves the session alone.
+    assert admin.post("/signout", csrf="forged").status_code == 403
+    assert admin.get("/tokens").url.endswith("/console/tokens")
+    # Sign-in has its own anti-forgery value: a forged sign-in form is refused.
+    forged = requests.post(
+        f"{backend.url}/console/signin",
+        data={"csrf": "x", "key_id": backend.api_key, "secret": backend.api_secret},
+        timeout=10,
+    )
+    assert forged.status_code == 403 and "lwt_session" not in forged.headers.get("Set-Cookie", "")
+    # The real form, from this console, works.
+    created = admin.post("/tokens", {"name": name, "os": "linux"})
+    assert created.status_code == 200 and f"Token {name} created" in created.text
+
+
+def test_a_form_body_past_the_limit_is_refused(admin: ConsoleClient) -> None:
+    answer = admin.post("/tokens", {"name": "big", "description": "x" * 70_000})
+    assert answer.status_code == 413
+
+
+def test_read_only_sees_no_write_action_and_the_server_refuses_them(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    name = unique("guarded")
+    admin.post("/tokens", {"name": name, "os": "linux"})
+    token_id = admin.token_id(name)
+    key = create_key(backend, "read-only", "viewer")
+    reader = ConsoleClient(backend)
+    reader.sign_in(key["keyId"], key["secret"])
+
+    listing = reader.get("/tokens")
+    assert "+ Add New" not in listing.text and "/console/keys" not in listing.text
+    page = reader.get(f"/tokens/{token_id}")
+    forms = {form["action"] for form in parse(page.text).forms}
+    assert forms == {"/console/signout", f"/console/tokens/{token_id}/reveal"}
+    assert "Disable" not in page.text and "Delete" not in page.text
+
+    assert reader.get("/tokens/new").status_code == 403
+    assert reader.get("/keys").status_code == 403
+    refused = [
+        reader.post("/tokens", {"name": unique("sneaky"), "os": "linux"}),
+        reader.post(f"/tokens/{token_id}/edit", {"name": "renamed", "description": "x"}),
+        reader.post(f"/tokens/{token_id}/disable", {"confirm": "yes"}),
+        reader.post(f"/tokens/{token_id}/delete", {"confirm": "yes"}),
+        reader.post("/keys", {"user": "viewer", "role": "admin"}),
+        reader.post(f"/keys/{backend.api_key}/disable"),
+        reader.post(f"/keys/{backend.api_key}/delete", {"confirm": "yes"}),
+    ]
+    for answer in refused:
+        assert answer.status_code == 403, answer.url
+        assert "API key role 'read-only' may not" in reader.text(answer)
+    token = next(t for t in backend.client().agent_tokens.list() if t.name == name)
+    assert token.enabled and "sneaky" not in admin.get("/tokens").text
+    assert backend.client().agent_tokens.find("renamed") is None
+
+
+def test_an_agent_installer_creates_tokens_but_changes_none(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    key = create_key(backend, "agent-installer", "installer")
+    installer = ConsoleClient(backend)
+    installer.sign_in(key["keyId"], key["secret"])
+    assert "+ Add New" in installer.get("/tokens").text
+    name = unique("installed")
+    created = installer.post("/tokens", {"name": name, "os": "windows"})
+    assert f"Token {name} created" in created.text
+    token_id = installer.token_id(name)
+    page = installer.get(f"/tokens/{token_id}")
+    assert "/disable" not in page.text and "/edit" not in page.text
+    assert installer.post(f"/tokens/{token_id}/disable", {"confirm": "yes"}).status_code == 403
+    assert "/console/keys" not in page.text
+    assert backend.client().agent_tokens.find(name).enabled  # type: ignore[union-attr]
+
+
+def test_the_token_lifecycle_through_forms(backend: Backend, admin: ConsoleClient) -> None:
+    name = unique("life")
+    form = admin.get("/tokens/new")
+    assert {"name", "description", "os", "csrf"} <= set(parse(form.text).forms[-1]["fields"])
+    created = admin.post("/tokens", {"name": name, "description": "first", "os": "windows"})
+    value = re.search(r'id="token-value"[^>]*value="([0-9a-f]+)"', created.text)
+    assert value, created.text
+    token = backend.client().agent_tokens.get(value.group(1))
+    assert (token.name, token.description, token.os, token.enabled) == (
+        name,
+        "first",
+        "windows",
+        True,
+    )
+    assert "Treat this token as a secret" in created.text
+    # Shown once: the same page again hides it and says where to reveal it.
+    again = admin.get(created.url.replace(admin.base, ""))
+    assert value.group(1) not in again.text and "reveal it here" in again.text
+
+    token_id = admin.token_id(name)
+    duplicate = admin.post("/tokens", {"name": name, "os": "linux"})
+    assert duplicate.status_code == 409 and "already exists" in duplicate.text
+
+    saved = admin.post(f"/tokens/{token_id}/edit", {"name": name + "-b", "description": "second"})
+    assert "Token saved." in saved.text
+    token = backend.client().agent_tokens.get(value.group(1))
+    assert (token.name, token.description, token.os) == (name + "-b", "second", "windows")
+
+    confirm = admin.get(f"/tokens/{token_id}/disable")
+    assert "can no longer communicate" in confirm.text
+    assert admin.post(f"/tokens/{token_id}/disable").status_code == 400  # not confirmed
+    assert backend.client().agent_tokens.get(value.group(1)).enabled
+    disabled = admin.post(f"/tokens/{token_id}/disable", {"confirm": "yes"})
+    assert f"Token {name}-b disabled." in disabled.text
+    assert not backend.client().agent_tokens.get(value.group(1)).enabled
+    admin.post(f"/tokens/{token_id}/enable")
+    assert backend.client().agent_tokens.get(value.group(1)).enabled
+
+    admin.get(f"/tokens/{token_id}/delete")
+    deleted = admin.post(f"/tokens/{token_id}/delete", {"confirm": "yes"})
+    assert "deleted (disabled and renamed)" in deleted.text
+    token = backend.client().agent_tokens.get(value.group(1))
+    assert re.fullmatch(re.escape(name) + r"-b-[a-z0-9]{5}-deleted", token.name)
+    assert not token.enabled
+    assert "deleted" in admin.get("/tokens", params={"state": "deleted"}).text
+    # The name is free again, as after Terraform's destroy.
+    assert admin.post("/tokens", {"name": name + "-b", "os": "linux"}).status_code == 200
+
+    events = admin.get(f"/tokens/{token_id}").text
+    for action in (
+        "token.created",
+        "token.renamed",
+        "token.disabled",
+        "token.enabled",
+        "token.soft-deleted",
+    ):
+        assert action in events
+
+
+def test_search_and_state_filter(admin: ConsoleClient) -> None:
+    tag = unique("flt")
+    for suffix, description in (("web", "frontends"), ("db", "databases"), ("batch", "jobs")):
+        admin.post("/tokens", {"name": f"{tag}-{suffix}", "description": description})
+    admin.post(f"/tokens/{admin.token_id(f'{tag}-db')}/disable", {"confirm": "yes"})
+
+    def names(**query: str) -> list[str]:
+        page = admin.get("/tokens", params=query)
+        return re.findall(r">(" + re.escape(tag) + r"-[a-z]+)<", page.text)
+
+    assert sorted(names(q=tag)) == [f"{tag}-batch", f"{tag}-db", f"{tag}-web"]
+    assert names(q=tag.upper() + "-W") == [f"{tag}-web"]
+    assert names(q="FRONTEND") and set(names(q="frontend")) == {f"{tag}-web"}
+    assert names(q=tag, state="disabled") == [f"{tag}-db"]
+    assert sorted(names(q=tag, state="enabled")) == [f"{tag}-batch", f"{tag}-web"]
+    assert names(q=tag, state="bogus") != []  # an unknown state filters nothing out
+    assert "No token matches the filter." in admin.get("/tokens", params={"q": "zz-none"}).text
+
+
+def test_the_api_keys_page_creates_downloads_disables_and_deletes(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    page = admin.get("/keys")
+    assert backend.api_key in page.text and "(this session)" in page.text
+    created = admin.post("/keys", {"user": "ci-bot", "role": "read-only"})
+    key_id = re.search(r"API key (\S+) created", created.text)
+    secret = re.search(r'id="key-secret"[^>]*value="([^"]+)"', created.text)
+    assert key_id and secret
+    key_id_text = key_id.group(1)
+    download = admin.post(f"/keys/{key_id_text}/download")
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{key_id_text}.json"'
+    key_file = download.json()
+    assert key_file == {
+        "keyId": key_id_text,
+        "secret": secret.group(1),
+        "account": backend.account,
+        "subAccount": "",
+    }
+    bearer = requests.post(
+        f"{backend.url}/api/v2/access/tokens",
+        json={"keyId": key_id_text},
+        headers={"X-LW-UAKS": key_file["secret"]},
+        timeout=10,
+    )
+    assert bearer.status_code == 201
+    # Leaving the page forgets the secret.
+    listing = admin.get("/keys")
+    assert secret.group(1) not in listing.text and "ci-bot" in listing.text
+    gone = admin.get(f"/keys/{key_id_text}/created")
+    assert gone.url.endswith("/console/keys") and secret.group(1) not in gone.text
+    assert "can only be downloaded" in admin.post(f"/keys/{key_id_text}/download").text
+
+    admin.post(f"/keys/{key_id_text}/disable")
+    assert (
+        requests.post(
+            f"{backend.url}/api/v2/access/tokens",
+            json={"keyId": key_id_text},
+            headers={"X-LW-UAKS": key_file["secret"]},
+            timeout=10,
+        ).status_code
+        == 401
+    )
+    assert "the key this session uses" in admin.post(f"/keys/{backend.api_key}/disable").text
+    assert "Delete the API key" in admin.get(f"/keys/{key_id_text}/delete").text
+    deleted = admin.post(f"/keys/{key_id_text}/delete", {"confirm": "yes"})
+    assert f"API key {key_id_text} deleted." in deleted.text
+    assert key_id_text not in admin.get("/keys").text.replace(f"API key {key_id_text} deleted.", "")
+    audit = admin.get("/audit").text
+    for action in ("key.created", "key.disabled", "key.deleted"):
+        assert action in audit
+
+
+def test_a_user_may_hold_at_most_twenty_keys(backend: Backend, admin: ConsoleClient) -> None:
+    user = unique("busy")
+    for _ in range(20):
+        made = admin.post("/keys", {"user": user, "role": "read-only"})
+        assert made.status_code == 200 and "created" in made.text
+    refused = admin.post("/keys", {"user": user, "role": "read-only"})
+    assert refused.status_code == 409 and "20 API keys" in refused.text
+
+
+def test_disabling_a_key_ends_its_console_sessions(backend: Backend, admin: ConsoleClient) -> None:
+    key = create_key(backend, "admin", "second-admin")
+    other = ConsoleClient(backend)
+    other.sign_in(key["keyId"], key["secret"])
+    assert other.get("/tokens").url.endswith("/console/tokens")
+    admin.post(f"/keys/{key['keyId']}/disable")
+    ended = other.get("/tokens")
+    assert ended.url.endswith("/console/signin?revoked=1")
+    assert "disabled or deleted" in ended.text
+    assert other.post("/tokens", {"name": "late"}).status_code == 401
+
+
+def test_an_idle_session_ends(tmp_path: Path) -> None:
+    with run_backend(tmp_path, extra_args=["--console-idle-timeout", "1"]) as backend:
+        client = ConsoleClient(backend)
+        client.sign_in(backend.api_key, backend.api_secret)
+        for _ in range(3):  # activity keeps it alive
+            time.sleep(0.5)
+            assert client.get("/tokens").url.endswith("/console/tokens")
+        time.sleep(1.5)
+        ended = client.get("/tokens")
+        assert ended.url.endswith("/console/signin?expired=1")
+        assert "without activity" in ended.text
+
+
+def test_without_the_console_only_the_api_is_served(tmp_path: Path) -> None:
+    with run_backend(tmp_path, extra_args=["--no-console"]) as backend:
+        assert "Console:" not in backend.output()
+        answer = requests.get(f"{backend.url}/console/signin", timeout=10)
+        assert answer.status_code == 404 and answer.json()["message"]
+
+
+def test_static_files_and_unknown_pages(backend: Backend, admin: ConsoleClient) -> None:
+    script = admin.get("/static/console.js")
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert script.headers["Cache-Control"] == "no-cache"
+    assert admin.get("/static/console.css").status_code == 200
+    assert admin.get("/static/../app.py").status_code == 404
+    assert admin.get("/static/nothing.js").status_code == 404
+    assert admin.get("/tokens/" + "0" * 64).status_code == 404
+    assert admin.get("/nowhere").status_code == 404
+    assert admin.http.delete(admin.url("/tokens"), timeout=10).status_code == 405
+
+
+def test_no_token_value_in_any_page_url_or_log_line_unless_revealed(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    api_made = backend.client().agent_tokens.create(unique("api"), description="made by the API")
+    admin.post("/tokens", {"name": unique("console"), "os": "linux"})
+    created_page = admin.pages[-1]
+    values = [t.token for t in backend.client().agent_tokens.list()]
+    assert api_made.token in values
+
+    # Every page a person can reach without asking for a value.
+    admin.pages.clear()
+    admin.get("/tokens")
+    for state in ("enabled", "disabled", "deleted"):
+        admin.get("/tokens", params={"state": state, "q": "a"})
+    ids = re.findall(r"/console/tokens/([0-9a-f]{64})", admin.get("/tokens").text)
+    assert len(ids) == len(values)
+    for token_id in ids:
+        admin.get(f"/tokens/{token_id}")
+        admin.get(f"/tokens/{token_id}/disable")
+        admin.get(f"/tokens/{token_id}/delete")
+        admin.get(f"/tokens/{token_id}/created")
+    admin.get("/audit")
+    admin.get("/keys")
+    admin.get("/tokens/new")
+    for page in admin.pages:
+        assert secrets_in(page.text, values) == [], page.url
+        assert secrets_in(page.url, values) == []
+        assert secrets_in(page.headers.get("Location", ""), values) == []
+        assert secrets_in(parse(page.text).title, values) == []
+
+    # Asked for: the reveal shows exactly that token's value, and is audited.
+    token_id = backend.client().agent_tokens.get(api_made.token)
+    assert token_id.name == api_made.name
+    target = admin.token_id(api_made.name)
+    revealed = admin.post(f"/tokens/{target}/reveal")
+    assert secrets_in(revealed.text, values) == [api_made.token]
+    assert secrets_in(parse(revealed.text).title, values) == []
+    assert secrets_in(revealed.url, values) == []
+    assert "token.revealed" in admin.get(f"/tokens/{target}").text
+    # ... as the page right after creating one showed that one value only.
+    assert len(secrets_in(created_page.text, values)) == 1
+
+    logs = backend.logs()
+    assert "/console/tokens" in logs  # debug logging of console requests is on
+    assert secrets_in(logs, values) == []
+    assert backend.api_secret not in logs
