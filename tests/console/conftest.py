@@ -32,7 +32,9 @@ CHROMIUM_ARGS: Final = (
 SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "build" / "console-screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's synchronous API runs an event loop in this thread while
+# it is open, and tests elsewhere that call ``asyncio.run`` need the thread without one.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
