@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from walkthrough import clone, follow, link_built_venv, walkthrough_environment
+from walkthrough import STEPS, clone, follow, link_built_venv, walkthrough_environment
 
 
 @pytest.mark.terraform
@@ -64,3 +64,20 @@ def test_make_says_what_it_installs_before_the_long_wait(tmp_path: Path) -> None
     assert installing.stdout.startswith(
         "Installing lacework-tokens and the server's dependencies into .venv (pip; about 30 s"
     )
+
+
+def test_the_terraform_examples_readme_gives_the_walkthrough_s_commands() -> None:
+    """Every command examples/terraform/README.md shows is one the walkthrough runs."""
+    readme = Path(__file__).resolve().parents[2] / "examples" / "terraform" / "README.md"
+    block = re.search(r"```sh\n(.*?)```", readme.read_text(), re.DOTALL)
+    assert block is not None
+    run_by_the_walkthrough = [step.split() for step in ("make run", *STEPS)]
+    shown = [
+        command.split()
+        for line in block.group(1).splitlines()
+        for command in line.split("#", 1)[0].split("&&")
+        if command.strip()
+    ]
+    assert len(shown) >= 5
+    for words in shown:
+        assert any(step[: len(words)] == words for step in run_by_the_walkthrough), words
