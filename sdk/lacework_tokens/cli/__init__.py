@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     from lacework_tokens.cli.serve import add_serve_command
     from lacework_tokens.cli.terraform import add_terraform_command
     from lacework_tokens.cli.tokens import GLOBAL_PREFIX, add_connection_options, add_token_command
+    from lacework_tokens.review.command import add_review_command
 
     parser = argparse.ArgumentParser(
         prog="lacework-tokens",
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_accounts_command(commands)
     add_audit_command(commands)
     add_terraform_command(commands)
+    add_review_command(commands)
     return parser
 
 
@@ -102,6 +104,10 @@ def _global_options_problem(args: argparse.Namespace) -> str | None:
         if not hasattr(args, "json"):
             return f"--json does not apply to '{args.command}'"
         args.json = True
+    if args.command == "review" and getattr(args, "profile", None) is None:
+        # review --live reads only a profile; take one given before the command too.
+        args.profile = getattr(args, GLOBAL_PREFIX + "profile", None)
+        setattr(args, GLOBAL_PREFIX + "profile", None)
     if args.command != "token":
         given = [s for s in CONNECTION_SETTINGS if getattr(args, GLOBAL_PREFIX + s) is not None]
         if given:
