@@ -28,7 +28,6 @@ from lacework_tokens.limits import (
 )
 
 __all__ = [
-    "SEARCH_FIELDS",
     "AccessTokenRequest",
     "AccessTokenResponse",
     "AgentAccessToken",
@@ -184,14 +183,13 @@ class Expression(enum.StrEnum):
     LE = "le"
 
 
-SEARCH_FIELDS: Final = frozenset(
-    {"tokenAlias", "tokenEnabled", "props.os", "props.description", "createdTime"}
-)
-
-
 @frozen
 class SearchFilter:
-    """One condition. ``in`` takes ``values``; every other expression takes ``value``."""
+    """One condition. ``in`` takes ``values``; every other expression takes ``value``.
+
+    Which fields a server can search, and which values each field takes, is the server's
+    business (the backend's rules are in ``server/services/tokens.py``).
+    """
 
     field: str
     expression: Expression
@@ -438,9 +436,6 @@ def _structure_filter(data: Any, path: str) -> SearchFilter:
     body = _expect_mapping(data, path)
     name = _str(body, "field", path, required=True)
     assert name is not None
-    if name not in SEARCH_FIELDS:
-        allowed = ", ".join(sorted(SEARCH_FIELDS))
-        raise WireError(_where(path, "field"), f"unknown field {name[:64]!r}; one of {allowed}")
     raw_expression = _str(body, "expression", path, required=True)
     assert raw_expression is not None
     try:
@@ -456,8 +451,8 @@ def _structure_filter(data: Any, path: str) -> SearchFilter:
     if expression is Expression.IN:
         if values is None and isinstance(value, list):
             values, value = value, None
-        if not isinstance(values, list) or not values:
-            raise WireError(_where(path, "values"), "must be a non-empty list for 'in'")
+        if not isinstance(values, list):
+            raise WireError(_where(path, "values"), "must be a list for 'in'")
         for index, item in enumerate(values):
             if isinstance(item, bool) or not isinstance(item, str | int):
                 raise WireError(f"{_where(path, 'values')}[{index}]", "must be a string or integer")

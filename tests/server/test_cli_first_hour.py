@@ -525,8 +525,11 @@ def test_search_uses_the_api_s_expressions(backend: Backend) -> None:
     assert table.splitlines()[1].split()[1:3] == ["find-a", "Enabled"]
 
     unknown = token_cli(backend, "search", "--filter", "owner", "eq", "me")
-    assert unknown.returncode == 2
-    assert "cannot search on 'owner': the fields are createdTime" in unknown.stderr
+    assert unknown.returncode == 1
+    assert "unknown field 'owner'; one of createdTime" in unknown.stderr
+    misspelt = token_cli(backend, "search", "--filter", "tokenAlias", "equals", "me")
+    assert misspelt.returncode == 2
+    assert "unknown expression 'equals': one of eq, ne, in" in misspelt.stderr
     rejected = token_cli(backend, "search", "--filter", "tokenEnabled", "eq", "yes")
     assert rejected.returncode == 1
     assert rejected.stderr.startswith("lacework-tokens token search: error: [400]")

@@ -43,12 +43,11 @@ from lacework_tokens.cli.output import (
     print_help,
     print_json,
     print_table,
-    redacted_url,
     table_time,
 )
 from lacework_tokens.cli.serve import positive_int
 from lacework_tokens.files import make_private_dir, write_private
-from lacework_tokens.server.store import (
+from lacework_tokens.server.storage.records import (
     AccountRecord,
     ApiKeyRecord,
     AuditEvent,
@@ -62,7 +61,7 @@ __all__ = ["DEFAULT_DB", "add_accounts_command", "add_audit_command", "add_keys_
 _DB_HELP: Final = f"SQLite file or postgresql:// URL of the server (default: {DEFAULT_DB})"
 
 if TYPE_CHECKING:  # imported lazily at run time: argument parsing stays light
-    from lacework_tokens.server.service import TokenService
+    from lacework_tokens.server.services import Services
 
 
 class _CommandError(Exception):
@@ -77,22 +76,14 @@ def _actor() -> str:
     return f"cli:{user}"
 
 
-def _shown_db(db: str) -> str:
-    from lacework_tokens.server.stores import is_postgres_url
-
-    if not is_postgres_url(db):
-        return db
-    return redacted_url(db)
-
-
 @contextlib.contextmanager
-def _service(given_db: str | None, *, may_create: bool) -> Iterator[TokenService]:
-    """The service on ``given_db`` (``None``: serve's default here). A SQLite file that does not
+def _service(given_db: str | None, *, may_create: bool) -> Iterator[Services]:
+    """The services on ``given_db`` (``None``: serve's default here). A SQLite file that does not
     exist is an error unless ``may_create`` and the file was named (creating keys or accounts
     before the first ``serve`` is fine; creating a stray database by accident is not)."""
-    from lacework_tokens.server.secrets import Sealer
-    from lacework_tokens.server.service import TokenService
-    from lacework_tokens.server.stores import is_postgres_url, open_store
+    from lacework_tokens.server.crypto import Sealer
+    from lacework_tokens.server.services import Services
+    from lacework_tokens.server.storage import is_postgres_url, open_store, reason_without_password
 
     db = given_db or DEFAULT_DB
     if not is_postgres_url(db):
@@ -109,20 +100,20 @@ def _service(given_db: str | None, *, may_create: bool) -> Iterator[TokenService
     try:
         store = open_store(db)
     except StoreError as exc:
-        message = str(exc).replace(db, _shown_db(db)) if is_postgres_url(db) else str(exc)
-        first_line = message.splitlines()[0] if message else "cannot open the database"
-        raise _CommandError(first_line) from None
+        raise _CommandError(
+            reason_without_password(exc, db) or "cannot open the database"
+        ) from None
     try:
         # Keys, accounts and the audit trail never touch sealed token values: no server key
         # file is needed, and none is created.
-        yield TokenService(store, Sealer.ephemeral())
+        yield Services(store, Sealer.ephemeral())
     finally:
         store.close()
 
 
 def _run(command: str, action: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
     def handler(args: argparse.Namespace) -> int:
-        from lacework_tokens.server.service import ServiceError
+        from lacework_tokens.server.services import ServiceError
 
         try:
             return action(args)
@@ -206,8 +197,8 @@ def _keys_create(args: argparse.Namespace) -> int:
             f"{args.key_file} already exists: choose another --key-file (it may hold another "
             "secret)"
         )
-    with _service(args.db, may_create=True) as service:
-        key = service.create_api_key(
+    with _service(args.db, may_create=True) as services:
+        key = services.identity.create_api_key(
             args.account, role=Role(args.role), user=args.user, actor=_actor()
         )
     home = key.sub_account or key.account
@@ -236,8 +227,8 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 
 def _keys_list(args: argparse.Namespace) -> int:
-    with _service(args.db, may_create=False) as service:
-        keys = service.list_api_keys(args.account)
+    with _service(args.db, may_create=False) as services:
+        keys = services.identity.list_api_keys(args.account)
     if args.json:
         print_json([_listing_json(key, _KEY_JSON) for key in keys])
         return EXIT_OK
@@ -262,8 +253,8 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 def _keys_set_enabled(enabled: bool) -> Callable[[argparse.Namespace], int]:
     def change(args: argparse.Namespace) -> int:
-        with _service(args.db, may_create=False) as service:
-            service.set_api_key_enabled(args.key_id, enabled, actor=_actor())
+        with _service(args.db, may_create=False) as services:
+            services.identity.set_api_key_enabled(args.key_id, enabled, actor=_actor())
         state = "enabled" if enabled else "disabled: its bearer tokens no longer work"
         print(f"API key {args.key_id} {state}.")
         return EXIT_OK
@@ -272,8 +263,8 @@ def _keys_set_enabled(enabled: bool) -> Callable[[argparse.Namespace], int]:
 
 
 def _keys_delete(args: argparse.Namespace) -> int:
-    with _service(args.db, may_create=False) as service:
-        service.delete_api_key(args.key_id, actor=_actor())
+    with _service(args.db, may_create=False) as services:
+        services.identity.delete_api_key(args.key_id, actor=_actor())
     print(f"API key {args.key_id} deleted: its bearer tokens no longer work.")
     return EXIT_OK
 
@@ -346,8 +337,8 @@ def add_keys_command(subparsers: Any) -> None:
 
 
 def _accounts_create(args: argparse.Namespace) -> int:
-    with _service(args.db, may_create=True) as service:
-        created = service.create_account(args.name, parent=args.parent, actor=_actor())
+    with _service(args.db, may_create=True) as services:
+        created = services.identity.create_account(args.name, parent=args.parent, actor=_actor())
     if created.parent:
         print(
             f"Created sub-account {created.name} of {created.parent}: keys of {created.parent} "
@@ -359,8 +350,8 @@ def _accounts_create(args: argparse.Namespace) -> int:
 
 
 def _accounts_list(args: argparse.Namespace) -> int:
-    with _service(args.db, may_create=False) as service:
-        accounts = service.list_accounts()
+    with _service(args.db, may_create=False) as services:
+        accounts = services.identity.list_accounts()
     if args.json:
         print_json([_listing_json(a, _ACCOUNT_JSON) for a in accounts])
         return EXIT_OK
@@ -405,8 +396,8 @@ def add_accounts_command(subparsers: Any) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    with _service(args.db, may_create=False) as service:
-        events = service.list_audit(args.account, args.limit)
+    with _service(args.db, may_create=False) as services:
+        events = services.audit.list_events(args.account, args.limit)
     if args.json:
         print_json([_listing_json(e, _EVENT_JSON) for e in events])
         return EXIT_OK

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -36,7 +36,6 @@ __all__ = [
     "print_json",
     "print_table",
     "program",
-    "redacted_url",
     "stdout_closed",
     "table_time",
 ]
@@ -114,15 +113,6 @@ def print_help(parser: argparse.ArgumentParser) -> int:
     """A command group named without its action: its help on stderr, and the usage exit code."""
     parser.print_help(sys.stderr)
     return EXIT_USAGE
-
-
-def redacted_url(url: str) -> str:
-    """A URL fit to print (a ``postgresql://`` DSN): its password replaced by ``****``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def missing_extra(extra: str, modules: Sequence[str], needed_for: str) -> str | None:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Generator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from attrs import frozen
@@ -28,11 +27,16 @@ from lacework_tokens import limits, wire
 from lacework_tokens.certificates import self_signed
 from lacework_tokens.files import make_private_dir, write_private
 from lacework_tokens.server.app import create_app
+from lacework_tokens.server.crypto import Sealer, SealerError
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
-from lacework_tokens.server.secrets import Sealer, SealerError
-from lacework_tokens.server.service import ServiceError, TokenService
-from lacework_tokens.server.store import Store
-from lacework_tokens.server.stores import is_postgres_url, open_store
+from lacework_tokens.server.services import ServiceError, Services
+from lacework_tokens.server.storage import (
+    is_postgres_url,
+    open_store,
+    reason_without_password,
+    without_password,
+)
+from lacework_tokens.server.storage.protocol import Store
 from lacework_tokens.state_dir import ServerRecord, record_server
 
 __all__ = [
@@ -81,15 +85,6 @@ class ServeOptions:
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
     # How the user runs this program, for the hints printed at start.
     program: str = "lacework-tokens"
-
-
-def _redact_url(url: str) -> str:
-    """A database URL fit to print: the password replaced."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def validate(options: ServeOptions) -> None:
@@ -160,13 +155,14 @@ def _key_file_path(options: ServeOptions, state_dir: Path) -> Path:
 
 
 def _prepare_keys(
-    service: TokenService, options: ServeOptions, state_dir: Path
+    services: Services, options: ServeOptions, state_dir: Path
 ) -> tuple[Callable[[str], list[str]], Path | None]:
     """Make sure an API key exists; returns what to print once the URL is known, and the key
     file that goes with this server, if any."""
+    identity = services.identity
     if options.api_key is not None and options.api_secret is not None:
         try:
-            created = service.ensure_api_key(options.account, options.api_key, options.api_secret)
+            created = identity.ensure_api_key(options.account, options.api_key, options.api_secret)
         except ServiceError as exc:
             raise StartupError(f"--api-key {options.api_key}: {exc.message}") from None
         state = "created" if created else "already present"
@@ -175,14 +171,14 @@ def _prepare_keys(
 
     key_file = _key_file_path(options, state_dir)
     again = f'eval "$({options.program} env{_db_option(options)})"'
-    if service.has_api_keys():
+    if identity.has_api_keys():
         if key_file.is_file():
             return (
                 lambda _url: [f"API key file: {key_file}", f"Connection settings: {again}"]
             ), key_file
         return (lambda _url: ["API keys exist; the secret was shown when they were created"]), None
 
-    api_key = service.create_api_key(options.account)
+    api_key = identity.create_api_key(options.account)
     write_private(key_file, json.dumps(wire.converter.unstructure(api_key), indent=2) + "\n")
 
     def first_start(url: str) -> list[str]:
@@ -353,7 +349,7 @@ def _configure_logging(level: str, stream: TextIO) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
-def open_service(options: ServeOptions, state_dir: Path) -> tuple[TokenService, Store]:
+def open_services(options: ServeOptions, state_dir: Path) -> tuple[Services, Store]:
     db = options.db or str(state_dir / DEFAULT_DB_NAME)
     make_private_dir(state_dir)
     try:
@@ -365,12 +361,9 @@ def open_service(options: ServeOptions, state_dir: Path) -> tuple[TokenService, 
     try:
         store = open_store(db)
     except Exception as exc:
-        shown = _redact_url(db) if is_postgres_url(db) else db
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if is_postgres_url(db) and options.db:
-            reason = reason.replace(options.db, shown)
-        raise StartupError(f"cannot open the database {shown}: {reason}") from None
-    return TokenService(store, sealer), store
+        reason = reason_without_password(exc, db) or type(exc).__name__
+        raise StartupError(f"cannot open the database {without_password(db)}: {reason}") from None
+    return Services(store, sealer), store
 
 
 def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
@@ -379,9 +372,9 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
     validate(options)
     _configure_logging(options.log_level, sys.stderr)
     state_dir = _state_dir(options)
-    service, store = open_service(options, state_dir)
+    services, store = open_services(options, state_dir)
     try:
-        announce_keys, api_key_file = _prepare_keys(service, options, state_dir)
+        announce_keys, api_key_file = _prepare_keys(services, options, state_dir)
         tls_lines: list[str] = []
         cert_file, key_file = options.tls_cert, options.tls_key
         if options.tls_self_signed:
@@ -395,7 +388,7 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
         sock = _listen(options.host, options.port)
         config = uvicorn.Config(
             create_app(
-                service,
+                services,
                 offload=options.db is not None and is_postgres_url(options.db),
                 key_rate=options.key_rate,
                 login_rate=options.login_rate,
