@@ -533,3 +533,25 @@ def test_search_uses_the_api_s_expressions(backend: Backend) -> None:
     rejected = token_cli(backend, "search", "--filter", "tokenEnabled", "eq", "yes")
     assert rejected.returncode == 1
     assert rejected.stderr.startswith("lacework-tokens token search: error: [400]")
+
+
+def test_an_account_that_is_not_the_key_s_is_an_error_naming_both(
+    backend: Backend, tmp_path: Path
+) -> None:
+    made = run("accounts", "create", "team", "--parent", backend.account,
+               "--db", str(backend.db_path))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    other = token_cli(backend, "-a", "other", "list")
+    assert other.returncode == 1
+    [line] = other.stderr.strip().splitlines()
+    assert "the account is set to 'other'" in line
+    assert f"API key {backend.api_key} belongs to account '{backend.account}'" in line
+    assert "(sub-accounts: team)" in line and f"set LW_ACCOUNT={backend.account}" in line
+    assert other.stdout == ""
+
+    sub = token_cli(backend, "--account", "team", "list")
+    assert sub.returncode == 1
+    assert f"set LW_ACCOUNT={backend.account} and LW_SUBACCOUNT=team" in sub.stderr
+
+    assert token_cli(backend, "--subaccount", "team", "list").returncode == 0
+    assert token_cli(backend, "-a", backend.account.upper(), "list").returncode == 0

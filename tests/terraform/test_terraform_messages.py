@@ -60,3 +60,11 @@ def test_a_server_url_without_scheme_names_the_variable(workbench: Workbench) ->
         f"LW_API_SERVER_URL is '{address}', which has no scheme: write the server's URL in full, "
         f"like http://{address}." in output
     )
+
+
+def test_an_account_that_is_not_the_key_s_stops_the_plan(workbench: Workbench) -> None:
+    tf = workbench.configuration("messages-account", CONFIGURATION, env={"LW_ACCOUNT": "other"})
+    tf.setup()
+    output = failing(tf, "plan")
+    assert "the account is set to 'other'" in output
+    assert f"belongs to account '{workbench.backend.account}'" in output
