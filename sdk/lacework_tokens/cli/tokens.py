@@ -28,7 +28,7 @@ from lacework_tokens.client import Client
 from lacework_tokens.errors import LaceworkError
 from lacework_tokens.wire import AgentAccessToken
 
-__all__ = ["add_token_command"]
+__all__ = ["add_connection_options", "add_token_command"]
 
 TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S UTC"
 CONNECTION_OPTIONS: Final = (
@@ -225,7 +225,7 @@ def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
 # --- parser ---------------------------------------------------------------------------------
 
 
-def _add_connection_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
+def add_connection_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
     group = parser.add_argument_group("connection (optional over LW_* variables and profiles)")
     for flag, dest, help_text in CONNECTION_OPTIONS:
         group.add_argument(flag, dest=dest, default=default, metavar=dest.upper(), help=help_text)
@@ -240,7 +240,7 @@ def _common() -> argparse.ArgumentParser:
     )
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     # Also accepted after the sub-command; SUPPRESS keeps a value given before it.
-    _add_connection_options(common, default=argparse.SUPPRESS)
+    add_connection_options(common, default=argparse.SUPPRESS)
     return common
 
 
@@ -252,7 +252,7 @@ def add_token_command(subparsers: Any) -> None:
         description="Manage Lacework agent access tokens through the API, on the real "
         "service or a local backend. Token values are masked unless --show-token is given.",
     )
-    _add_connection_options(parser, default=None)
+    add_connection_options(parser, default=None)
     parser.set_defaults(handler=lambda _: print_help(parser))
     commands = parser.add_subparsers(dest="token_command", metavar="COMMAND")
     common = _common()
