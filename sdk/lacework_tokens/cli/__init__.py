@@ -1,6 +1,7 @@
 """The ``lacework-tokens`` command line: one module per command group.
 
 - ``tokens``: ``token`` (the agent-token lifecycle through the SDK)
+- ``agents``: ``agent`` (enroll, check in and simulate as an agent; list as ``lacework agent``)
 - ``serve``: ``serve`` (the backend)
 - ``admin``: ``keys``, ``accounts`` and ``audit`` (administering the backend's database)
 - ``terraform``: ``terraform install`` (the provider plugin)
@@ -51,6 +52,7 @@ EXTRA_NEEDED: Final = {
 
 def build_parser() -> argparse.ArgumentParser:
     from lacework_tokens.cli.admin import add_accounts_command, add_audit_command, add_keys_command
+    from lacework_tokens.cli.agents import add_agent_command
     from lacework_tokens.cli.serve import add_serve_command
     from lacework_tokens.cli.terraform import add_terraform_command
     from lacework_tokens.cli.tokens import add_token_command
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_serve_command(commands)
     add_token_command(commands)
+    add_agent_command(commands)
     add_keys_command(commands)
     add_accounts_command(commands)
     add_audit_command(commands)
