@@ -71,7 +71,18 @@ def test_create_list_show_update_enable_disable_delete(backend: Backend, tmp_pat
     listed = token_cli(backend, "list")
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()
-    assert header.split() == ["NAME", "TOKEN", "OS", "ENABLED", "CREATED", "UPDATED"]
+    assert header.split() == [
+        "NAME",
+        "TOKEN",
+        "OS",
+        "ENABLED",
+        "CREATED",
+        "UPDATED",
+        "STATE",
+        "AGENTS",
+        "ACTIVE-24H",
+        "LAST-CHECK-IN",
+    ]
     row = next(r for r in rows if r.startswith("cli-prod "))
     assert wire.mask(value) in row
     assert value not in listed.stdout

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from lacework_tokens import limits, wire
@@ -25,8 +25,8 @@ from lacework_tokens.cli.output import (
     print_table,
 )
 from lacework_tokens.client import Client
-from lacework_tokens.errors import LaceworkError
-from lacework_tokens.wire import AgentAccessToken
+from lacework_tokens.errors import InvalidRequestError, LaceworkError, NotFoundError
+from lacework_tokens.wire import AgentAccessToken, TokenUsage
 
 __all__ = ["add_connection_options", "add_token_command"]
 
@@ -54,14 +54,60 @@ def _when(value: datetime) -> str:
     return value.strftime(TIME_FORMAT)
 
 
-def _as_json(token: AgentAccessToken, show_token: bool) -> dict[str, Any]:
+def _as_json(
+    token: AgentAccessToken, show_token: bool, usage: TokenUsage | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = wire.converter.unstructure(token)
     data["accessToken"] = _shown(token, show_token)
+    if usage is not None:
+        shown = wire.converter.unstructure(usage)
+        del shown["accessToken"]
+        data["usage"] = {**shown, "state": _state(token, usage)}
     return data
 
 
-def _print_list(tokens: Sequence[AgentAccessToken], show_token: bool) -> None:
-    header = ("NAME", "TOKEN", "OS", "ENABLED", "CREATED", "UPDATED")
+def _usage(client: Client, tokens: Sequence[AgentAccessToken]) -> dict[str, TokenUsage]:
+    """Agents per token where the server counts them (this project's backend); nothing from a
+    server without the usage extension."""
+    try:
+        return client.agent_tokens.usage_of([t.token for t in tokens])
+    except (NotFoundError, InvalidRequestError):
+        return {}
+
+
+def _state(token: AgentAccessToken, usage: TokenUsage | None) -> str:
+    """enabled, disabled, expired (no new enrollment) or used up (max_enrollments reached)."""
+    if not token.enabled:
+        return "disabled"
+    if token.expired():
+        return "expired"
+    if usage is not None and usage.used_up(token):
+        return "used up"
+    return "enabled"
+
+
+def _figures(usage: TokenUsage | None) -> tuple[str, str, str]:
+    if usage is None:
+        return ("-", "-", "-")
+    last = _when(usage.last_checkin) if usage.last_checkin else "never"
+    return (str(usage.enrolled), str(usage.active), last)
+
+
+def _print_list(
+    tokens: Sequence[AgentAccessToken], show_token: bool, usage: dict[str, TokenUsage]
+) -> None:
+    header = (
+        "NAME",
+        "TOKEN",
+        "OS",
+        "ENABLED",
+        "CREATED",
+        "UPDATED",
+        "STATE",
+        "AGENTS",
+        "ACTIVE-24H",
+        "LAST-CHECK-IN",
+    )
     rows = [
         (
             t.name,
@@ -70,33 +116,45 @@ def _print_list(tokens: Sequence[AgentAccessToken], show_token: bool) -> None:
             "yes" if t.enabled else "no",
             _when(t.created_time),
             _when(t.last_updated_time),
+            _state(t, usage.get(t.token)),
+            *_figures(usage.get(t.token)),
         )
         for t in tokens
     ]
     print_table([header, *rows])
 
 
-def _print_details(token: AgentAccessToken, show_token: bool) -> None:
+def _print_details(
+    token: AgentAccessToken, show_token: bool, usage: TokenUsage | None = None
+) -> None:
     # Label and value in two columns, no header.
-    print_table(
-        [
-            ("NAME", token.name),
-            ("TOKEN", _shown(token, show_token)),
-            ("DESCRIPTION", token.description),
-            ("OS", token.os),
-            ("ENABLED", "yes" if token.enabled else "no"),
-            ("CREATED", _when(token.created_time)),
-            ("UPDATED", _when(token.last_updated_time)),
-            ("VERSION", token.version),
-        ]
-    )
+    enrolled, active, last = _figures(usage)
+    rows = [
+        ("NAME", token.name),
+        ("TOKEN", _shown(token, show_token)),
+        ("DESCRIPTION", token.description),
+        ("OS", token.os),
+        ("ENABLED", "yes" if token.enabled else "no"),
+        ("CREATED", _when(token.created_time)),
+        ("UPDATED", _when(token.last_updated_time)),
+        ("VERSION", token.version),
+        ("STATE", _state(token, usage)),
+        ("EXPIRES", _when(token.expires_at) if token.expires_at else "never"),
+        ("MAX ENROLLMENTS", str(token.max_enrollments or "unlimited")),
+        ("SCOPE", token.scope or "-"),
+    ]
+    if usage is not None:
+        rows += [("AGENTS", enrolled), ("ACTIVE (24H)", active), ("LAST CHECK-IN", last)]
+    print_table(rows)
 
 
-def _print_token(token: AgentAccessToken, args: argparse.Namespace) -> None:
+def _print_token(
+    token: AgentAccessToken, args: argparse.Namespace, usage: TokenUsage | None = None
+) -> None:
     if args.json:
-        print_json(_as_json(token, args.show_token), sort_keys=True)
+        print_json(_as_json(token, args.show_token, usage), sort_keys=True)
     else:
-        _print_details(token, args.show_token)
+        _print_details(token, args.show_token, usage)
 
 
 def _reveal_hint(token: AgentAccessToken, args: argparse.Namespace) -> None:
@@ -118,12 +176,15 @@ def _quote(text: str) -> str:
 
 def _list(client: Client, args: argparse.Namespace) -> int:
     tokens = sorted(client.agent_tokens.list(), key=lambda t: (t.name, t.created_time))
+    usage = _usage(client, tokens) if tokens else {}
     if args.json:
-        print_json([_as_json(t, args.show_token) for t in tokens], sort_keys=True)
+        print_json(
+            [_as_json(t, args.show_token, usage.get(t.token)) for t in tokens], sort_keys=True
+        )
     elif not tokens:
         print("There are no agent access tokens.")
     else:
-        _print_list(tokens, args.show_token)
+        _print_list(tokens, args.show_token, usage)
     return EXIT_OK
 
 
@@ -135,13 +196,22 @@ def _show(client: Client, args: argparse.Namespace) -> int:
         token = found
     else:
         token = client.agent_tokens.get(args.token)
-    _print_token(token, args)
+    _print_token(token, args, _usage(client, [token]).get(token.token))
     return EXIT_OK
 
 
 def _create(client: Client, args: argparse.Namespace) -> int:
+    expires_at = None
+    if args.expires_in is not None:
+        expires_at = datetime.now(UTC) + timedelta(seconds=args.expires_in)
     token = client.agent_tokens.create(
-        args.name, description=args.description, os=args.os, enabled=not args.disabled
+        args.name,
+        description=args.description,
+        os=args.os,
+        enabled=not args.disabled,
+        expires_at=expires_at,
+        max_enrollments=args.max_enrollments,
+        scope=args.scope,
     )
     _print_token(token, args)
     _reveal_hint(token, args)
@@ -225,6 +295,26 @@ def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
 # --- parser ---------------------------------------------------------------------------------
 
 
+def _duration(text: str) -> int:
+    seconds = limits.duration_seconds(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a duration such as 90s, 15m, 24h, 7d or 2w"
+        )
+    return seconds
+
+
+def _enrollments(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    problem = limits.max_enrollments_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
+    return value
+
+
 def add_connection_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
     group = parser.add_argument_group("connection (optional over LW_* variables and profiles)")
     for flag, dest, help_text in CONNECTION_OPTIONS:
@@ -290,6 +380,26 @@ def add_token_command(subparsers: Any) -> None:
         "--os", default=limits.DEFAULT_OS, help="agent OS: linux (default) or windows"
     )
     create.add_argument("--disabled", action="store_true", help="create the token disabled")
+    policy = create.add_argument_group(
+        "enrollment policy (this project's extension; Lacework ignores it)"
+    )
+    policy.add_argument(
+        "--expires-in",
+        type=_duration,
+        default=None,
+        metavar="15m|24h|7d",
+        help="refuse enrollments after this long (enrolled agents keep checking in)",
+    )
+    policy.add_argument(
+        "--max-enrollments",
+        type=_enrollments,
+        default=None,
+        metavar="N",
+        help="how many agents may enroll with the token (1: single-use)",
+    )
+    policy.add_argument(
+        "--scope", default=None, metavar="GROUP", help="the asset group enrolled agents join"
+    )
 
     update = command(
         "update",
