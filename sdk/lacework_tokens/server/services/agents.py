@@ -659,7 +659,7 @@ def _decode_cursor(page: str) -> dict[str, Any]:
         packed = base64.urlsafe_b64decode(page + "=" * (-len(page) % 4))
         inflater = zlib.decompressobj()
         text = inflater.decompress(packed, _CURSOR_JSON_MAX)
-        if inflater.unconsumed_tail or not inflater.eof:
+        if inflater.unconsumed_tail or inflater.unused_data or not inflater.eof:
             raise ValueError("too large or cut short")
         cursor = json.loads(text)
     except (ValueError, zlib.error, UnicodeDecodeError, RecursionError):

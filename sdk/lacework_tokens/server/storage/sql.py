@@ -407,6 +407,7 @@ class Statements:
         "delete_expired_bearers",
         "delete_key",
         "delete_key_bearers",
+        "enrolled_count",
         "find_account",
         "find_token",
         "get_agent",
@@ -503,10 +504,11 @@ class Statements:
 
         self.count_agent = _COUNT_AGENT.format(p=p)
         # The token's row, locked on PostgreSQL: its enrollments are counted one at a time.
-        self.token_for_enrollment = (
-            f"SELECT coalesce(p.enrolled, 0) FROM agent_tokens "
-            f"LEFT JOIN agent_token_policy p ON p.lookup = agent_tokens.lookup "
-            f"WHERE agent_tokens.lookup = {p}{lock}"
+        # The count is read by a statement of its own once the lock is held, so it sees the
+        # enrollment that held the lock before (PostgreSQL reads each statement's snapshot).
+        self.token_for_enrollment = f"SELECT 1 FROM agent_tokens WHERE lookup = {p}{lock}"
+        self.enrolled_count = (
+            f"SELECT coalesce(max(enrolled), 0) FROM agent_token_policy WHERE lookup = {p}"
         )
         self.last_mid = f"SELECT coalesce(max(mid), 0) FROM agents WHERE account = {p}"
         self.insert_agent = f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES ({_marks(p, 13)})"
@@ -1014,11 +1016,11 @@ class SqlStore(abc.ABC):
         with self._transaction() as connection:
             # The token's row first (locked on PostgreSQL): concurrent enrollments with one
             # token are counted one after the other, so a single-use token enrolls one agent.
-            rows = connection.execute(sql.token_for_enrollment, (lookup,)).fetchall()
-            if not rows:
+            if not connection.execute(sql.token_for_enrollment, (lookup,)).fetchall():
                 raise StoreError("the agent's token does not exist")
-            if max_enrollments is not None and int(rows[0][0]) >= max_enrollments:
-                raise EnrollmentsExhausted(f"the token has enrolled {rows[0][0]} agents")
+            count = int(connection.execute(sql.enrolled_count, (lookup,)).fetchall()[0][0])
+            if max_enrollments is not None and count >= max_enrollments:
+                raise EnrollmentsExhausted(f"the token has enrolled {count} agents")
             self._lock_agents(connection, record.account)
             last = connection.execute(sql.last_mid, (record.account,)).fetchall()
             enrolled = evolve(record, mid=int(last[0][0]) + 1)
