@@ -764,11 +764,14 @@ def _unstructure_agent(agent: Agent) -> dict[str, Any]:
 
 def _structure_agent_search(data: Any, _: type) -> AgentSearchRequest:
     body = _expect_mapping(data, "")
-    window = _expect_mapping(body.get("timeFilter") or {}, "timeFilter")
-    filters = body.get("filters") or []
+    window = body.get("timeFilter")
+    window = {} if window is None else _expect_mapping(window, "timeFilter")
+    filters = body.get("filters")
+    filters = [] if filters is None else filters
     if not isinstance(filters, list):
         raise WireError("filters", "must be a list")
-    returns = body.get("returns") or []
+    returns = body.get("returns")
+    returns = [] if returns is None else returns
     if not isinstance(returns, list) or not all(isinstance(item, str) for item in returns):
         raise WireError("returns", "must be a list of field names")
     return AgentSearchRequest(

@@ -277,23 +277,28 @@ def _schemas() -> dict[str, Any]:
         },
         "AgentSearchRequest": {
             "type": "object",
+            "description": "Every part is optional; null is the same as absent.",
             "properties": {
                 "timeFilter": {
-                    "type": "object",
+                    "type": ["object", "null"],
                     "description": "Agents enrolled before endTime and seen after startTime; "
                     "the last 24 hours when absent.",
                     "properties": {
-                        "startTime": {"type": "string", "format": "date-time"},
-                        "endTime": {"type": "string", "format": "date-time"},
+                        "startTime": {"type": ["string", "null"], "format": "date-time"},
+                        "endTime": {"type": ["string", "null"], "format": "date-time"},
                     },
                 },
                 "filters": {
-                    "type": "array",
+                    "type": ["array", "null"],
                     "items": _ref("SearchFilter"),
                     "description": "Fields: " + ", ".join(AGENT_FIELDS) + ". rlike matches "
                     "the whole value (RE2 syntax).",
                 },
-                "returns": {"type": "array", "items": {"type": "string"}},
+                "returns": {
+                    "type": ["array", "null"],
+                    "items": {"type": "string"},
+                    "description": "The fields to answer; all when absent.",
+                },
             },
         },
         "AgentEnrollmentRequest": {
