@@ -158,10 +158,7 @@ class AgentService:
 
     def _token_of(self, token: str | None) -> TokenRecord:
         """The token an agent authenticates with (``Authorization``: raw or ``Bearer``)."""
-        value = (token or "").strip()
-        scheme, _, rest = value.partition(" ")
-        if rest and scheme.lower() == "bearer":
-            value = rest.strip()
+        value = _credential(token)
         if not limits.is_printable_token_value(value):
             raise Unauthorized(UNKNOWN_TOKEN_MESSAGE)
         record = self.store.find_token(self.sealer.lookup(value))
@@ -198,15 +195,17 @@ class AgentService:
         return self._to_wire(stored, self._short_of(record))
 
     def checkin(self, token: str | None, request: wire.AgentCheckinRequest) -> wire.Agent:
-        record = self._token_of(token)
-        if not record.enabled:
-            raise Forbidden(_disabled(record))
-        found = self.store.checkin_agent(
-            record.account, request.mid, record.lookup, self.clock.now()
-        )
-        if found is None:
+        # The hot path is one transaction: the agent's row, joined to its token, is read and
+        # written; the token alone is read only to say why a check-in is refused.
+        value = _credential(token)
+        lookup = self.sealer.lookup(value) if limits.is_printable_token_value(value) else ""
+        found = self.store.checkin_agent(lookup, request.mid, self.clock.now()) if lookup else None
+        if found is None or not found.token_enabled:
+            record = self._token_of(token)
+            if not record.enabled:
+                raise Forbidden(_disabled(record))
             raise NotFound(f"Agent {request.mid} is not enrolled with this agent access token.")
-        return self._to_wire(found, self._short_of(record))
+        return self._to_wire(found, self._short_for(lookup))
 
     def _new_agent(self, token: TokenRecord, request: wire.AgentEnrollmentRequest) -> AgentRecord:
         """The agent ``request`` describes, checked (400 naming the field at fault)."""
@@ -507,6 +506,15 @@ class AgentService:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _credential(authorization: str | None) -> str:
+    """The token in an ``Authorization`` header, raw or ``Bearer <token>``."""
+    value = (authorization or "").strip()
+    scheme, _, rest = value.partition(" ")
+    if rest and scheme.lower() == "bearer":
+        value = rest.strip()
+    return value
 
 
 def _agent_actor(hostname: str) -> str:

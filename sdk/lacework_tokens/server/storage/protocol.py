@@ -125,11 +125,10 @@ class Store(Protocol):
         detail is prefixed with the new mid.
         """
 
-    def checkin_agent(
-        self, account: str, mid: int, token_lookup: str, now: datetime
-    ) -> AgentRecord | None:
-        """Record a check-in at ``now`` of agent ``mid`` enrolled with ``token_lookup``; the
-        agent after it, or ``None`` when no such agent enrolled with that token."""
+    def checkin_agent(self, token_lookup: str, mid: int, now: datetime) -> AgentRecord | None:
+        """Record a check-in at ``now`` of agent ``mid`` (of the token's account) enrolled with
+        ``token_lookup``; the agent after it, or ``None`` when no such agent enrolled with that
+        token. An agent whose token is disabled is answered as it is, nothing written."""
 
     def get_agent(self, account: str, mid: int) -> AgentRecord | None: ...
 

@@ -142,9 +142,8 @@ class TokenRecord:
     expires_at: datetime | None = None
     max_enrollments: int | None = None
     scope: str | None = None
-    # Kept by the store as agents enroll and check in; never moves ``updated_time``.
+    # Kept by the store as agents enroll; never moves ``updated_time``.
     enrolled: int = 0
-    last_checkin: datetime | None = None
 
 
 class Unchanged(enum.Enum):

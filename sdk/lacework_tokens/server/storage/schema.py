@@ -218,8 +218,8 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
         ),
         Index("audit_events_by_account", "audit_events", ("account", "id")),
     ),
-    # 3: agents and the enrollment policy. A token's ``enrolled`` and ``last_checkin`` and the
-    # hourly ``agent_activity`` are kept by the store as agents enroll and check in.
+    # 3: agents and the enrollment policy. A token's ``enrolled`` and the hourly
+    # ``agent_activity`` are kept by the store as agents enroll and check in.
     (
         Table(
             "agent_token_policy",
@@ -229,7 +229,6 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
                 Column("max_enrollments", _INT, nullable=True),
                 Column("scope", _SORTED, nullable=True),
                 Column("enrolled", _INT, default="0"),
-                Column("last_checkin", _TIME, nullable=True),
             ),
         ),
         Table(

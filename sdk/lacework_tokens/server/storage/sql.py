@@ -355,7 +355,7 @@ TOKEN_COLUMNS: Final = (
 _TOKEN_SELECT: Final = (
     "SELECT "
     + ", ".join(f"agent_tokens.{column.strip()}" for column in TOKEN_COLUMNS.split(","))
-    + ", p.expires_at, p.max_enrollments, p.scope, coalesce(p.enrolled, 0), p.last_checkin "
+    + ", p.expires_at, p.max_enrollments, p.scope, coalesce(p.enrolled, 0) "
     "FROM agent_tokens LEFT JOIN agent_token_policy p ON p.lookup = agent_tokens.lookup"
 )
 _POLICY_COLUMNS: Final = "lookup, expires_at, max_enrollments, scope"
@@ -368,16 +368,12 @@ _AGENT_SELECT: Final = (
     "a.mode, a.ip_addr, a.tags, a.scope, a.created_time, a.last_update, t.enabled "
     "FROM agents a JOIN agent_tokens t ON t.lookup = a.token_lookup"
 )
-# Counts an agent's enrollment (``enrolled`` 1 …) or check-in (0) on its token's policy row,
-# which a token created before agents existed does not have yet; ``last_checkin`` takes the
-# later of what it has and the new one.
+# Counts an enrollment on its token's policy row, which a token created without a policy does
+# not have yet. (A check-in writes its agent's row only: the token's last check-in is the
+# newest ``last_update`` of its agents, one step down the ``agents_by_token`` index.)
 _COUNT_AGENT: Final = (
-    "INSERT INTO agent_token_policy (lookup, enrolled, last_checkin) VALUES ({p}, {p}, {p}) "
-    "ON CONFLICT (lookup) DO UPDATE SET "
-    "enrolled = agent_token_policy.enrolled + excluded.enrolled, "
-    "last_checkin = CASE WHEN agent_token_policy.last_checkin IS NULL "
-    "OR agent_token_policy.last_checkin < excluded.last_checkin "
-    "THEN excluded.last_checkin ELSE agent_token_policy.last_checkin END"
+    "INSERT INTO agent_token_policy (lookup, enrolled) VALUES ({p}, 1) "
+    "ON CONFLICT (lookup) DO UPDATE SET enrolled = agent_token_policy.enrolled + 1"
 )
 _KEY_COLUMNS: Final = "key_id, account, secret_hash, role, user_name, enabled, created_time"
 _BEARER_COLUMNS: Final = "token_hash, key_id, account, expires_at"
@@ -402,6 +398,7 @@ class Statements:
         "activity_remove",
         "agent_for_checkin",
         "agent_touch",
+        "checkin_same_hour",
         "count_agent",
         "count_user_keys",
         "delete_expired_bearers",
@@ -524,9 +521,20 @@ class Statements:
             f"DELETE FROM agent_activity WHERE token_lookup = {p} AND bucket = {p} AND agents <= 0"
         )
         self.get_agent = f"{_AGENT_SELECT} WHERE a.account = {p} AND a.mid = {p}"
+        # The agent's row only is locked: check-ins of one token do not queue behind each other.
+        lock_agent = f"{dialect.for_update} OF a" if dialect.for_update else ""
         self.agent_for_checkin = (
-            f"{_AGENT_SELECT} WHERE a.account = {p} AND a.mid = {p} AND a.token_lookup = {p}"
-            f"{dialect.for_update}"
+            f"{_AGENT_SELECT} WHERE a.account = "
+            f"(SELECT account FROM agent_tokens WHERE lookup = {p}) "
+            f"AND a.mid = {p} AND a.token_lookup = {p}{lock_agent}"
+        )
+        # A check-in within the hour of the agent's last one, of an enabled token: one
+        # statement, nothing else to count (the agent stays in its agent_activity hour).
+        self.checkin_same_hour = (
+            f"UPDATE agents SET last_update = {p} WHERE account = "
+            f"(SELECT account FROM agent_tokens WHERE lookup = {p} AND enabled = 1) "
+            f"AND mid = {p} AND token_lookup = {p} AND last_update < {p} "
+            f"AND last_update >= {p} RETURNING {AGENT_COLUMNS}"
         )
         self.agent_touch = (
             f"UPDATE agents SET last_update = {p} WHERE account = {p} AND mid = {p} "
@@ -535,7 +543,8 @@ class Statements:
         # One statement, so the three figures come from one snapshot. Whole hours after the
         # one ``since`` falls in are summed from agent_activity; that hour is counted exactly.
         self.token_usage = (
-            "SELECT coalesce(p.enrolled, 0), p.last_checkin, "
+            "SELECT coalesce(p.enrolled, 0), "
+            "(SELECT max(last_update) FROM agents WHERE token_lookup = t.lookup), "
             f"(SELECT coalesce(sum(agents), 0) FROM agent_activity "
             f"WHERE token_lookup = t.lookup AND bucket > {p}), "
             f"(SELECT count(*) FROM agents WHERE token_lookup = t.lookup "
@@ -575,7 +584,6 @@ def _token(row: Sequence[Any]) -> TokenRecord:
         max_enrollments=row[12],
         scope=row[13],
         enrolled=int(row[14]),
-        last_checkin=None if row[15] is None else from_micros(row[15]),
     )
 
 
@@ -1025,8 +1033,7 @@ class SqlStore(abc.ABC):
             last = connection.execute(sql.last_mid, (record.account,)).fetchall()
             enrolled = evolve(record, mid=int(last[0][0]) + 1)
             connection.execute(sql.insert_agent, agent_params(enrolled))
-            seen = to_micros(enrolled.last_update)
-            connection.execute(sql.count_agent, (lookup, 1, seen))
+            connection.execute(sql.count_agent, (lookup,))
             connection.execute(sql.activity_add, (lookup, _bucket(enrolled.last_update)))
             if audit is not None:
                 # The mid is drawn here, so the event names it here.
@@ -1034,22 +1041,25 @@ class SqlStore(abc.ABC):
                 connection.execute(sql.insert_audit, _audit_params(named))
         return enrolled
 
-    def checkin_agent(
-        self, account: str, mid: int, token_lookup: str, now: datetime
-    ) -> AgentRecord | None:
+    def checkin_agent(self, token_lookup: str, mid: int, now: datetime) -> AgentRecord | None:
         sql = self._sql
+        seen = to_micros(now)
+        hour = _bucket(now) * ACTIVITY_BUCKET_MICROS
+        same_hour = (seen, token_lookup, mid, token_lookup, seen, hour)
+        rows = self._rows(sql.checkin_same_hour, same_hour)
+        if rows:  # the common case
+            return _agent(rows[0])
         with self._transaction() as connection:
             rows = connection.execute(
-                sql.agent_for_checkin, (account, mid, token_lookup)
+                sql.agent_for_checkin, (token_lookup, mid, token_lookup)
             ).fetchall()
             if not rows:
                 return None
             agent = _agent(rows[0])
-            if now <= agent.last_update:  # a check-in never moves time backwards
+            # A disabled token's agent is refused (nothing written); time never moves back.
+            if not agent.token_enabled or now <= agent.last_update:
                 return agent
-            seen = to_micros(now)
-            connection.execute(sql.agent_touch, (seen, account, mid, seen))
-            connection.execute(sql.count_agent, (token_lookup, 0, seen))
+            connection.execute(sql.agent_touch, (seen, agent.account, mid, seen))
             before, after = _bucket(agent.last_update), _bucket(now)
             if before != after:
                 connection.execute(sql.activity_remove, (token_lookup, before))
@@ -1105,10 +1115,9 @@ class SqlStore(abc.ABC):
 
         mark = self._dialect.placeholder
         recount = (
-            "INSERT INTO agent_token_policy (lookup, enrolled, last_checkin) "
-            f"SELECT {mark}, count(*), max(last_update) FROM agents WHERE token_lookup = {mark} "
-            "ON CONFLICT (lookup) DO UPDATE SET enrolled = excluded.enrolled, "
-            "last_checkin = excluded.last_checkin"
+            "INSERT INTO agent_token_policy (lookup, enrolled) "
+            f"SELECT {mark}, count(*) FROM agents WHERE token_lookup = {mark} "
+            "ON CONFLICT (lookup) DO UPDATE SET enrolled = excluded.enrolled"
         )
         rebuild = (
             "INSERT INTO agent_activity (token_lookup, bucket, agents) "
