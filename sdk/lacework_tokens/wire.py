@@ -35,6 +35,7 @@ from lacework_tokens.limits import (
 
 __all__ = [
     "KEEP",
+    "MID_MAX",
     "AccessTokenRequest",
     "AccessTokenResponse",
     "Agent",
@@ -871,10 +872,15 @@ def _unstructure_enrollment(request: AgentEnrollmentRequest) -> dict[str, Any]:
     return out
 
 
+MID_MAX: Final = 2**63 - 1  # Go's int and every database's 64-bit integer
+
+
 def _structure_checkin(data: Any, _: type) -> AgentCheckinRequest:
     body = _expect_mapping(data, "")
     mid = _int(body, "mid", "", required=True)
     assert mid is not None
+    if not 1 <= mid <= MID_MAX:
+        raise WireError("mid", f"must be from 1 to {MID_MAX}")
     return AgentCheckinRequest(mid=mid)
 
 

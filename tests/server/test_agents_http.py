@@ -104,6 +104,9 @@ def test_each_refusal_is_a_status_and_a_reason(backend: Backend, api: Wire) -> N
     assert "is not enrolled with this agent access token" in assert_error(missing, 404)
     malformed = as_agent(backend, ENROLL, scoped["accessToken"], {"hostname": 7})
     assert "hostname" in assert_error(malformed, 400)
+    # A mid no 64-bit integer holds is refused, not carried to the database.
+    huge = as_agent(backend, CHECKIN, scoped["accessToken"], {"mid": 2**70})
+    assert "mid: must be from 1 to" in assert_error(huge, 400)
 
 
 def test_a_disabled_tokens_agents_cannot_check_in_and_show_it(backend: Backend, api: Wire) -> None:

@@ -331,7 +331,7 @@ def _schemas() -> dict[str, Any]:
         "AgentCheckinRequest": {
             "type": "object",
             "required": ["mid"],
-            "properties": {"mid": {"type": "integer", "minimum": 1}},
+            "properties": {"mid": {"type": "integer", "minimum": 1, "maximum": wire.MID_MAX}},
         },
         "TokenUsageRequest": {
             "type": "object",

@@ -320,6 +320,8 @@ class AgentService:
             start, end, now = (from_micros(int(cursor[key])) for key in ("start", "end", "now"))
             returns = _returns(tuple(str(name) for name in cursor["returns"]))
             total, after = int(cursor["total"]), int(cursor["after"])
+            if not (0 <= after <= wire.MID_MAX and total >= 0):
+                raise ValueError("out of range")
         except (KeyError, TypeError, ValueError, OverflowError, wire.WireError):
             raise _bad_cursor() from None
         query = AgentQuery(
@@ -641,7 +643,7 @@ def _time(raw: str | int, where: str) -> ConditionValue:
 def _mid(raw: str | int, where: str) -> int:
     if isinstance(raw, int) or (isinstance(raw, str) and raw.isascii() and raw.isdigit()):
         value = int(raw)
-        if 0 <= value < 2**63:
+        if 0 <= value <= wire.MID_MAX:
             return value
     raise BadRequest(f"{where}: mid is a whole number.", where)
 
