@@ -37,6 +37,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         console=args.console,
         console_idle_timeout=args.console_idle_timeout,
         program=program(),
+        agent_page_rows=args.agent_page_rows,
     )
     try:
         return serve(options)
@@ -178,6 +179,13 @@ def add_serve_command(subparsers: Any) -> None:
         default=5.0,
         metavar="SECONDS",
         help="idle keep-alive connections are closed after this time (default: 5)",
+    )
+    limits.add_argument(
+        "--agent-page-rows",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="agents per page of POST /api/v2/AgentInfo/search (default: 1000)",
     )
     console = parser.add_argument_group(
         "console", "The web console at /console/: agent tokens, audit and API keys."
