@@ -34,6 +34,7 @@ class PageParser(HTMLParser):
         self.inline: list[str] = []  # inline scripts, styles and event handlers found
         self.title = ""
         self._in_title = False
+        self._titled = False
         self._in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -57,8 +58,8 @@ class PageParser(HTMLParser):
             self.forms.append({"action": values.get("action", ""), "fields": {}, **values})
         if tag in ("input", "textarea", "select", "button") and self.forms and "name" in values:
             self.forms[-1]["fields"].setdefault(values["name"], values.get("value", ""))
-        if tag == "title":
-            self._in_title = True
+        if tag == "title" and not self._titled:  # the page's, not an SVG's
+            self._in_title = self._titled = True
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":

@@ -17,6 +17,7 @@ import pytest
 from console_client import create_key, secrets_in
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from lacework_tokens.enrollment import AgentConnection
 from lacework_tokens.testing import Backend, run_backend
 
 
@@ -132,17 +133,43 @@ def test_a_person_signs_in_creates_copies_disables_and_signs_out(
     page.get_by_role("link", name="Done").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("prod-eu")
     expect(page.get_by_text("The value is hidden.")).to_be_visible()
+    expect(page.locator("#usage-enrolled")).to_have_text("0")
+
+    # A simulated agent enrolls with the copied value; the page shows it on the next load.
+    enrolled = AgentConnection(backend.url).enroll(
+        copied, "web-1", tags={"Name": "web one", "InternalIp": "10.1.2.3"}
+    )
+    page.reload()
+    expect(page.locator("#usage-enrolled")).to_have_text("1")
+    expect(page.locator("#usage-active")).to_have_text("1")
+    expect(page.get_by_role("cell", name="web-1", exact=True)).to_be_visible()
+    expect(page.get_by_role("img", name="Enrollments and check-ins per day")).to_be_visible()
     visit.shot("token")
+
+    page.get_by_role("link", name="Agents", exact=True).click()
+    page.get_by_label("Token").select_option(label="prod-eu")
+    page.get_by_label("Status").select_option("ACTIVE")
+    page.get_by_role("button", name="Filter").click()
+    row = page.get_by_role("row").filter(has_text="web-1")
+    expect(row).to_contain_text(str(enrolled.mid))
+    expect(row).to_contain_text("10.1.2.3")
+    expect(row.get_by_role("link", name="prod-eu")).to_be_visible()
+    visit.shot("agents")
+    row.get_by_role("link", name="prod-eu").click()
 
     page.get_by_role("link", name="Disable…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Disable the agent access token prod-eu?"
+    )
+    expect(page.get_by_role("note")).to_have_text(
+        "1 agent checked in during the last 7 days and will stop reporting."
     )
     expect(page.get_by_text("can no longer communicate")).to_be_visible()
     visit.shot("token-disable")
     page.get_by_role("button", name="Disable token").click()
     expect(page.get_by_role("status")).to_have_text("Token prod-eu disabled.")
     assert not backend.client().agent_tokens.get(copied).enabled
+    expect(page.get_by_role("cell", name="TOKEN_DISABLED", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Reveal value").click()
     expect(page.get_by_label("Token value")).to_have_value(copied)
@@ -155,7 +182,13 @@ def test_a_person_signs_in_creates_copies_disables_and_signs_out(
     visit.shot("tokens")
 
     page.get_by_role("link", name="Audit").click()
-    for action in ("token.created", "token.disabled", "token.revealed", "console.signed-in"):
+    for action in (
+        "token.created",
+        "agent.enrolled",
+        "token.disabled",
+        "token.revealed",
+        "console.signed-in",
+    ):
         expect(page.get_by_role("cell", name=action).first).to_be_visible()
     visit.shot("audit")
 
@@ -403,6 +436,7 @@ def test_pages_have_labels_focus_and_contrast(
         ("token-new", "/tokens/new"),
         ("token", f"/tokens/{token_id}"),
         ("token-disable", f"/tokens/{token_id}/disable"),
+        ("agents", "/agents"),
         ("audit", "/audit"),
         ("keys", "/keys"),
     ]

@@ -8,12 +8,14 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from console_client import ConsoleClient, create_key, parse, secrets_in
 
+from lacework_tokens.enrollment import AgentConnection
 from lacework_tokens.testing import Backend, run_backend
 
 
@@ -438,3 +440,126 @@ def test_no_token_value_in_any_page_url_or_log_line_unless_revealed(
     assert "/console/tokens" in logs  # debug logging of console requests is on
     assert secrets_in(logs, values) == []
     assert backend.api_secret not in logs
+
+
+# --- agents: usage, policy, impact --------------------------------------------------------
+
+
+def test_add_new_sets_the_enrollment_policy(backend: Backend, admin: ConsoleClient) -> None:
+    name = unique("policy")
+    form = parse(admin.get("/tokens/new").text).forms[-1]["fields"]
+    assert {"expires_in", "single_use", "scope"} <= set(form)
+    created = admin.post(
+        "/tokens",
+        {"name": name, "os": "linux", "expires_in": "7d", "single_use": "yes", "scope": "prod/eu"},
+    )
+    value = re.search(r'id="token-value"[^>]*value="([0-9a-f]+)"', created.text)
+    assert value
+    token = backend.client().agent_tokens.get(value.group(1))
+    assert (token.max_enrollments, token.scope) == (1, "prod/eu")
+    assert token.expires_at is not None
+    assert timedelta(days=6, hours=23) < token.expires_at - datetime.now(UTC) <= timedelta(days=7)
+    page = admin.text(admin.get(f"/tokens/{admin.token_id(name)}"))
+    assert (
+        "single use" in page and "prod/eu" in page and "Never" not in page.split("Expires")[1][:80]
+    )
+
+    refused = admin.post("/tokens", {"name": unique("bad"), "expires_in": "13d"})
+    assert refused.status_code == 400 and "Choose an expiry" in refused.text
+    bad_scope = admin.post("/tokens", {"name": unique("bad"), "scope": "no spaces allowed"})
+    assert bad_scope.status_code == 400 and "props.scope" in bad_scope.text
+    assert 'value="no spaces allowed"' in bad_scope.text  # the form keeps what was typed
+
+
+def test_usage_states_and_the_disable_impact_follow_the_agents(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    client = backend.client()
+    fleet = client.agent_tokens.create(unique("fleet"))
+    once = client.agent_tokens.create(unique("once"), max_enrollments=1)
+    soon = client.agent_tokens.create(
+        unique("soon"), expires_at=datetime.now(UTC) + timedelta(seconds=2)
+    )
+    idle = client.agent_tokens.create(unique("idle"))
+    agent = AgentConnection(backend.url)
+    for index in range(3):
+        agent.enroll(fleet.token, f"web-{index}", tags={"Name": f"web {index}"})
+    agent.enroll(once.token, "lonely")
+    time.sleep(2.2)  # ``soon`` expires
+
+    def row(name: str) -> list[str]:
+        page = admin.get("/tokens", params={"q": name})
+        cells = re.search(r">" + re.escape(name) + r"</a>.*?</tr>", page.text, flags=re.S)
+        assert cells, name
+        return [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", cells.group(0), re.S)]
+
+    def state(name: str) -> str:
+        return re.sub(r"<[^>]+>", " ", row(name)[0]).split()[0]
+
+    assert state(fleet.name) == "enabled" and row(fleet.name)[-2:] == ["3", "3"]
+    assert state(once.name) == "used" and row(once.name)[-2:] == ["1", "1"]
+    assert state(soon.name) == "expired"
+    assert row(idle.name)[-2:] == ["0", "0"]
+    assert [fleet.name] == re.findall(
+        re.escape(fleet.name),
+        admin.get("/tokens", params={"state": "enabled", "q": fleet.name}).text,
+    )[:1]
+    assert once.name in admin.get("/tokens", params={"state": "used up"}).text
+    assert soon.name in admin.get("/tokens", params={"state": "expired"}).text
+    assert fleet.name not in admin.get("/tokens", params={"state": "expired"}).text
+
+    fleet_id = admin.token_id(fleet.name)
+    page = admin.get(f"/tokens/{fleet_id}").text
+    assert re.search(r'id="usage-enrolled">3<', page) and re.search(r'id="usage-active">3<', page)
+    for index in range(3):
+        assert f"web-{index}" in page
+    assert "3 agents enrolled" in page  # the chart's words
+    confirm = admin.get(f"/tokens/{fleet_id}/disable")
+    assert "3 agents checked in during the last 7 days and will stop reporting." in confirm.text
+    single = admin.get(f"/tokens/{admin.token_id(once.name)}/disable")
+    assert "1 agent checked in during the last 7 days and will stop reporting." in single.text
+    nothing = admin.get(f"/tokens/{admin.token_id(idle.name)}/delete")
+    assert "No agent checked in with this token during the last 7 days." in nothing.text
+
+    admin.post(f"/tokens/{fleet_id}/disable", {"confirm": "yes"})
+    agents = admin.get("/agents", params={"token": fleet_id}).text
+    assert agents.count("TOKEN_DISABLED</span>") == 3
+    values = [fleet.token, once.token, soon.token, idle.token]
+    for answer in admin.pages:
+        assert secrets_in(answer.text, values) == [], answer.url
+
+
+def test_the_agents_page_has_the_cli_columns_and_filters_by_token_and_status(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    client = backend.client()
+    red = client.agent_tokens.create(unique("red"))
+    blue = client.agent_tokens.create(unique("blue"))
+    agent = AgentConnection(backend.url)
+    red_agent = agent.enroll(red.token, "red-1", tags={"Name": "red one", "InternalIp": "10.0.0.7"})
+    agent.enroll(blue.token, "blue-1")
+    page = admin.get("/agents")
+    headers = re.findall(r'<th scope="col">([^<]+)</th>', page.text)
+    assert headers == [
+        "MID",
+        "Status",
+        "Agent version",
+        "Hostname",
+        "Name",
+        "Internal IP",
+        "External IP",
+        "OS arch",
+        "Last check-in",
+        "Created time",
+        "Token",
+    ]
+    red_id = admin.token_id(red.name)
+    only_red = admin.get("/agents", params={"token": red_id}).text
+    assert "red-1" in only_red and "blue-1" not in only_red
+    assert "red one" in only_red and "10.0.0.7" in only_red and f">{red_agent.mid}<" in only_red
+    assert "ACTIVE" in admin.get("/agents", params={"token": red_id, "status": "ACTIVE"}).text
+    none = admin.get("/agents", params={"token": red_id, "status": "INACTIVE"})
+    assert "No agents found with the provided filter(s)." in none.text
+    # An unknown token or status filters nothing rather than failing.
+    assert "red-1" in admin.get("/agents", params={"token": "0" * 64, "status": "x"}).text
+    assert secrets_in(page.text, [red.token, blue.token]) == []

@@ -3,11 +3,14 @@ that end with their key, tokens named by id, audited reveals, and API keys manag
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from lacework_tokens import wire
 from lacework_tokens.server.crypto import Sealer
 from lacework_tokens.server.services import (
+    BadRequest,
     Conflict,
     Forbidden,
     NotFound,
@@ -19,12 +22,32 @@ from lacework_tokens.server.services.identity import MAX_API_KEYS_PER_USER, may_
 from lacework_tokens.server.services.tokens import may_create, may_update
 from lacework_tokens.server.storage.protocol import Store
 from lacework_tokens.server.storage.records import AuditAction, Role
-from lacework_tokens.wire import CreateAgentTokenRequest, UpdateAgentTokenRequest
+from lacework_tokens.wire import (
+    AgentCheckinRequest,
+    AgentEnrollmentRequest,
+    CreateAgentTokenRequest,
+    UpdateAgentTokenRequest,
+)
+
+START = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @pytest.fixture
-def services(store: Store) -> Services:
-    return Services(store, Sealer.ephemeral())
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def services(store: Store, clock: Clock) -> Services:
+    return Services(store, Sealer.ephemeral(), clock=clock)
 
 
 def signed_in(services: Services, account: str, role: Role, user: str = "admin") -> Principal:
@@ -214,3 +237,66 @@ def test_keys_created_by_an_admin_keep_the_limit_and_name_the_admin_in_the_trail
         (AuditAction.KEY_DELETED, admin.key_id),
         (AuditAction.KEY_DISABLED, admin.key_id),
     ]
+
+
+def test_usage_by_id_counts_agents_per_token_of_the_account_only(
+    services: Services, clock: Clock
+) -> None:
+    admin = signed_in(services, "acme", Role.ADMIN)
+    busy = services.tokens.create_token(admin, CreateAgentTokenRequest(token_alias="busy"))
+    quiet = services.tokens.create_token(admin, CreateAgentTokenRequest(token_alias="quiet"))
+    first = services.agents.enroll(busy.token, AgentEnrollmentRequest(hostname="a"))
+    clock.now += timedelta(days=3)
+    services.agents.enroll(busy.token, AgentEnrollmentRequest(hostname="b"))
+    records = services.tokens.records(admin)
+    usage = services.agents.usage_by_id(admin, records, since=clock.now - timedelta(days=1))
+    busy_id, quiet_id = (services.tokens.id_of(t.token) for t in (busy, quiet))
+    assert (usage[busy_id].enrolled, usage[busy_id].active) == (2, 1)
+    assert (usage[quiet_id].enrolled, usage[quiet_id].active) == (0, 0)
+    week = services.agents.usage_by_id(admin, records, since=clock.now - timedelta(days=7))
+    assert week[busy_id].active == 2
+    services.agents.checkin(busy.token, AgentCheckinRequest(mid=first.mid))
+    again = services.agents.usage_by_id(admin, records, since=clock.now - timedelta(days=1))
+    assert again[busy_id].active == 2
+    stranger = signed_in(services, "other", Role.ADMIN)
+    assert services.agents.usage_by_id(stranger, records, since=START) == {}
+
+
+def test_list_agents_filters_by_token_id_and_status_within_the_window(
+    services: Services, clock: Clock
+) -> None:
+    admin = signed_in(services, "acme", Role.ADMIN)
+    red = services.tokens.create_token(admin, CreateAgentTokenRequest(token_alias="red"))
+    blue = services.tokens.create_token(admin, CreateAgentTokenRequest(token_alias="blue"))
+    services.agents.enroll(red.token, AgentEnrollmentRequest(hostname="old"))
+    clock.now += timedelta(days=8)  # "old" falls out of the 7-day window
+    for name in ("r1", "r2"):
+        services.agents.enroll(red.token, AgentEnrollmentRequest(hostname=name))
+        clock.now += timedelta(minutes=5)
+    services.agents.enroll(blue.token, AgentEnrollmentRequest(hostname="b1"))
+    red_id = services.tokens.id_of(red.token)
+
+    everything = services.agents.list_agents(admin)
+    assert [a.record.hostname for a in everything.agents] == ["b1", "r2", "r1"]
+    assert everything.total == 3
+    only_red = services.agents.list_agents(admin, token_lookup=red_id)
+    assert [a.record.hostname for a in only_red.agents] == ["r2", "r1"]
+    assert {a.record.token_lookup for a in only_red.agents} == {red_id}
+    wide = services.agents.list_agents(admin, token_lookup=red_id, window=timedelta(days=30))
+    assert wide.total == 3
+    first = services.agents.list_agents(admin, limit=1)
+    assert (len(first.agents), first.total) == (1, 3)
+
+    clock.now += timedelta(hours=2)  # nobody checked in for two hours
+    assert {a.status for a in services.agents.list_agents(admin).agents} == {"INACTIVE"}
+    services.tokens.update_token_by_id(admin, red_id, UpdateAgentTokenRequest(token_enabled=False))
+    disabled = services.agents.list_agents(admin, status="TOKEN_DISABLED")
+    assert sorted(a.record.hostname for a in disabled.agents) == ["r1", "r2"]
+    assert [
+        a.record.hostname for a in services.agents.list_agents(admin, status="INACTIVE").agents
+    ] == ["b1"]
+    assert services.agents.list_agents(signed_in(services, "other", Role.ADMIN)).total == 0
+    with pytest.raises(BadRequest):
+        services.agents.list_agents(admin, status="SLEEPING")
+    with pytest.raises(BadRequest):
+        services.agents.list_agents(admin, limit=0)

@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Final
 
 from lacework_tokens import limits, wire
@@ -27,21 +28,50 @@ from lacework_tokens.server.console.app import (
     Refused,
 )
 from lacework_tokens.server.console.present import (
+    CHART_DAYS,
     TokenState,
+    agent_rows,
     audit_rows,
     filter_tokens,
     key_rows,
     token_row,
+    usage_chart,
 )
 from lacework_tokens.server.console.web import Request, Response, redirect
 from lacework_tokens.server.ratelimit import retry_after_header
 from lacework_tokens.server.services import ServiceError, Unauthorized
 from lacework_tokens.server.services.identity import INVALID_KEY_MESSAGE
-from lacework_tokens.server.storage.records import Role
+from lacework_tokens.server.storage.records import Role, TokenRecord
 
 __all__ = ["PAGES", "signin", "signin_page"]
 
 OS_CHOICES: Final = ("linux", "windows")
+# Expiry choices of + Add New: duration (as ``limits.duration_seconds`` reads it) → words.
+EXPIRY_CHOICES: Final = (
+    ("", "Never"),
+    ("1h", "In 1 hour"),
+    ("24h", "In 24 hours"),
+    ("7d", "In 7 days"),
+    ("30d", "In 30 days"),
+    ("90d", "In 90 days"),
+)
+_EMPTY_TOKEN_FORM: Final = {
+    "name": "",
+    "description": "",
+    "os": "linux",
+    "expires_in": "",
+    "single_use": "",
+    "scope": "",
+}
+# Active agents in the tokens table and on a token's page: within a day, as ``token list``.
+ACTIVE_SPAN: Final = timedelta(hours=24)
+# Disabling a token stops the agents seen this recently (``lacework agent list``'s window).
+IMPACT_SPAN: Final = timedelta(days=7)
+# A token's page lists and charts its agents seen within the chart's days.
+CHART_SPAN: Final = timedelta(days=CHART_DAYS)
+TOKEN_AGENTS_SHOWN: Final = 1000
+AGENTS_SHOWN: Final = 1000
+STATUS_CHOICES: Final = ("ACTIVE", "INACTIVE", "TOKEN_DISABLED")
 AUDIT_ROWS_DEFAULT: Final = 100
 AUDIT_ROWS_MAX: Final = 1000
 TOKEN_EVENTS_SHOWN: Final = 50
@@ -159,8 +189,10 @@ def tokens_page(ctx: Context) -> Response:
     state = ctx.request.query.get("state", "")
     if state not in {s.value for s in TokenState}:
         state = ""
+    now = ctx.services.clock.precise()
     records = ctx.services.tokens.records(ctx.principal)
-    rows = filter_tokens(records, search=search, state=state)
+    usage = ctx.services.agents.usage_by_id(ctx.principal, records, since=now - ACTIVE_SPAN)
+    rows = filter_tokens(records, usage, now=now, search=search, state=state)
     return ctx.render(
         "tokens.html",
         rows=rows,
@@ -176,33 +208,47 @@ def new_token_page(ctx: Context) -> Response:
         raise Refused(
             403, f"API key role '{ctx.principal.role.value}' may not create agent access tokens."
         )
+    return _new_token_form(ctx, _EMPTY_TOKEN_FORM)
+
+
+def _new_token_form(
+    ctx: Context, form: dict[str, str], *, status: int = 200, message: str = ""
+) -> Response:
     return ctx.render(
         "token_new.html",
-        form={"name": "", "description": "", "os": "linux"},
+        status,
+        form=form,
         os_choices=OS_CHOICES,
-        message="",
+        expiry_choices=EXPIRY_CHOICES,
+        message=message,
     )
 
 
 def create_token(ctx: Context) -> Response:
-    form = {
-        "name": ctx.form("name").strip(),
-        "description": ctx.form("description").strip(),
-        "os": ctx.form("os") or limits.DEFAULT_OS,
-    }
+    form = {name: ctx.form(name).strip() for name in _EMPTY_TOKEN_FORM}
+    form["os"] = form["os"] or limits.DEFAULT_OS
+    offered = {duration for duration, _ in EXPIRY_CHOICES if duration}
+    expires_in = limits.duration_seconds(form["expires_in"]) if form["expires_in"] else None
+    if form["expires_in"] and (form["expires_in"] not in offered or expires_in is None):
+        return _new_token_form(ctx, form, status=400, message="Choose an expiry from the list.")
+    props = wire.TokenProps(
+        description=form["description"] or None,
+        os=form["os"],
+        expires_at=ctx.services.clock.precise() + timedelta(seconds=expires_in)
+        if expires_in
+        else wire.KEEP,
+        max_enrollments=1 if form["single_use"] else wire.KEEP,
+        scope=form["scope"] or wire.KEEP,
+    )
     request = wire.CreateAgentTokenRequest(
-        token_alias=form["name"],
-        token_enabled=True,
-        props=wire.TokenProps(description=form["description"] or None, os=form["os"]),
+        token_alias=form["name"], token_enabled=True, props=props
     )
     try:
         created = ctx.services.tokens.create_token(ctx.principal, request)
     except ServiceError as exc:
         if exc.status == 403:
             raise
-        return ctx.render(
-            "token_new.html", exc.status, form=form, os_choices=OS_CHOICES, message=exc.message
-        )
+        return _new_token_form(ctx, form, status=exc.status, message=exc.message)
     token_id = ctx.services.tokens.id_of(created.token)
     ctx.console.sessions.keep_pending(ctx.session, f"token:{token_id}", created.token)
     return redirect(ctx.console.url(f"/tokens/{token_id}/created"))
@@ -211,15 +257,25 @@ def create_token(ctx: Context) -> Response:
 def _token_page(
     ctx: Context, *, value: str | None = None, status: int = 200, message: str = ""
 ) -> Response:
-    token_id = ctx.params["id"]
-    record = ctx.services.tokens.record(ctx.principal, token_id)
+    record = ctx.services.tokens.record(ctx.principal, ctx.params["id"])
+    now = ctx.services.clock.precise()
+    usage = ctx.services.agents.usage_by_id(ctx.principal, [record], since=now - ACTIVE_SPAN)
+    week = ctx.services.agents.usage_by_id(ctx.principal, [record], since=now - IMPACT_SPAN)
+    listing = ctx.services.agents.list_agents(
+        ctx.principal, token_lookup=record.lookup, window=CHART_SPAN, limit=TOKEN_AGENTS_SHOWN
+    )
+    agents = agent_rows(listing.agents, {record.lookup: record.alias})
     events = ctx.services.audit.list_token_events(
         ctx.principal.account, record.lookup, TOKEN_EVENTS_SHOWN
     )
     return ctx.render(
         "token.html",
         status,
-        token=token_row(record),
+        token=token_row(record, usage.get(record.lookup), now=now),
+        week=week.get(record.lookup),
+        agents=agents,
+        agents_total=listing.total,
+        chart=usage_chart(agents, now),
         events=audit_rows(events),
         value=value,
         warning=SECRET_WARNING,
@@ -242,7 +298,10 @@ def token_created(ctx: Context) -> Response:
             "need it again.",
         )
     return ctx.render(
-        "token_created.html", token=token_row(record), value=value, warning=SECRET_WARNING
+        "token_created.html",
+        token=token_row(record, now=ctx.services.clock.precise()),
+        value=value,
+        warning=SECRET_WARNING,
     )
 
 
@@ -283,11 +342,13 @@ def _confirm(
     action: str,
     button: str,
     back: str,
+    impact: str = "",
 ) -> Response:
     return ctx.render(
         "confirm.html",
         title=title,
         question=question,
+        impact=impact,
         consequences=consequences,
         action=action,
         button=button,
@@ -300,12 +361,29 @@ def _require_confirmed(ctx: Context) -> None:
         raise Refused(400, "This change needs the confirmation of its page.")
 
 
+def impact_words(stopping: int) -> str:
+    """What disabling a token does to its agents, as the confirmation says it."""
+    days = IMPACT_SPAN.days
+    if not stopping:
+        return f"No agent checked in with this token during the last {days} days."
+    agents = "1 agent" if stopping == 1 else f"{stopping} agents"
+    return f"{agents} checked in during the last {days} days and will stop reporting."
+
+
+def _stopping(ctx: Context, record: TokenRecord) -> int:
+    """How many of the token's agents checked in within ``IMPACT_SPAN``."""
+    now = ctx.services.clock.precise()
+    usage = ctx.services.agents.usage_by_id(ctx.principal, [record], since=now - IMPACT_SPAN)
+    return usage[record.lookup].active if record.lookup in usage else 0
+
+
 def confirm_disable(ctx: Context) -> Response:
     record = ctx.services.tokens.record(ctx.principal, ctx.params["id"])
     return _confirm(
         ctx,
         title=f"Disable {record.alias}",
         question=f"Disable the agent access token {record.alias}?",
+        impact=impact_words(_stopping(ctx, record)),
         consequences=[
             "Agents using this token can no longer communicate with the account.",
             "New agents cannot enroll with it. You can enable it again later.",
@@ -337,6 +415,7 @@ def confirm_delete(ctx: Context) -> Response:
         ctx,
         title=f"Delete {record.alias}",
         question=f"Delete the agent access token {record.alias}?",
+        impact=impact_words(_stopping(ctx, record)) if record.enabled else "",
         consequences=[
             "Tokens are never erased: like Terraform's destroy, the token is disabled and "
             f"renamed {record.alias}-xxxxx-deleted, which frees its name for a new token.",
@@ -359,6 +438,32 @@ def delete_token(ctx: Context) -> Response:
         ),
     )
     return ctx.done("/tokens", f"Token {record.alias} deleted (disabled and renamed).")
+
+
+# --- agents ---------------------------------------------------------------------------------
+
+
+def agents_page(ctx: Context) -> Response:
+    records = ctx.services.tokens.records(ctx.principal)
+    names = {record.lookup: record.alias for record in records}
+    token = ctx.request.query.get("token", "")
+    status = ctx.request.query.get("status", "")
+    listing = ctx.services.agents.list_agents(
+        ctx.principal,
+        token_lookup=token if token in names else None,
+        status=status if status in STATUS_CHOICES else None,
+        limit=AGENTS_SHOWN,
+    )
+    return ctx.render(
+        "agents.html",
+        agents=agent_rows(listing.agents, names),
+        total=listing.total,
+        tokens=sorted(names.items(), key=lambda item: item[1].casefold()),
+        token=token if token in names else "",
+        statuses=STATUS_CHOICES,
+        status_filter=status if status in STATUS_CHOICES else "",
+        days=IMPACT_SPAN.days,
+    )
 
 
 # --- audit ----------------------------------------------------------------------------------
@@ -524,6 +629,7 @@ PAGES: Final = (
     _page("POST", f"{_TOKEN}/enable", enable_token),
     _page("GET", f"{_TOKEN}/delete", confirm_delete),
     _page("POST", f"{_TOKEN}/delete", delete_token),
+    _page("GET", r"/agents", agents_page),
     _page("GET", r"/audit", audit_page),
     _page("GET", r"/keys", keys_page),
     _page("POST", r"/keys", create_key),
