@@ -23,6 +23,7 @@ __all__ = [
     "EXPIRY_DEFAULT_SECONDS",
     "EXPIRY_MAX_SECONDS",
     "OS_MAX_LENGTH",
+    "OS_VALUES",
     "SEARCH_VALUES_MAX",
     "SOFT_DELETE_MAX_LENGTH",
     "SOFT_DELETE_SUFFIX",
@@ -50,8 +51,11 @@ SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
 # official provider does on destroy); such a name is recognised by this suffix.
 SOFT_DELETE_SUFFIX: Final = "-deleted"
 DESCRIPTION_MAX_LENGTH: Final = 1024
-OS_MAX_LENGTH: Final = 32
-DEFAULT_OS: Final = "linux"
+# The operating systems Lacework ships agents for, as the console and the official provider spell
+# them: lowercase, nothing else ("Linux" and "macos" are refused, not stored).
+OS_VALUES: Final = ("linux", "windows")
+DEFAULT_OS: Final = OS_VALUES[0]
+OS_MAX_LENGTH: Final = max(len(value) for value in OS_VALUES)
 
 # Longer than any value the backend mints; bounds the work done on a garbage path segment.
 TOKEN_VALUE_MAX_LENGTH: Final = 256
@@ -97,10 +101,8 @@ def description_problem(description: str) -> str | None:
 
 
 def os_problem(os_name: str) -> str | None:
-    if not 1 <= len(os_name) <= OS_MAX_LENGTH:
-        return f"must be 1 to {OS_MAX_LENGTH} characters long"
-    if os_name != os_name.strip() or has_control_characters(os_name):
-        return "must not contain control characters or surrounding whitespace"
+    if os_name not in OS_VALUES:
+        return "must be one of " + ", ".join(f'"{value}"' for value in OS_VALUES)
     return None
 
 

@@ -244,6 +244,8 @@ def test_create_defaults_os_to_linux_and_keeps_subscription(
         ('{"tokenAlias":"' + "a" * 57 + '-deleted"}', "tokenAlias"),
         ('{"tokenAlias":"a","props":{"os":""}}', "props.os"),
         ('{"tokenAlias":"a","props":{"os":"' + "x" * 33 + '"}}', "props.os"),
+        ('{"tokenAlias":"a","props":{"os":"macos"}}', "props.os"),
+        ('{"tokenAlias":"a","props":{"os":"Linux"}}', "props.os"),
         ('{"tokenAlias":"a","props":{"description":"' + "d" * 1025 + '"}}', "props.description"),
         ('{"tokenAlias":"a","props":{"subscription":"gold"}}', "props.subscription"),
     ],
@@ -257,6 +259,15 @@ def test_create_refuses_bad_fields_naming_them(
     assert caught.value.field == field
     assert field in caught.value.message
     assert service.list_tokens(admin) == []
+
+
+def test_an_unknown_os_is_refused_naming_the_allowed_values(
+    service: TokenService, admin: Principal
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        service.create_token(admin, parse_create('{"tokenAlias":"a","props":{"os":"macos"}}'))
+    assert caught.value.message == 'props.os must be one of "linux", "windows".'
+    assert create(service, admin, "w", os="windows").os == "windows"
 
 
 def test_longest_valid_alias_is_accepted(service: TokenService, admin: Principal) -> None:
