@@ -14,8 +14,8 @@ Modules, in the order a request meets them:
 - ``framework``: what those modules are built from (schema, models, Resource, DataSource);
 - ``configure``: the provider block, and the connection to the account it configures;
 - ``values``, ``diagnostics``: Terraform values on the wire, and SDK errors as diagnostics;
-- ``install``: what ``lacework-tokens terraform install`` (``cli/terraform.py``) writes: a filesystem
-  mirror.
+- ``install``: what ``lacework-tokens terraform install`` (``cli/terraform.py``) writes: a
+  filesystem mirror.
 
 Importing this package is cheap; the gRPC and SDK imports happen where they are needed, because
 Terraform starts a fresh plugin process for every command.

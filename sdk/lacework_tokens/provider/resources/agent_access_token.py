@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from lacework_tokens import errors
-from lacework_tokens.limits import DEFAULT_OS
+from lacework_tokens.limits import (
+    DEFAULT_OS,
+    OS_VALUES,
+    alias_problem,
+    description_problem,
+    os_problem,
+)
 from lacework_tokens.provider.diagnostics import ProviderError
 from lacework_tokens.provider.framework import BOOL, STRING, Attribute, Plan, Resource, Schema
 from lacework_tokens.provider.values import is_known
@@ -47,15 +53,29 @@ SCHEMA: Final = Schema(
     "agent access tokens cannot be deleted.",
     attributes=(
         Attribute("id", STRING, "The token's name (its alias).", computed=True),
-        Attribute("name", STRING, "The token's name, unique in the account.", required=True),
-        Attribute("description", STRING, "A description of the token.", optional=True),
+        Attribute(
+            "name",
+            STRING,
+            "The token's name, unique in the account.",
+            required=True,
+            validators=(alias_problem,),
+        ),
+        Attribute(
+            "description",
+            STRING,
+            "A description of the token.",
+            optional=True,
+            validators=(description_problem,),
+        ),
         Attribute(
             "os",
             STRING,
-            f'The operating system of the agents using the token. Defaults to "{DEFAULT_OS}".',
+            "The operating system of the agents using the token: "
+            f'{" or ".join(OS_VALUES)}. Defaults to "{DEFAULT_OS}".',
             optional=True,
             computed=True,
             default=DEFAULT_OS,
+            validators=(os_problem,),
         ),
         Attribute(
             "enabled",
