@@ -27,6 +27,7 @@ from lacework_tokens.provider import values
 from lacework_tokens.provider.diagnostics import Diagnostic, ProviderError
 
 if TYPE_CHECKING:
+    from lacework_tokens.provider.configure import Connection
     from lacework_tokens.provider.framework import Attribute, Provider, Schema
 
 __all__ = ["ProviderServicer"]
@@ -106,11 +107,19 @@ def _answer(response_type: Any) -> Callable[[_Handler], _Handler]:
 
 
 class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
-    """One configured provider instance (Terraform starts a process per provider block)."""
+    """One configured provider instance (Terraform starts a process per provider block).
 
-    def __init__(self) -> None:
+    ``long_lived``: the process serves many terraform commands through
+    ``TF_REATTACH_PROVIDERS``, each configuring the provider again. Calls carry no sign of which
+    provider block they belong to, so such a process serves one account: a configuration that
+    resolves to other settings is refused rather than mixed up with the first.
+    """
+
+    def __init__(self, *, long_lived: bool = False) -> None:
         self._provider: Provider | None = None
         self._loading = threading.Lock()
+        self._long_lived = long_lived
+        self._connection: Connection | None = None
 
     def preload(self) -> None:
         """Load the registry ahead of the first call; a failure is left for that call to report."""
@@ -197,6 +206,24 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
         provider = self._served()
         config = provider.registry.provider_schema.object(values.decode(request.config)) or {}
         connection = connect(ProviderConfig.from_object(config), request.terraform_version)
+        with self._loading:
+            previous = self._connection
+            if previous is not None and self._long_lived:
+                if previous.settings != connection.settings:
+                    raise ProviderError(
+                        "This lacework plugin already serves another provider configuration",
+                        "The plugin named by TF_REATTACH_PROVIDERS runs for many terraform "
+                        f"commands and serves one account: {previous.settings.account} at "
+                        f"{previous.server}. This provider block resolves to "
+                        f"{connection.settings.account} at {connection.server}. Run this "
+                        "configuration without TF_REATTACH_PROVIDERS, or under its own "
+                        "`lacework-tokens terraform run`.",
+                    )
+                if previous.usable:
+                    connection = previous  # keeps its bearer token: no login per command
+                else:
+                    previous.close()
+            self._connection = connection
         provider.configure(connection)
         return pb.ConfigureProvider.Response()
 

@@ -37,6 +37,7 @@ from lacework_tokens.provider.values import is_known
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
+    from lacework_tokens.provider.configure import Connection
     from lacework_tokens.wire import AgentAccessToken
 
 __all__ = ["SCHEMA", "TYPE_NAME", "AgentAccessTokenResource", "Arguments", "State"]
@@ -167,6 +168,12 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
         self._snapshot_taken = 0.0
         self._snapshot_lock = threading.Lock()
 
+    def configure(self, connection: Connection) -> None:
+        super().configure(connection)
+        # A long-lived plugin is configured again for every terraform command: a refresh never
+        # answers from a listing an earlier command took.
+        self._forget_snapshot()
+
     @property
     def _tokens(self) -> AgentTokens:
         return self.connection.client.agent_tokens
@@ -194,7 +201,7 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
     # --- lifecycle ------------------------------------------------------------------------
 
     def create(self, arguments: Arguments) -> State:
-        self._wrote()
+        self._forget_snapshot()
         with self.connection.doing(f"creating agent access token '{arguments.name}'"):
             try:
                 token = self._tokens.create(
@@ -219,7 +226,7 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
         return to_state(token, expected_description=state.description)
 
     def update(self, prior: State, arguments: Arguments) -> State:
-        self._wrote()
+        self._forget_snapshot()
         with self.connection.doing(f"updating agent access token '{prior.id}'"):
             try:
                 token = self._tokens.update(
@@ -244,7 +251,7 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
     def delete(self, prior: State) -> None:
         from lacework_tokens.agent_tokens import soft_delete_name
 
-        self._wrote()
+        self._forget_snapshot()
         # One PATCH, named from the state as the official provider does: the refresh before
         # destroy has just confirmed the name, so asking the server again would add a GET.
         with self.connection.doing(f"disabling agent access token '{prior.id}'"):
@@ -286,6 +293,6 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
             found = self._snapshot.get(token_value)
         return found if found is not None else self._tokens.get(token_value)
 
-    def _wrote(self) -> None:
+    def _forget_snapshot(self) -> None:
         with self._snapshot_lock:
             self._snapshot = None
