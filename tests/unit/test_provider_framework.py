@@ -144,7 +144,8 @@ def test_the_schema_answer_lists_every_registered_type() -> None:
     metadata = servicer.GetMetadata(pb.GetMetadata.Request(), None)
 
     assert set(schema.resource_schemas) == set(REGISTRY.resources) == {TOKEN}
-    assert set(schema.data_source_schemas) == set(REGISTRY.data_sources) == {TOKEN}
+    assert set(schema.data_source_schemas) == set(REGISTRY.data_sources)
+    assert set(REGISTRY.data_sources) == {TOKEN, "lacework_api_token"}
     assert {item.type_name for item in metadata.resources} == set(REGISTRY.resources)
     attributes = {item.name: item for item in schema.resource_schemas[TOKEN].block.attributes}
     # A declared default makes the attribute optional and computed on the wire.
