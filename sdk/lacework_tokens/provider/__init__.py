@@ -29,3 +29,7 @@ HOSTNAME: Final = "registry.terraform.io"
 NAMESPACE: Final = "lacework"
 TYPE: Final = "lacework"
 ADDRESS: Final = f"{HOSTNAME}/{NAMESPACE}/{TYPE}"
+# The latest release of each major version of the official lacework/lacework provider: the
+# versions the plugin is installed as, so that configurations pinned to the official provider
+# (~> 2.0, ~> 1.0, >= 1.18) find it. Newest first.
+OFFICIAL_VERSIONS: Final = ("2.4.0", "1.19.2", "0.27.0")
