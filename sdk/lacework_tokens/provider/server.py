@@ -11,17 +11,21 @@ imports only what the handshake needs; the SDK is imported when the provider is 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any, Final
 
-__all__ = ["main", "serve"]
+from lacework_tokens.provider import ADDRESS
+
+__all__ = ["long_lived", "main", "serve"]
 
 MAGIC_COOKIE_KEY: Final = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE: Final = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
@@ -59,21 +63,17 @@ def main() -> None:
     serve()
 
 
-def serve() -> None:
+def _grpc_server(servicer: Any, on_shutdown: Callable[[], None]) -> Any:
+    """A gRPC server with the provider, go-plugin's controller and its stdio service."""
     import grpc
     from tf.gen import grpc_controller_pb2 as controller_pb
     from tf.gen import grpc_controller_pb2_grpc as controller_rpc
     from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
     from tf.gen import tfplugin_pb2_grpc as plugin_rpc
 
-    from lacework_tokens.provider.servicer import ProviderServicer
-    from lacework_tokens.provider.tls import load_or_create
-
-    stopped = threading.Event()
-
     class Controller(controller_rpc.GRPCControllerServicer):  # type: ignore[misc]
         def Shutdown(self, request: Any, context: Any) -> Any:
-            stopped.set()
+            on_shutdown()
             return controller_pb.Empty()
 
     class Stdio(stdio_rpc.GRPCStdioServicer):  # type: ignore[misc]
@@ -81,12 +81,23 @@ def serve() -> None:
             # Nothing is forwarded: the plugin writes to stderr, which Terraform logs itself.
             return iter(())
 
-    identity = load_or_create()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS))
-    servicer = ProviderServicer()
     plugin_rpc.add_ProviderServicer_to_server(servicer, server)
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
+    return server
+
+
+def serve() -> None:
+    import grpc
+
+    from lacework_tokens.provider.servicer import ProviderServicer
+    from lacework_tokens.provider.tls import load_or_create
+
+    stopped = threading.Event()
+    identity = load_or_create()
+    servicer = ProviderServicer()
+    server = _grpc_server(servicer, stopped.set)
 
     directory = tempfile.mkdtemp(prefix="lw-plugin-")
     socket_path = os.path.join(directory, "plugin.sock")
@@ -118,6 +129,43 @@ def serve() -> None:
     # finalisers) would add tens of milliseconds to every command, for nothing left to do.
     sys.stderr.flush()
     os._exit(0)
+
+
+@contextlib.contextmanager
+def long_lived() -> Iterator[str]:
+    """Serve the provider, in this process, to every terraform command run meanwhile; yields
+    the value of ``TF_REATTACH_PROVIDERS`` that points Terraform at it.
+
+    Terraform then neither starts the plugin nor installs it: no plugin start per command, and
+    no version, mirror or lock file entry is needed for the provider (``terraform init`` leaves
+    the committed lock file alone). Terraform cannot give a reattached plugin a TLS
+    certificate, so the socket sits in a directory only this user can enter. Terraform's
+    Shutdown calls are ignored: the plugin stops when the block ends.
+    """
+    from lacework_tokens.provider.servicer import ProviderServicer
+
+    servicer = ProviderServicer(long_lived=True)
+    server = _grpc_server(servicer, lambda: None)
+    directory = tempfile.mkdtemp(prefix="lw-plugin-")
+    socket_path = os.path.join(directory, "plugin.sock")
+    try:
+        server.add_insecure_port(f"unix://{socket_path}")
+        server.start()
+        servicer.preload()
+        yield json.dumps(
+            {
+                ADDRESS: {
+                    "Protocol": "grpc",
+                    "ProtocolVersion": PLUGIN_PROTOCOL_VERSION,
+                    "Pid": os.getpid(),
+                    "Test": True,
+                    "Addr": {"Network": "unix", "String": socket_path},
+                }
+            }
+        )
+    finally:
+        server.stop(grace=1.0).wait()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
