@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -316,3 +317,61 @@ def test_the_plugin_reaches_its_handshake_without_loading_the_sdk_stack(tmp_path
         "lacework_tokens.provider.registry",
     }
     assert loaded & late == set()
+
+
+# --- configuration: no call at configure, one login, one account per long-lived plugin --------
+
+
+def _configure(servicer: ProviderServicer, **given: Any) -> Any:
+    config = {name: given.get(name) for name in PROVIDER_SCHEMA.names}
+    request = pb.ConfigureProvider.Request(terraform_version="1.11.4", config=_dynamic(config))
+    return servicer.ConfigureProvider(request, None)
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_configuring_makes_no_call_and_a_failed_login_is_every_calls_one_diagnostic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LW_API_SERVER_URL", _closed_port_url())
+    servicer = ProviderServicer()
+    configured = _configure(servicer, account="acme", api_key="KEY", api_secret="_secret")
+    assert _errors(configured) == []  # nothing listens there, and nothing was asked
+
+    read = pb.ReadDataSource.Request(type_name=TOKEN, config=_dynamic({"id": None, "name": "x"}))
+    first = _errors(servicer.ReadDataSource(read, None))
+    second = _errors(servicer.ReadDataSource(read, None))
+    assert first == second
+    ((summary, detail, _),) = first
+    assert summary.startswith("Unable to reach the Lacework API at http://127.0.0.1:")
+    assert "exchanging the API key for an access token" in detail
+
+
+def test_a_long_lived_plugin_serves_one_account_and_keeps_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LW_API_SERVER_URL", _closed_port_url())
+    servicer = ProviderServicer(long_lived=True)
+    acme = {"account": "acme", "api_key": "KEY", "api_secret": "_secret"}
+    assert _errors(_configure(servicer, **acme)) == []
+    connection = servicer._connection
+    assert _errors(_configure(servicer, **acme)) == []  # the next terraform command
+    assert servicer._connection is connection
+
+    ((summary, detail, _),) = _errors(_configure(servicer, **{**acme, "account": "other"}))
+    assert summary == "This lacework plugin already serves another provider configuration"
+    assert "serves one account: acme" in detail and "resolves to other" in detail
+    assert servicer._connection is connection
+
+
+def test_lacework_api_token_has_the_official_schema() -> None:
+    schema = ProviderServicer().GetProviderSchema(pb.GetProviderSchema.Request(), None)
+    block = schema.data_source_schemas["lacework_api_token"].block
+    attributes = {item.name: item for item in block.attributes}
+    assert set(attributes) == {"id", "token"}
+    assert attributes["token"].computed and attributes["token"].sensitive
+    assert not any(item.required or item.optional for item in attributes.values())

@@ -221,11 +221,12 @@ def install(
 ) -> Installation:
     """Serve the plugin from ``mirror`` as ``OFFICIAL_VERSIONS`` and ``versions``, run by
     ``python`` (default: this interpreter)."""
-    served = sorted({*OFFICIAL_VERSIONS, *versions}, key=_version_key, reverse=True)
-    for version in served:
+    wanted = {*OFFICIAL_VERSIONS, *versions}
+    for version in wanted:
         problem = version_problem(version)
         if problem is not None:
             raise ValueError(problem)
+    served = sorted(wanted, key=_version_key, reverse=True)
     mirror = (mirror or default_mirror()).expanduser().resolve()
     interpreter = os.path.abspath(python or sys.executable)
     content = launcher()
