@@ -571,6 +571,54 @@ def test_a_create_only_plan_in_a_fresh_directory_needs_no_server(workbench: Work
     assert workbench.client.agent_tokens.find("create-only") is None
 
 
+# --- 8. forgetting to install, and a CLI configuration of one's own ---------------------------
+
+
+def test_install_says_when_the_cli_configuration_hides_the_implied_mirror(
+    workbench: Workbench, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    own = tmp_path / "own.tfrc"  # a team's CLI configuration: everything from the registry
+    own.write_text("provider_installation {\n  direct {}\n}\n", encoding="utf-8")
+    env = {**workbench.env, "HOME": str(home), "TF_CLI_CONFIG_FILE": str(own)}
+    directory = write_configuration(
+        tmp_path / "config", pinned("~> 2.0") + TOKEN_RESOURCE.format(name="own-config")
+    )
+    # Not installed: Terraform asks the registry, which is out of reach.
+    forgot = terraform(directory, env, "init", "-input=false", check=False)
+    assert "Failed to query available provider packages" in forgot.stderr
+
+    printed = subprocess.run(
+        [sys.executable, "-m", "lacework_tokens", "terraform", "install"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"Your Terraform CLI configuration ({own}) has its own provider_installation" in printed
+    assert "finds the plugin" not in printed and "works as is" not in printed
+    # Still not found, as it said; with the block it printed, init works offline.
+    assert terraform(directory, env, "init", "-input=false", check=False).returncode != 0
+    own.write_text(printed[printed.index("provider_installation {") :], encoding="utf-8")
+    terraform(directory, env, "init", "-input=false")
+    assert locked_version(directory) == OFFICIAL_VERSIONS[0]
+
+
+def test_install_help_says_what_happens_without_it_and_what_to_run() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "lacework_tokens", "terraform", "install", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    text = flat(shown)
+    assert "Failed to query available provider packages" in text
+    assert "--provider-version 2.0.4" in text
+    assert "lacework-tokens terraform run" in text
+    assert ", ".join(OFFICIAL_VERSIONS) in text
+
+
 # --- the examples stay valid for the official provider ----------------------------------------
 
 # Every argument the official provider (terraform-provider-lacework 2.x) accepts for what this
