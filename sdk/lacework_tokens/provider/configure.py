@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from lacework_tokens import __version__
-from lacework_tokens.config import ClientSettings, resolve_settings
 from lacework_tokens.provider.diagnostics import ProviderError, sdk_errors
 from lacework_tokens.provider.framework import BOOL, STRING, Attribute, Schema
 from lacework_tokens.provider.values import Object, is_known
 
 if TYPE_CHECKING:
     from lacework_tokens.client import Client
+    from lacework_tokens.config import ClientSettings
 
 __all__ = ["SCHEMA", "Connection", "ProviderConfig", "connect"]
 
@@ -164,6 +164,9 @@ def connect(config: ProviderConfig, terraform_version: str) -> Connection:
 
     Nothing is sent to the server here (see ``Connection``).
     """
+    # Here, not at the top: processes that never configure (schema, validate) skip tomllib.
+    from lacework_tokens.config import resolve_settings
+
     with sdk_errors(server="", doing=""):
         settings = resolve_settings(
             config.profile,

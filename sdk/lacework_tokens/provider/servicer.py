@@ -35,6 +35,9 @@ __all__ = ["ProviderServicer"]
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 _SEVERITY: Final = {"error": pb.Diagnostic.ERROR, "warning": pb.Diagnostic.WARNING}
+# get_provider_schema_optional: Terraform starts the plugin several times per command and, told
+# the schema never differs between them, asks for it once per command instead of once per start.
+_CAPABILITIES: Final = pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=True)
 
 
 def _attribute_pb(attribute: Attribute) -> Any:
@@ -142,7 +145,7 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
     def GetMetadata(self, request: Any, context: Any) -> Any:
         registry = self._served().registry
         return pb.GetMetadata.Response(
-            server_capabilities=pb.ServerCapabilities(plan_destroy=False),
+            server_capabilities=_CAPABILITIES,
             resources=[
                 pb.GetMetadata.ResourceMetadata(type_name=name) for name in registry.resources
             ],
@@ -162,7 +165,7 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
             data_source_schemas={
                 name: _schema_pb(kind.schema) for name, kind in registry.data_sources.items()
             },
-            server_capabilities=pb.ServerCapabilities(plan_destroy=False),
+            server_capabilities=_CAPABILITIES,
         )
 
     @_answer(pb.ValidateProviderConfig.Response)
