@@ -2,9 +2,12 @@
 
 - ``terraform apply`` + ``destroy`` of 100 ``lacework_agent_access_token`` resources through the
   plugin and a local backend, against the same for 100 ``terraform_data`` resources (Terraform's
-  built-in, no plugin process, no HTTP): goal <= 4x;
+  built-in, no plugin process, no HTTP), in both ways of running the plugin: installed, which
+  Terraform starts for every phase of every command (9 starts for an apply and a destroy), and
+  under ``lacework-tokens terraform run`` (one plugin for the whole cycle, its start included).
+  Goal <= 2.85x (the official Go provider's ratio), stretch <= 2x;
 - the plugin's start-to-handshake time (process start until Terraform could connect), against
-  a bare ``python -c pass`` start: goal <= 150 ms;
+  a bare ``python -c pass`` start: goal <= 100 ms;
 - the plugin's start to its answer to Terraform's first call (``GetProviderSchema``), which
   also counts what the plugin loads after the handshake.
 """
@@ -72,16 +75,51 @@ def _terraform(directory: Path, env: Mapping[str, str], *args: str) -> None:
     )
 
 
-def _apply_destroy_seconds(directory: Path, env: Mapping[str, str]) -> float:
-    """The best of ``ROUNDS`` apply + destroy cycles (the least disturbed by other load)."""
-    _terraform(directory, env, "init")
-    timings = []
+def _cycle_seconds(directory: Path, env: Mapping[str, str]) -> float:
+    started = time.perf_counter()
+    _terraform(directory, env, "apply", "-auto-approve")
+    _terraform(directory, env, "destroy", "-auto-approve")
+    return time.perf_counter() - started
+
+
+def _run_cycle_seconds(directory: Path, env: Mapping[str, str]) -> float:
+    """One apply + destroy under ``lacework-tokens terraform run``, the plugin's start included."""
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lacework_tokens",
+            "terraform",
+            "run",
+            "--",
+            "sh",
+            "-c",
+            f"{TERRAFORM} apply -auto-approve -input=false -no-color && "
+            f"{TERRAFORM} destroy -auto-approve -input=false -no-color",
+        ],
+        cwd=directory,
+        env=dict(env),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return time.perf_counter() - started
+
+
+def _apply_destroy_seconds(
+    directories: Mapping[str, Path], env: Mapping[str, str]
+) -> dict[str, float]:
+    """The best of ``ROUNDS`` apply + destroy cycles of each way (the least disturbed by other
+    load), the ways taking turns so that load spreads over all of them alike."""
+    for directory in directories.values():
+        _terraform(directory, env, "init")
+    timings: dict[str, list[float]] = {name: [] for name in directories}
     for _ in range(ROUNDS):
-        started = time.perf_counter()
-        _terraform(directory, env, "apply", "-auto-approve")
-        _terraform(directory, env, "destroy", "-auto-approve")
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+        for name, directory in directories.items():
+            cycle = _run_cycle_seconds if name == "run" else _cycle_seconds
+            timings[name].append(cycle(directory, env))
+    return {name: min(values) for name, values in timings.items()}
 
 
 def _first_line_seconds(command: list[str], env: Mapping[str, str]) -> float:
@@ -168,21 +206,31 @@ def run() -> list[Row]:
 
         with run_backend(root / "backend") as backend:
             env = {**base_env, **backend.env(), "TF_CLI_CONFIG_FILE": str(config_file)}
-            tokens_dir = root / "tokens"
-            tokens_dir.mkdir()
-            (tokens_dir / "main.tf").write_text(TOKENS_TF % RESOURCES, encoding="utf-8")
-            data_dir = root / "data"
-            data_dir.mkdir()
-            (data_dir / "main.tf").write_text(DATA_TF % RESOURCES, encoding="utf-8")
-            baseline = _apply_destroy_seconds(data_dir, env)
-            tokens = _apply_destroy_seconds(tokens_dir, env)
+            directories = {}
+            for name, text in (("data", DATA_TF), ("installed", TOKENS_TF), ("run", TOKENS_TF)):
+                directories[name] = root / name
+                directories[name].mkdir()
+                (directories[name] / "main.tf").write_text(text % RESOURCES, encoding="utf-8")
+            seconds = _apply_destroy_seconds(directories, env)
 
+    baseline = seconds["data"]
+    goal = "<= 2.85x (stretch 2x)"
     return [
         (f"terraform apply+destroy, {RESOURCES} terraform_data (s)", baseline, "baseline"),
-        (f"terraform apply+destroy, {RESOURCES} agent access tokens (s)", tokens, "baseline"),
-        ("  tokens vs terraform_data", tokens / baseline, "<= 4x"),
+        (
+            f"terraform apply+destroy, {RESOURCES} agent access tokens, installed plugin (s)",
+            seconds["installed"],
+            "baseline",
+        ),
+        (
+            f"terraform apply+destroy, {RESOURCES} agent access tokens, terraform run (s)",
+            seconds["run"],
+            "baseline",
+        ),
+        ("  installed plugin vs terraform_data", seconds["installed"] / baseline, goal),
+        ("  terraform run vs terraform_data", seconds["run"] / baseline, goal),
         ("python start to first line (ms)", python_start * 1000, "baseline"),
-        ("plugin start to handshake (ms)", handshake * 1000, "<= 150 ms"),
+        ("plugin start to handshake (ms)", handshake * 1000, "<= 100 ms"),
         (
             "plugin start to its first answer, GetProviderSchema (ms)",
             first_answer * 1000,
@@ -195,7 +243,7 @@ def show(rows: list[Row]) -> None:
     for name, value, goal in rows:
         if goal == "baseline":
             figure = f"{value:,.2f}"
-        elif goal.endswith("x"):
+        elif "x" in goal:
             figure = f"{value:,.2f}x"
         else:
             figure = f"{value:,.1f}"
