@@ -202,7 +202,11 @@ def run() -> list[Row]:
         installation = install(root / "mirror")
         config_file = root / "lacework.tfrc"
         config_file.write_text(cli_config(installation.mirror), encoding="utf-8")
-        handshake, first_answer, python_start = _start_seconds(installation.plugin, base_env)
+        # The timed plugins are killed after their first line: their socket directories stay
+        # in the scratch directory, not in /tmp.
+        (root / "tmp").mkdir()
+        plugin_env = {**base_env, "TMPDIR": str(root / "tmp")}
+        handshake, first_answer, python_start = _start_seconds(installation.plugin, plugin_env)
 
         with run_backend(root / "backend") as backend:
             env = {**base_env, **backend.env(), "TF_CLI_CONFIG_FILE": str(config_file)}
