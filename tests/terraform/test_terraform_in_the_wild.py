@@ -242,6 +242,47 @@ def test_a_registry_lock_file_mixing_lacework_with_a_mirrored_provider_stays_byt
     assert_soft_deleted(workbench.client, token.token, "mixed")
 
 
+def lacework_tokens_run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lacework_tokens", "terraform", "run", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_run_passes_on_the_exit_status_and_keeps_other_reattached_providers(
+    workbench: Workbench,
+) -> None:
+    other = {"registry.terraform.io/example/debugged": {"Protocol": "grpc", "Pid": 1}}
+    env = {**workbench.env, "TF_REATTACH_PROVIDERS": json.dumps(other)}
+    shown = lacework_tokens_run(
+        "--", "sh", "-c", 'printf %s "$TF_REATTACH_PROVIDERS"; exit 3', env=env
+    )
+    assert shown.returncode == 3, shown.stderr
+    reattach = json.loads(shown.stdout)
+    assert (
+        reattach["registry.terraform.io/example/debugged"]
+        == other["registry.terraform.io/example/debugged"]
+    )
+    served = reattach[ADDRESS]
+    assert (served["Protocol"], served["ProtocolVersion"], served["Addr"]["Network"]) == (
+        "grpc",
+        6,
+        "unix",
+    )
+    # The socket lives only as long as the command.
+    assert not Path(served["Addr"]["String"]).exists()
+
+    missing = lacework_tokens_run(env=workbench.env)
+    assert missing.returncode == 1
+    assert "name the command to run" in missing.stderr
+    absent = lacework_tokens_run("--", "no-such-command-here", env=workbench.env)
+    assert absent.returncode == 127
+    assert "cannot run no-such-command-here" in absent.stderr
+
+
 # --- 3. a portable plugin ---------------------------------------------------------------------
 
 
