@@ -364,8 +364,14 @@ def test_a_long_lived_plugin_serves_one_account_and_keeps_its_connection(
 
     ((summary, detail, _),) = _errors(_configure(servicer, **{**acme, "account": "other"}))
     assert summary == "This lacework plugin already serves another provider configuration"
-    assert "serves one account: acme" in detail and "resolves to other" in detail
+    assert "account acme at http://127.0.0.1:" in detail and "account other" in detail
     assert servicer._connection is connection
+
+    # Once its login has failed, the next command may bring other settings.
+    read = pb.ReadDataSource.Request(type_name=TOKEN, config=_dynamic({"id": None, "name": "x"}))
+    assert _errors(servicer.ReadDataSource(read, None))  # nothing listens at the server URL
+    assert _errors(_configure(servicer, **{**acme, "account": "other"})) == []
+    assert servicer._connection is not connection
 
 
 def test_lacework_api_token_has_the_official_schema() -> None:

@@ -212,20 +212,21 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
         with self._loading:
             previous = self._connection
             if previous is not None and self._long_lived:
-                if previous.settings != connection.settings:
+                if not previous.usable:
+                    previous.close()  # its login failed: the new configuration replaces it
+                elif previous.settings != connection.settings:
                     raise ProviderError(
                         "This lacework plugin already serves another provider configuration",
                         "The plugin named by TF_REATTACH_PROVIDERS runs for many terraform "
-                        f"commands and serves one account: {previous.settings.account} at "
-                        f"{previous.server}. This provider block resolves to "
-                        f"{connection.settings.account} at {connection.server}. Run this "
+                        f"commands and serves one configuration: account "
+                        f"{previous.settings.account} at {previous.server}. This provider "
+                        f"block resolves to other settings (account "
+                        f"{connection.settings.account} at {connection.server}). Run this "
                         "configuration without TF_REATTACH_PROVIDERS, or under its own "
                         "`lacework-tokens terraform run`.",
                     )
-                if previous.usable:
-                    connection = previous  # keeps its bearer token: no login per command
                 else:
-                    previous.close()
+                    connection = previous  # keeps its bearer token: no login per command
             self._connection = connection
         provider.configure(connection)
         return pb.ConfigureProvider.Response()
