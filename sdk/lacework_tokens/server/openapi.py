@@ -104,7 +104,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "description": {"type": "string", "maxLength": limits.DESCRIPTION_MAX_LENGTH},
-                "os": _name_schema(limits.OS_MAX_LENGTH),
+                "os": {"type": "string", "enum": list(limits.OS_VALUES)},
                 "subscription": subscription,
                 "createdTime": {
                     "type": "string",
