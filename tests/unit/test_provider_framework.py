@@ -281,7 +281,8 @@ server.main()
 
 def test_the_plugin_reaches_its_handshake_without_loading_the_sdk_stack(tmp_path: Path) -> None:
     # Terraform starts the plugin several times per command and waits for the handshake line
-    # each time: the HTTP client, the wire models and the resource modules load after it.
+    # each time: the protocol's stubs, the servicer, the HTTP client, the wire models and the
+    # resource modules load after it.
     env = {
         **os.environ,
         "HOME": str(tmp_path),
@@ -305,8 +306,10 @@ def test_the_plugin_reaches_its_handshake_without_loading_the_sdk_stack(tmp_path
     modules_at_handshake()  # the first start creates the cached TLS identity, once per user
     loaded = modules_at_handshake()
 
-    assert "lacework_tokens.provider.servicer" in loaded  # the probe did reach the handshake
+    assert {"grpc", "lacework_tokens.provider.tls"} <= loaded  # the probe reached the handshake
     late = {
+        "tf.gen.tfplugin_pb2",
+        "lacework_tokens.provider.servicer",
         "requests",
         "cattrs",
         "attrs",

@@ -128,13 +128,13 @@ _LOAD_UNAVAILABLE: Final = (
     f"exec(text.split({json.dumps(_UNAVAILABLE_OPEN)}, 1)[1]"
     f".split({json.dumps(_UNAVAILABLE_CLOSE)}, 1)[0])\n"
 )
-# The plugin's own imports come first, so an environment without the plugin is reported.
-# -P keeps Terraform's working directory off sys.path (a local "tf/" must not shadow imports).
+# An environment without lacework-tokens is reported here; one without its terraform extra by
+# the plugin itself (server.main). -P keeps Terraform's working directory off sys.path (a local
+# "tf/" must not shadow imports).
 _START: Final = _python(
     """\
     import sys
     try:
-        import lacework_tokens.provider.servicer
         from lacework_tokens.provider.server import main
     except ImportError as error:
     {load}    unavailable({summary}, {detail})
@@ -142,8 +142,8 @@ _START: Final = _python(
         main()
     """,
     summary="The Python environment behind the lacework provider lacks the plugin",
-    detail="{sys.executable} cannot load the lacework-tokens Terraform plugin ({error}). "
-    'Install it there ({sys.executable} -m pip install "lacework-tokens[terraform]"), or run '
+    detail="{sys.executable} cannot import lacework-tokens ({error}). Install it there "
+    '({sys.executable} -m pip install "lacework-tokens[terraform]"), or run '
     "`lacework-tokens terraform install --mirror {sys.argv[2]}` from the environment that has "
     "it",
 ).replace("{load}", textwrap.indent(_LOAD_UNAVAILABLE, "    "))
