@@ -286,27 +286,27 @@ def test_run_passes_on_the_exit_status_and_keeps_other_reattached_providers(
 # --- 3. a portable plugin ---------------------------------------------------------------------
 
 
-def make_environment(root: Path, *, with_plugin: bool) -> Path:
-    """Another Python environment (a venv without pip) that can import this checkout and its
-    dependencies, or not; returns its interpreter."""
+def make_environment(root: Path, *, package: bool, dependencies: bool) -> Path:
+    """Another Python environment (a venv without pip) that can import this checkout and the
+    dependencies of every extra, only the checkout, or nothing; returns its interpreter."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     python = root / "bin" / "python"
-    if with_plugin:
-        site_packages = subprocess.run(
-            [python, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        ours = Path(lacework_tokens.__file__).resolve().parents[1]
-        shared = sysconfig.get_paths()["purelib"]
-        Path(site_packages, "checkout.pth").write_text(f"{ours}\n{shared}\n", encoding="utf-8")
+    site_packages = subprocess.run(
+        [python, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    paths = [str(Path(lacework_tokens.__file__).resolve().parents[1])] if package else []
+    if dependencies:
+        paths.append(sysconfig.get_paths()["purelib"])
+    Path(site_packages, "checkout.pth").write_text("".join(f"{p}\n" for p in paths), "utf-8")
     return python
 
 
 @pytest.fixture
 def other_python(tmp_path: Path) -> Path:
-    return make_environment(tmp_path / "other-env", with_plugin=True)
+    return make_environment(tmp_path / "other-env", package=True, dependencies=True)
 
 
 def plugin_files(mirror: Path) -> dict[str, bytes]:
@@ -377,10 +377,15 @@ def test_a_removed_environment_is_one_error_naming_the_fix(
     assert "Plan: 1 to add" in planned.stdout
 
 
+@pytest.mark.parametrize(
+    ("package", "complaint"),
+    [(False, "cannot import lacework-tokens"), (True, "has lacework-tokens but not its terraform")],
+    ids=["without-lacework-tokens", "without-the-terraform-extra"],
+)
 def test_an_environment_without_the_plugin_is_one_error_naming_the_fix(
-    workbench: Workbench, tmp_path: Path
+    workbench: Workbench, tmp_path: Path, package: bool, complaint: str
 ) -> None:
-    bare = make_environment(tmp_path / "bare-env", with_plugin=False)
+    bare = make_environment(tmp_path / "bare-env", package=package, dependencies=False)
     mirror, cli_config = tmp_path / "mirror", tmp_path / "lacework.tfrc"
     install_plugin(mirror, cli_config, workbench.base_env)
     (mirror / ".lacework-tokens-python").write_text(f"{bare}\n", encoding="utf-8")
@@ -393,6 +398,7 @@ def test_an_environment_without_the_plugin_is_one_error_naming_the_fix(
     failed = terraform(directory, env, "plan", check=False)
     text = flat(failed.stdout + failed.stderr)
     assert "The Python environment behind the lacework provider lacks the plugin" in text
+    assert complaint in text
     assert "lacework-tokens[terraform]" in text
     assert "Unrecognized remote plugin message" not in text
 
