@@ -50,7 +50,8 @@ neither checks nor changes the lock file entry of lacework/lacework, so a lock f
 against the public registry stays byte-identical. Other providers install as usual.
 
 The plugin reads LW_* settings and ~/.lacework.toml as they are when `run` starts, and serves
-one account: a provider block that resolves to another is refused. Examples:
+one provider configuration: a provider block that resolves to other settings is refused.
+Examples:
 
   lacework-tokens terraform run -- terraform apply            # one command
   lacework-tokens terraform run -- sh -c 'terraform init -lockfile=readonly && terraform apply'
@@ -105,7 +106,12 @@ def add_terraform_command(subparsers: Any) -> None:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("run_command", nargs=argparse.REMAINDER, metavar="COMMAND ...")
+    run.add_argument(
+        "run_command",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND ...",
+        help="the command to run, after -- (e.g. -- terraform apply)",
+    )
     run.set_defaults(handler=_run)
     parser.set_defaults(handler=lambda _args: print_help(parser))
 
