@@ -81,7 +81,9 @@ def add_terraform_command(subparsers: Any) -> None:
         "--mirror",
         type=Path,
         default=None,
-        help="mirror directory (default: ~/.terraform.d/plugins, which Terraform searches)",
+        metavar="DIR",
+        help="mirror directory (default: ~/.terraform.d/plugins, which Terraform searches "
+        "without any configuration)",
     )
     install.add_argument(
         "--cli-config",

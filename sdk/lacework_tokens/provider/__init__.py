@@ -15,8 +15,8 @@ Modules, in the order a request meets them:
 - ``framework``: what those modules are built from (schema, models, Resource, DataSource);
 - ``configure``: the provider block, and the connection to the account it configures;
 - ``values``, ``diagnostics``: Terraform values on the wire, and SDK errors as diagnostics;
-- ``install``: what ``lacework-tokens terraform install`` (``cli/terraform.py``) writes: a
-  filesystem mirror holding one launcher under each served version;
+- ``install``: the filesystem mirror that ``lacework-tokens terraform install``
+  (``cli/terraform.py``) writes, one launcher under each served version;
 - ``unavailable``: what that launcher runs when the environment behind it is gone, so Terraform
   shows one error naming the fix.
 

@@ -1,7 +1,14 @@
-"""What the SQLite and PostgreSQL stores share: their statements, the mapping between rows and
-records, the migration driver, and every ``Store`` method, written once as ``SqlStore``.
+"""The one SQL implementation of ``Store``: ``SqlStore``, its statements, and the compiler that
+turns search conditions into a WHERE clause, for SQLite and PostgreSQL alike.
 
-A concrete store is a subclass naming its ``Dialect`` (``class SqliteStore(SqlStore,
+- Times are stored as integer microseconds since the Unix epoch (``BIGINT`` in PostgreSQL), so
+  ordering and comparisons are plain integer comparisons in both databases.
+- Every value is a bound parameter, never spliced into SQL: statements join constant column
+  lists and placeholders only (hence the file-wide S608 exemption below).
+- A ``Dialect`` holds what the two databases spell differently: the placeholder, the two
+  pattern operators, row locks, and the column types ``schema.render`` writes.
+
+A concrete store is a subclass naming its dialect (``class SqliteStore(SqlStore,
 dialect=SQLITE)``) and supplying only what differs between databases:
 
 - ``_rows``/``_rowcount``: one autocommitted statement on one of its connections;
@@ -10,7 +17,7 @@ dialect=SQLITE)``) and supplying only what differs between databases:
   ``_lock_accounts``, ``_lock_user_keys`` and ``Dialect.for_update``);
 - ``_conflict`` and ``_is_alias_conflict``: the exception a unique constraint raises, and how
   to tell an alias conflict from a clash of token values;
-- its migrations' DDL, its bulk loader, ``close`` and ``schema_version``.
+- its bulk loader, ``close`` and ``schema_version``.
 
 All three primitives turn database failures into ``StoreError`` and let ``_conflict`` through,
 so the methods here can name the conflict (``DuplicateAlias``, ``DuplicateKey`` …).
@@ -19,45 +26,195 @@ so the methods here can name the conflict (``DuplicateAlias``, ``DuplicateKey`` 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
-from lacework_tokens.server.sql import Dialect, compile_filters, from_micros, to_micros
-from lacework_tokens.server.store import (
+from attrs import frozen
+
+from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.server.storage.records import (
     AccountRecord,
     ApiKeyRecord,
     AuditAction,
     AuditEvent,
     AuditFor,
     BearerRecord,
+    ConditionValue,
     DuplicateAccount,
     DuplicateAlias,
     DuplicateKey,
+    Operator,
     Role,
     SchemaTooNew,
-    Store,
     StoreError,
     TokenChanges,
+    TokenCondition,
     TokenRecord,
     TooManyKeys,
 )
-from lacework_tokens.wire import SearchFilter
+from lacework_tokens.server.storage.schema import ColumnType, Migrations, Spelling
 
 __all__ = [
+    "POSTGRES",
+    "SQLITE",
     "TOKEN_COLUMNS",
     "Connection",
     "Cursor",
-    "Migrations",
+    "Dialect",
     "SqlStore",
     "Statements",
     "apply_migrations",
+    "compile_conditions",
+    "from_micros",
+    "like_to_glob",
+    "to_micros",
     "token_params",
 ]
 
-Migrations = tuple[tuple[str, ...], ...]
-"""Each migration is a tuple of statements; its number is its index + 1."""
+# --- times ----------------------------------------------------------------------------------
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """Microseconds since the epoch; a naive ``datetime`` is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+# --- dialects -------------------------------------------------------------------------------
+
+
+@frozen
+class Dialect:
+    """How one database spells what differs. ``like``/``ilike`` format ``{column}``/``{param}``."""
+
+    placeholder: str
+    like: str
+    ilike: str
+    column_types: Mapping[ColumnType, Spelling]
+    glob_like: bool = False  # SQLite: convert LIKE patterns to GLOB patterns
+    # Appended to a SELECT that reads rows a transaction is about to update. SQLite needs
+    # nothing: ``BEGIN IMMEDIATE`` already holds the database's write lock.
+    for_update: str = ""
+
+
+SQLITE: Final = Dialect(
+    placeholder="?",
+    like="{column} GLOB {param}",
+    # SQLite's LIKE folds ASCII case only; that is what ilike means here.
+    ilike="{column} LIKE {param} ESCAPE '\\'",
+    column_types={
+        ColumnType.ROW_ID: Spelling("INTEGER"),  # with PRIMARY KEY: SQLite's rowid
+        ColumnType.TEXT: Spelling("TEXT"),
+        ColumnType.SORTED_TEXT: Spelling("TEXT"),  # SQLite compares text bytewise already
+        ColumnType.FLAG: Spelling("INTEGER"),
+        ColumnType.TIME: Spelling("INTEGER"),  # SQLite integers are 64-bit
+    },
+    glob_like=True,
+)
+POSTGRES: Final = Dialect(
+    placeholder="%s",
+    like="{column} LIKE {param}",
+    ilike="{column} ILIKE {param}",
+    column_types={
+        ColumnType.ROW_ID: Spelling("BIGINT GENERATED ALWAYS AS IDENTITY"),
+        ColumnType.TEXT: Spelling("TEXT"),
+        # The "C" collation orders by bytes and makes ILIKE fold ASCII case only, as SQLite.
+        ColumnType.SORTED_TEXT: Spelling('TEXT COLLATE "C"'),
+        ColumnType.FLAG: Spelling("SMALLINT", check="CHECK ({name} IN (0, 1))"),
+        ColumnType.TIME: Spelling("BIGINT"),  # INTEGER is 32-bit here
+    },
+    for_update=" FOR UPDATE",
+)
+
+
+# --- search conditions → WHERE --------------------------------------------------------------
+
+
+def like_to_glob(pattern: str) -> str:
+    """A case-sensitive LIKE pattern (``%``, ``_``, ``\\`` escapes) as an SQLite GLOB pattern.
+
+    SQLite's LIKE ignores ASCII case; GLOB is case-sensitive, so ``like`` runs as GLOB.
+    """
+    out: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+            out.append(_glob_literal(char))
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(_glob_literal(char))
+    return "".join(out)
+
+
+def _glob_literal(char: str) -> str:
+    return f"[{char}]" if char in "*?[" else char
+
+
+_COMPARISONS: Final = {
+    Operator.EQ: "=",
+    Operator.NE: "<>",
+    Operator.GT: ">",
+    Operator.GE: ">=",
+    Operator.LT: "<",
+    Operator.LE: "<=",
+}
+
+
+def _bound(value: ConditionValue) -> str | int:
+    """A condition value as the column stores it."""
+    if isinstance(value, datetime):
+        return to_micros(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def compile_conditions(
+    conditions: Sequence[TokenCondition], dialect: Dialect
+) -> tuple[str, list[str | int]]:
+    """``(sql, params)``: the conditions joined with AND, or ``("", [])`` when there are none.
+
+    Conditions are taken as checked (see ``TokenCondition``); nothing is validated here.
+    """
+    clauses: list[str] = []
+    params: list[str | int] = []
+    mark = dialect.placeholder
+    for condition in conditions:
+        column = condition.column.value
+        operator = condition.operator
+        if operator is Operator.IN:
+            clauses.append(f"{column} IN ({_marks(mark, len(condition.values))})")
+            params.extend(_bound(value) for value in condition.values)
+        elif operator is Operator.LIKE:
+            pattern = str(condition.values[0])
+            clauses.append(dialect.like.format(column=column, param=mark))
+            params.append(like_to_glob(pattern) if dialect.glob_like else pattern)
+        elif operator is Operator.ILIKE:
+            clauses.append(dialect.ilike.format(column=column, param=mark))
+            params.append(str(condition.values[0]))
+        else:
+            clauses.append(f"{column} {_COMPARISONS[operator]} {mark}")
+            params.append(_bound(condition.values[0]))
+    return " AND ".join(clauses), params
+
+
+# --- connections ----------------------------------------------------------------------------
 
 
 class Cursor(Protocol):
@@ -162,7 +319,7 @@ class Statements:
         self.get_token = f"{select_tokens} {by_token}"
         self.get_token_for_update = f"{select_tokens} {by_token}{dialect.for_update}"
         self.list_tokens = f"{select_tokens} WHERE account = {p} ORDER BY created_time, id"
-        # ``{condition}`` is the WHERE clause ``compile_filters`` builds, with bound values.
+        # ``{condition}`` is the WHERE clause ``compile_conditions`` builds, with bound values.
         self.search_tokens = (
             f"{select_tokens} WHERE account = {p}{{condition}} ORDER BY created_time, id"
         )
@@ -296,7 +453,7 @@ def _account(row: Sequence[Any]) -> AccountRecord:
     return AccountRecord(name=row[0], parent=row[1], created_time=from_micros(row[2]))
 
 
-# --- schema ---------------------------------------------------------------------------------
+# --- migrations ---------------------------------------------------------------------------------
 
 
 def apply_migrations(
@@ -509,11 +666,10 @@ class SqlStore(abc.ABC):
     def list_tokens(self, account: str) -> list[TokenRecord]:
         return [_token(row) for row in self._rows(self._sql.list_tokens, (account,))]
 
-    def search_tokens(self, account: str, filters: Sequence[SearchFilter]) -> list[TokenRecord]:
-        try:
-            where, params = compile_filters(filters, self._dialect)
-        except ValueError as exc:
-            raise StoreError(str(exc)) from None
+    def search_tokens(
+        self, account: str, conditions: Sequence[TokenCondition]
+    ) -> list[TokenRecord]:
+        where, params = compile_conditions(conditions, self._dialect)
         query = self._sql.search_tokens.format(condition=f" AND {where}" if where else "")
         return [_token(row) for row in self._rows(query, [account, *params])]
 

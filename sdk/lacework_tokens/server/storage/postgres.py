@@ -1,19 +1,17 @@
 """The scale-out store: one PostgreSQL database shared by any number of backend replicas.
+What is PostgreSQL's own lives here: the pool, locks, errors and ``COPY``; every ``Store`` method
+is ``SqlStore``'s (``sql.py``), so search runs in SQL compiled by the same condition compiler as
+on SQLite.
 
 - A pool of connections (``psycopg_pool``) per process; each operation is one autocommitted
   statement, or one explicit transaction (bulk insert, migrations), so each is atomic.
 - The database enforces uniqueness (``UNIQUE (account, alias)``, unique ``lookup``): of
   concurrent creates of one alias, on any replicas, exactly one wins and the others get
   ``DuplicateAlias``.
-- The schema is versioned like the SQLite store's, version for version: ``MIGRATIONS`` are
-  applied in order and recorded in ``schema_version``, under an advisory lock so replicas that
-  start together do not race; a database from a newer server raises ``SchemaTooNew``.
+- The schema is the one of ``schema.py``, version for version: ``MIGRATIONS`` are applied in
+  order and recorded in ``schema_version``, under an advisory lock so replicas that start
+  together do not race; a database from a newer server raises ``SchemaTooNew``.
 - A change that carries an audit event runs in one transaction with the event's insert.
-- Every ``Store`` method is ``SqlStore``'s (``sql_store.py``), shared with the SQLite store, so
-  search runs in SQL compiled by the same filter builder; this module holds what is
-  PostgreSQL's own: the pool, locks, errors, DDL and ``COPY``. Text columns use the "C"
-  collation, so ordering compares bytes and ``ilike`` folds ASCII case only, exactly as on
-  SQLite.
 """
 
 from __future__ import annotations
@@ -22,16 +20,16 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
-from lacework_tokens.server.sql import POSTGRES
-from lacework_tokens.server.sql_store import (
+from lacework_tokens.server.storage import schema
+from lacework_tokens.server.storage.records import DuplicateAlias, StoreError, TokenRecord
+from lacework_tokens.server.storage.sql import (
+    POSTGRES,
     TOKEN_COLUMNS,
     Connection,
-    Migrations,
     SqlStore,
     apply_migrations,
     token_params,
 )
-from lacework_tokens.server.store import DuplicateAlias, StoreError, TokenRecord
 
 try:
     import psycopg
@@ -49,77 +47,7 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresStore", "migrate"]
 
 T = TypeVar("T")
 
-# Migration N here is migration N of the SQLite store, in PostgreSQL's types: times are BIGINT
-# microseconds (INTEGER is 32-bit here), text is COLLATE "C". Never edit a released migration:
-# append a new one, to both stores.
-MIGRATIONS: Final[Migrations] = (
-    (
-        """CREATE TABLE api_keys (
-            key_id TEXT COLLATE "C" PRIMARY KEY,
-            account TEXT COLLATE "C" NOT NULL,
-            secret_hash TEXT NOT NULL,
-            role TEXT NOT NULL,
-            user_name TEXT NOT NULL,
-            enabled SMALLINT NOT NULL CHECK (enabled IN (0, 1)),
-            created_time BIGINT NOT NULL
-        )""",
-        "CREATE INDEX api_keys_by_account ON api_keys (account, created_time)",
-        """CREATE TABLE bearers (
-            token_hash TEXT COLLATE "C" PRIMARY KEY,
-            key_id TEXT COLLATE "C" NOT NULL,
-            account TEXT COLLATE "C" NOT NULL,
-            expires_at BIGINT NOT NULL
-        )""",
-        "CREATE INDEX bearers_by_expiry ON bearers (expires_at)",
-        """CREATE TABLE agent_tokens (
-            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            account TEXT COLLATE "C" NOT NULL,
-            lookup TEXT COLLATE "C" NOT NULL UNIQUE,
-            sealed TEXT NOT NULL,
-            alias TEXT COLLATE "C" NOT NULL,
-            enabled SMALLINT NOT NULL CHECK (enabled IN (0, 1)),
-            description TEXT COLLATE "C" NOT NULL,
-            os TEXT COLLATE "C" NOT NULL,
-            subscription TEXT COLLATE "C",
-            created_time BIGINT NOT NULL,
-            updated_time BIGINT NOT NULL,
-            version TEXT NOT NULL,
-            CONSTRAINT agent_tokens_alias_unique UNIQUE (account, alias)
-        )""",
-        "CREATE INDEX agent_tokens_by_age ON agent_tokens (account, created_time, id)",
-    ),
-    # 2: accounts and sub-accounts, the audit trail, indexes for per-user key limits and for
-    # deleting a key's bearers. Accounts already in use become top-level accounts.
-    (
-        """CREATE TABLE accounts (
-            name TEXT COLLATE "C" PRIMARY KEY,
-            parent TEXT COLLATE "C",
-            created_time BIGINT NOT NULL
-        )""",
-        "CREATE INDEX accounts_by_folded_name ON accounts (lower(name))",
-        """INSERT INTO accounts (name, parent, created_time)
-            SELECT account, NULL, min(created_time) FROM (
-                SELECT account, created_time FROM api_keys
-                UNION ALL
-                SELECT account, created_time FROM agent_tokens
-            ) AS known GROUP BY account""",
-        "CREATE INDEX api_keys_by_user ON api_keys (account, user_name)",
-        "CREATE INDEX bearers_by_key ON bearers (key_id)",
-        """CREATE TABLE audit_events (
-            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            time BIGINT NOT NULL,
-            account TEXT COLLATE "C" NOT NULL,
-            actor TEXT COLLATE "C" NOT NULL,
-            actor_account TEXT COLLATE "C",
-            action TEXT NOT NULL,
-            token_alias TEXT COLLATE "C",
-            token_id TEXT,
-            key_id TEXT COLLATE "C",
-            detail TEXT NOT NULL
-        )""",
-        "CREATE INDEX audit_events_by_account ON audit_events (account, id)",
-    ),
-)
+MIGRATIONS: Final[schema.Migrations] = schema.render(POSTGRES.column_types)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # pg_advisory_xact_lock key: "lwtokens" in ASCII. Held while the schema is checked or migrated.

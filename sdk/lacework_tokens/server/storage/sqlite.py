@@ -1,17 +1,16 @@
-"""The embedded store: one SQLite file in WAL mode.
+"""The embedded store: one SQLite file in WAL mode. What is SQLite's own lives here:
+connections, locking, errors and bulk load; every ``Store`` method is ``SqlStore``'s (``sql.py``).
 
 - Each thread gets its own connection (``threading.local``): WAL lets readers run while a writer
   commits, and point reads from several threads do not queue behind one lock. (Measured on two
   cores, 100k tokens: ``get_token`` from two threads ran ~25% faster this way than through one
   connection behind a lock; SQLite releases the GIL while it steps, so the threads overlap.)
-- Every ``Store`` method is ``SqlStore``'s (``sql_store.py``), shared with the PostgreSQL store;
-  this module holds what is SQLite's own: connections, locking, errors, DDL and bulk load.
 - Writes are single statements (``INSERT``, ``UPDATE … RETURNING``) or explicit ``BEGIN
   IMMEDIATE`` transactions, so each is atomic; a busy timeout makes concurrent writers wait
   rather than fail.
 - The database enforces uniqueness (``UNIQUE (account, alias)``, unique ``lookup``): of two
   concurrent creates of one alias exactly one wins and the other gets ``DuplicateAlias``.
-- The schema is versioned: ``MIGRATIONS`` are applied in order and recorded in
+- The schema (``schema.py``) is versioned: ``MIGRATIONS`` are applied in order and recorded in
   ``schema_version``; a database from a newer server raises ``SchemaTooNew``.
 - A change that carries an audit event is one ``BEGIN IMMEDIATE`` transaction with the event's
   insert; a change without one stays a single statement (the fast path).
@@ -26,89 +25,25 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from lacework_tokens.server.sql import SQLITE
-from lacework_tokens.server.sql_store import (
+from lacework_tokens.server.storage import schema
+from lacework_tokens.server.storage.records import (
+    DuplicateAlias,
+    SchemaTooNew,
+    StoreError,
+    TokenRecord,
+)
+from lacework_tokens.server.storage.sql import (
+    SQLITE,
     Connection,
-    Migrations,
     SqlStore,
     apply_migrations,
     token_params,
 )
-from lacework_tokens.server.store import DuplicateAlias, SchemaTooNew, StoreError, TokenRecord
 
-__all__ = ["MIGRATIONS", "SqliteStore"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStore"]
 
-# Each migration is a list of statements; its number is its index + 1. Never edit a released
-# migration: append a new one. Plain types (TEXT, INTEGER) and no SQLite-only syntax, so the
-# PostgreSQL store can mirror them.
-MIGRATIONS: Final[Migrations] = (
-    (
-        """CREATE TABLE api_keys (
-            key_id TEXT PRIMARY KEY,
-            account TEXT NOT NULL,
-            secret_hash TEXT NOT NULL,
-            role TEXT NOT NULL,
-            user_name TEXT NOT NULL,
-            enabled INTEGER NOT NULL,
-            created_time INTEGER NOT NULL
-        )""",
-        "CREATE INDEX api_keys_by_account ON api_keys (account, created_time)",
-        """CREATE TABLE bearers (
-            token_hash TEXT PRIMARY KEY,
-            key_id TEXT NOT NULL,
-            account TEXT NOT NULL,
-            expires_at INTEGER NOT NULL
-        )""",
-        "CREATE INDEX bearers_by_expiry ON bearers (expires_at)",
-        """CREATE TABLE agent_tokens (
-            id INTEGER PRIMARY KEY,
-            account TEXT NOT NULL,
-            lookup TEXT NOT NULL UNIQUE,
-            sealed TEXT NOT NULL,
-            alias TEXT NOT NULL,
-            enabled INTEGER NOT NULL,
-            description TEXT NOT NULL,
-            os TEXT NOT NULL,
-            subscription TEXT,
-            created_time INTEGER NOT NULL,
-            updated_time INTEGER NOT NULL,
-            version TEXT NOT NULL,
-            CONSTRAINT agent_tokens_alias_unique UNIQUE (account, alias)
-        )""",
-        "CREATE INDEX agent_tokens_by_age ON agent_tokens (account, created_time, id)",
-    ),
-    # 2: accounts and sub-accounts, the audit trail, indexes for per-user key limits and for
-    # deleting a key's bearers. Accounts already in use become top-level accounts.
-    (
-        """CREATE TABLE accounts (
-            name TEXT PRIMARY KEY,
-            parent TEXT,
-            created_time INTEGER NOT NULL
-        )""",
-        "CREATE INDEX accounts_by_folded_name ON accounts (lower(name))",
-        """INSERT INTO accounts (name, parent, created_time)
-            SELECT account, NULL, min(created_time) FROM (
-                SELECT account, created_time FROM api_keys
-                UNION ALL
-                SELECT account, created_time FROM agent_tokens
-            ) AS known GROUP BY account""",
-        "CREATE INDEX api_keys_by_user ON api_keys (account, user_name)",
-        "CREATE INDEX bearers_by_key ON bearers (key_id)",
-        """CREATE TABLE audit_events (
-            id INTEGER PRIMARY KEY,
-            time INTEGER NOT NULL,
-            account TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            actor_account TEXT,
-            action TEXT NOT NULL,
-            token_alias TEXT,
-            token_id TEXT,
-            key_id TEXT,
-            detail TEXT NOT NULL
-        )""",
-        "CREATE INDEX audit_events_by_account ON audit_events (account, id)",
-    ),
-)
+# Read when a store opens, so a test can append a migration.
+MIGRATIONS: Final[schema.Migrations] = schema.render(SQLITE.column_types)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _BUSY_TIMEOUT_SECONDS: Final = 30.0
