@@ -116,7 +116,8 @@ class Connection:
 
     @property
     def client(self) -> Client:
-        """The SDK client, holding a bearer token (fetched at the first use)."""
+        """The SDK client, holding a bearer token and with its account checked (at the first
+        use)."""
         with self._lock:
             if self._login_failure is not None:
                 raise self._login_failure
@@ -141,7 +142,9 @@ class Connection:
         if self._client is None:
             from lacework_tokens.client import Client
 
-            self._client = Client(settings=self.settings)
+            # check_account: against a server other than the account's own, the first call also
+            # asks whose key this is, and a key of another account fails naming both.
+            self._client = Client(settings=self.settings, check_account=True)
             self._client.session.headers["User-Agent"] = self._user_agent
         return self._client
 
