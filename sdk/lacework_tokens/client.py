@@ -422,16 +422,28 @@ class Client:
                 self._bearer = None
                 self._refresh_at = None
 
-    def _fetch_bearer(self) -> None:
-        key, secret = self.settings.api_key, self.settings.api_secret
-        assert key is not None and secret is not None  # ClientSettings guarantees one or the other
+    def new_access_token(
+        self, expiry_seconds: int = limits.EXPIRY_DEFAULT_SECONDS
+    ) -> wire.AccessTokenResponse:
+        """A new bearer token for the API key, minted now, for another program to use.
+
+        What the official Terraform provider's ``lacework_api_token`` data source hands out.
+        The client keeps its own token. Needs the API key and secret: a client given only a
+        static ``api_token`` raises ``ConfigurationError``.
+        """
+        if self.settings.api_key is None or self.settings.api_secret is None:
+            raise errors.ConfigurationError(
+                "minting an access token needs an API key and secret, not only an api_token"
+            )
+        return self._mint(self.settings.api_key, self.settings.api_secret, expiry_seconds)
+
+    def _mint(self, key: str, secret: str, expiry_seconds: int) -> wire.AccessTokenResponse:
         body = wire.converter.unstructure(
-            wire.AccessTokenRequest(key_id=key, expiry_time=limits.EXPIRY_DEFAULT_SECONDS)
+            wire.AccessTokenRequest(key_id=key, expiry_time=expiry_seconds)
         )
         headers = {"X-LW-UAKS": secret}
-        fetched_at = self._clock()
         where = f"POST {ACCESS_TOKEN_PATH}"
-        issued = self._with_retries(
+        return self._with_retries(
             lambda: _parsed(
                 self._send("POST", ACCESS_TOKEN_PATH, body, headers, ACCESS_TOKEN_PATH),
                 wire.AccessTokenResponse,
@@ -442,6 +454,12 @@ class Client:
             recover=None,
             idempotent=True,
         )
+
+    def _fetch_bearer(self) -> None:
+        key, secret = self.settings.api_key, self.settings.api_secret
+        assert key is not None and secret is not None  # ClientSettings guarantees one or the other
+        fetched_at = self._clock()
+        issued = self._mint(key, secret, limits.EXPIRY_DEFAULT_SECONDS)
         lifetime = max(issued.expires_at - fetched_at, timedelta(0))
         self._bearer = issued.token
         self._refresh_at = issued.expires_at - min(REFRESH_MARGIN, lifetime / 2)

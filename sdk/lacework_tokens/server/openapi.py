@@ -141,7 +141,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "description": {"type": "string", "maxLength": limits.DESCRIPTION_MAX_LENGTH},
-                "os": _name_schema(limits.OS_MAX_LENGTH),
+                "os": {"type": "string", "enum": list(limits.OS_VALUES)},
                 "subscription": subscription,
                 "createdTime": {
                     "type": "string",
@@ -306,10 +306,10 @@ def _schemas() -> dict[str, Any]:
             "required": ["hostname"],
             "properties": {
                 "hostname": _name_schema(limits.HOSTNAME_MAX_LENGTH),
-                "os": {"type": "string", "enum": list(limits.AGENT_OS_VALUES)},
-                "arch": _name_schema(limits.OS_MAX_LENGTH),
+                "os": {"type": "string", "enum": list(limits.OS_VALUES)},
+                "arch": _name_schema(limits.LABEL_MAX_LENGTH),
                 "agentVersion": {"type": "string", "maxLength": 64},
-                "mode": _name_schema(limits.OS_MAX_LENGTH),
+                "mode": _name_schema(limits.LABEL_MAX_LENGTH),
                 "ipAddr": {"type": "string", "maxLength": 64},
                 "tags": {
                     "type": "object",
