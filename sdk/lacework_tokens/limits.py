@@ -25,7 +25,6 @@ __all__ = [
     "EXPIRY_MAX_SECONDS",
     "HOSTNAME_MAX_LENGTH",
     "LABEL_MAX_LENGTH",
-    "OS_MAX_LENGTH",
     "OS_VALUES",
     "RESERVED_TAGS",
     "SCOPE_NAME",
@@ -73,8 +72,6 @@ DESCRIPTION_MAX_LENGTH: Final = 1024
 # them: lowercase, nothing else ("Linux" and "macos" are refused, not stored).
 OS_VALUES: Final = ("linux", "windows")
 DEFAULT_OS: Final = OS_VALUES[0]
-# The longest of them (what a column or a length check needs to know).
-OS_MAX_LENGTH: Final = max(len(value) for value in OS_VALUES)
 
 # Longer than any value the backend mints; bounds the work done on a garbage path segment.
 TOKEN_VALUE_MAX_LENGTH: Final = 256
