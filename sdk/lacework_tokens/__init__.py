@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
     from lacework_tokens.client import Client
     from lacework_tokens.config import ClientSettings
+    from lacework_tokens.delivery import AgentConfig, agent_config, install_command
     from lacework_tokens.wire import AgentAccessToken, Expression, SearchFilter
 
 # The other public names are imported on first use: the Terraform plugin starts a process per
@@ -43,6 +44,9 @@ _LAZY: dict[str, str] = {
     "AgentTokens": "lacework_tokens.agent_tokens",
     "Client": "lacework_tokens.client",
     "ClientSettings": "lacework_tokens.config",
+    "AgentConfig": "lacework_tokens.delivery",
+    "agent_config": "lacework_tokens.delivery",
+    "install_command": "lacework_tokens.delivery",
     "AgentAccessToken": "lacework_tokens.wire",
     "Expression": "lacework_tokens.wire",
     "SearchFilter": "lacework_tokens.wire",
@@ -60,6 +64,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AgentAccessToken",
+    "AgentConfig",
     "AgentTokens",
     "ApiError",
     "AuthenticationError",
@@ -77,5 +82,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "__version__",
+    "agent_config",
     "errors",
+    "install_command",
 ]

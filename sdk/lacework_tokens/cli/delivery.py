@@ -1,0 +1,213 @@
+"""``lacework-tokens token config|install-command``: delivering a token to agents.
+
+- ``token config NAME|TOKEN``: the agent's ``config.json`` for the token. ``-o FILE`` writes it
+  with mode 0600 (an existing file keeps its other properties); without ``-o`` it is printed with
+  the token masked, in full only with ``--show-token``.
+- ``token install-command NAME|TOKEN``: the line that installs a Linux agent with the token
+  (Lacework's ``install.sh``), masked unless ``--show-token``.
+
+A token is named by its name or its value. The commands are registered on ``token`` by
+``cli/tokens.py`` through ``add_delivery_commands``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from lacework_tokens import delivery, limits, wire
+from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, print_error
+from lacework_tokens.client import Client
+from lacework_tokens.errors import NotFoundError
+from lacework_tokens.wire import AgentAccessToken
+
+__all__ = ["add_delivery_commands", "resolve_token"]
+
+Action = Callable[[Client, argparse.Namespace], int]
+# ``command(name, action, help, description)`` from cli/tokens.py: a sub-command of ``token``
+# with the shared options (connection, --json, --show-token) and its error handling.
+CommandFactory = Callable[[str, Action, str, str], Any]
+
+# A value this long is shown masked when a lookup fails: it may be another account's token.
+_MASK_FROM_LENGTH: Final = 24
+
+
+class TokenNotFound(LookupError):
+    """Neither a token of that name nor of that value exists."""
+
+
+def resolve_token(client: Client, reference: str) -> AgentAccessToken:
+    """The token named ``reference``, else the token whose value it is."""
+    found = client.agent_tokens.find(reference)
+    if found is not None:
+        return found
+    if limits.is_printable_token_value(reference):
+        try:
+            return client.agent_tokens.import_token(reference)
+        except NotFoundError:
+            pass
+    shown = wire.mask(reference) if len(reference) >= _MASK_FROM_LENGTH else reference
+    raise TokenNotFound(f"No agent access token is named '{shown}' or has that value.")
+
+
+def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
+    """``["env=prod", "team=payments"]`` as a dict; ``ValueError`` for a pair without a name."""
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise ValueError(f"--tag takes NAME=VALUE, not {pair!r}")
+        tags[name] = value
+    return tags
+
+
+def _guarded(command: str, action: Action) -> Action:
+    """``action`` with its own refusals (a value the agent or install.sh could not use, a name
+    that matches no token) as one error line, like every other failure of ``token``."""
+
+    def run(client: Client, args: argparse.Namespace) -> int:
+        try:
+            return action(client, args)
+        except TokenNotFound as exc:
+            print_error(str(exc))
+            return EXIT_FAILURE
+        except _Usage as exc:
+            print_error(str(exc), f"token {command}")
+            return EXIT_USAGE
+        except ValueError as exc:
+            print_error(str(exc))
+            return EXIT_FAILURE
+
+    return run
+
+
+class _Usage(ValueError):
+    """The command line asks for something impossible; exit status 2."""
+
+
+def _warn_if_disabled(token: AgentAccessToken) -> None:
+    if not token.enabled:
+        print(
+            f"warning: '{token.name}' is disabled: agents using it cannot communicate.",
+            file=sys.stderr,
+        )
+
+
+# --- actions --------------------------------------------------------------------------------
+
+
+def _config(client: Client, args: argparse.Namespace) -> int:
+    try:
+        tags = parse_tags(args.tag)
+        autoupgrade = None if args.autoupgrade is None else args.autoupgrade == "enable"
+        # Checked before any request, with a stand-in value.
+        delivery.agent_config(
+            "0" * 2, server_url=args.server_url, proxy_url=args.proxy_url, tags=tags
+        )
+    except ValueError as exc:
+        raise _Usage(str(exc)) from None
+    token = resolve_token(client, args.reference)
+    config = delivery.agent_config(
+        token,
+        server_url=args.server_url,
+        proxy_url=args.proxy_url,
+        autoupgrade=autoupgrade,
+        tags=tags,
+    )
+    _warn_if_disabled(token)
+    if args.output:
+        updated = config.write(args.output)
+        done = "Updated" if updated else "Wrote"
+        kept = ", other properties kept" if updated else ""
+        print(
+            f"{done} {args.output} (mode 0600{kept}) with the token of '{token.name}'.",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    shown = config if args.show_token else config.masked()
+    sys.stdout.write(shown.to_json())
+    if not args.show_token:
+        path = delivery.CONFIG_PATHS.get(token.os, delivery.CONFIG_PATHS[limits.DEFAULT_OS])
+        print(
+            f"\nThe token value is masked. Write the file with -o FILE (mode 0600; agents read "
+            f"{path}), or print it in full with --show-token.",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _install_command(client: Client, args: argparse.Namespace) -> int:
+    if args.server_url is not None:
+        problem = delivery.install_script_server_url_problem(args.server_url)
+        if problem is not None:
+            raise _Usage(problem)
+    token = resolve_token(client, args.reference)
+    line = delivery.install_command(token, server_url=args.server_url, script_url=args.script_url)
+    _warn_if_disabled(token)
+    if args.show_token:
+        print(line)
+    else:
+        print(line.replace(token.token, wire.mask(token.token)))
+        print(
+            "\nThe token value is masked. Print the line in full with --show-token.",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def add_delivery_commands(command: CommandFactory) -> None:
+    """Register ``config`` and ``install-command`` through ``token``'s command factory."""
+    config = command(
+        "config",
+        _guarded("config", _config),
+        "the agent config.json for a token",
+        "The config.json a Lacework agent reads its token from (/var/lib/lacework/config/"
+        "config.json on Linux, C:\\ProgramData\\Lacework\\config.json on Windows). -o FILE "
+        "writes it with mode 0600 and keeps the other properties of an existing file; without "
+        "-o it is printed with the token masked unless --show-token is given.",
+    )
+    config.add_argument("reference", metavar="NAME|TOKEN", help="the token's name or value")
+    config.add_argument(
+        "--server-url",
+        help="where the agent sends data (serverurl; e.g. https://api.fra.lacework.net)",
+    )
+    config.add_argument("--proxy-url", help="the proxy the agent uses (proxyurl)")
+    config.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a tag for the agent (repeatable)",
+    )
+    config.add_argument(
+        "--autoupgrade",
+        choices=("enable", "disable"),
+        help="whether the agent upgrades itself (Lacework's default: enable)",
+    )
+    config.add_argument(
+        "-o", "--output", metavar="FILE", help="write the file (mode 0600) instead of printing"
+    )
+
+    install = command(
+        "install-command",
+        _guarded("install-command", _install_command),
+        "the line that installs a Linux agent with a token",
+        "Print the line that installs a Lacework Linux agent with the token: "
+        "curl -sSL https://packages.lacework.net/install.sh | sudo sh -s -- TOKEN [-U URL]. "
+        "The token is masked unless --show-token is given.",
+    )
+    install.add_argument("reference", metavar="NAME|TOKEN", help="the token's name or value")
+    install.add_argument(
+        "--server-url",
+        help="install.sh's -U: the agent server of the account's region (https://….lacework.net)",
+    )
+    install.add_argument(
+        "--script-url",
+        default=delivery.INSTALL_SCRIPT_URL,
+        help=f"the install script (default: {delivery.INSTALL_SCRIPT_URL})",
+    )
