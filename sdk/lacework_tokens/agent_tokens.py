@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from lacework_tokens import errors, limits, wire
+from lacework_tokens import errors, limits, rotation, wire
 from lacework_tokens.wire import (
     AgentAccessToken,
     CreateAgentTokenRequest,
@@ -164,6 +164,26 @@ class AgentTokens:
             token_alias=soft_delete_name(current.name), token_enabled=False
         )
         return self._patch(token, wire.converter.unstructure(request))
+
+    # --- rotation (rotation.py) ------------------------------------------------------------
+
+    def rotate(
+        self,
+        old: str | AgentAccessToken,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        os: str | None = None,
+    ) -> rotation.Rotation:
+        """Create the successor of ``old`` (same description and os unless given), or find it
+        when a rotation with these arguments already did; returns both tokens.
+
+        The successor is the token named ``new_name`` (default: the name with its generation
+        raised, ``prod`` → ``prod-v2``): run again after an interruption, ``rotate`` resumes
+        and never makes a second one. ``errors.ConflictError`` when a token with that name is
+        not a successor (other os or description, disabled).
+        """
+        return rotation.rotate(self, old, new_name=new_name, description=description, os=os)
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""``lacework-tokens token config|install-command``: delivering a token to agents.
+"""``lacework-tokens token config|install-command|rotate``: delivering a token to agents.
 
 - ``token config NAME|TOKEN``: the agent's ``config.json`` for the token. ``-o FILE`` writes it
   with mode 0600 (an existing file keeps its other properties); without ``-o`` it is printed with
   the token masked, in full only with ``--show-token``.
 - ``token install-command NAME|TOKEN``: the line that installs a Linux agent with the token
   (Lacework's ``install.sh``), masked unless ``--show-token``.
+- ``token rotate NAME|TOKEN``: the token's successor (``rotation.py``), created or, when a
+  rotation already made it, found again.
 
 A token is named by its name or its value. The commands are registered on ``token`` by
 ``cli/tokens.py`` through ``add_delivery_commands``.
@@ -18,9 +20,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from lacework_tokens import delivery, limits, wire
-from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, print_error
+from lacework_tokens.cli.output import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    print_error,
+    print_json,
+    print_table,
+)
 from lacework_tokens.client import Client
 from lacework_tokens.errors import NotFoundError
+from lacework_tokens.rotation import Rotation
 from lacework_tokens.wire import AgentAccessToken
 
 __all__ = ["add_delivery_commands", "resolve_token"]
@@ -157,11 +167,51 @@ def _install_command(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _token_json(token: AgentAccessToken, show_token: bool) -> dict[str, Any]:
+    data: dict[str, Any] = wire.converter.unstructure(token)
+    data["accessToken"] = token.token if show_token else wire.mask(token.token)
+    return data
+
+
+def _print_rotation(rotation: Rotation, args: argparse.Namespace) -> None:
+    if args.json:
+        print_json(
+            {
+                "old": _token_json(rotation.old, args.show_token),
+                "new": _token_json(rotation.new, args.show_token),
+                "created": rotation.created,
+            },
+            sort_keys=True,
+        )
+        return
+    rows = [("", "NAME", "TOKEN", "OS", "ENABLED")]
+    for label, token in (("old", rotation.old), ("new", rotation.new)):
+        shown = token.token if args.show_token else wire.mask(token.token)
+        rows.append((label, token.name, shown, token.os, "yes" if token.enabled else "no"))
+    print_table(rows)
+
+
+def _rotate(client: Client, args: argparse.Namespace) -> int:
+    old = resolve_token(client, args.reference)
+    rotation = client.agent_tokens.rotate(old, new_name=args.new_name, description=args.description)
+    _print_rotation(rotation, args)
+    if not args.json:
+        done = "Created" if rotation.created else "Found (from an earlier run of this rotation)"
+        print(
+            f"\n{done} '{rotation.new.name}', the successor of '{rotation.old.name}'. Move the "
+            f"agents to it (lacework-tokens token config|install-command {rotation.new.name}), "
+            f"then: lacework-tokens token retire {rotation.old.name}",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 
 def add_delivery_commands(command: CommandFactory) -> None:
-    """Register ``config`` and ``install-command`` through ``token``'s command factory."""
+    """Register ``config``, ``install-command`` and ``rotate`` through ``token``'s command
+    factory."""
     config = command(
         "config",
         _guarded("config", _config),
@@ -211,3 +261,16 @@ def add_delivery_commands(command: CommandFactory) -> None:
         default=delivery.INSTALL_SCRIPT_URL,
         help=f"the install script (default: {delivery.INSTALL_SCRIPT_URL})",
     )
+
+    rotate = command(
+        "rotate",
+        _guarded("rotate", _rotate),
+        "create a token's successor (resumable)",
+        "Create the successor of a token: same description and OS, both enabled, so agents can "
+        "move to it before the old token is retired. The successor is named --new-name, by "
+        "default the name with its generation raised (prod -> prod-v2, prod-v2 -> prod-v3). "
+        "Run again after an interruption, it finds the successor instead of making another.",
+    )
+    rotate.add_argument("reference", metavar="NAME|TOKEN", help="the token to rotate")
+    rotate.add_argument("--new-name", help="the successor's name (default: <name>-v<N+1>)")
+    rotate.add_argument("--description", help="the successor's description (default: the old)")
