@@ -158,8 +158,14 @@ class AgentTokens:
         return self.update(token, enabled=False)
 
     def soft_delete(self, token: str) -> AgentAccessToken:
-        """Disable the token and rename it ``<name>-<5 random>-deleted``, freeing its name."""
+        """Disable the token and rename it ``<name>-<5 random>-deleted``, freeing its name.
+
+        A token already soft-deleted (``token.soft_deleted``) is returned as it is: a second
+        delete changes nothing.
+        """
         current = self.get(token)
+        if current.soft_deleted:
+            return current
         request = UpdateAgentTokenRequest(
             token_alias=soft_delete_name(current.name), token_enabled=False
         )

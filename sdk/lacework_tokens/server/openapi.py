@@ -196,6 +196,40 @@ def _schemas() -> dict[str, Any]:
             "required": ["data"],
             "properties": {"data": {"type": "array", "items": _ref("AgentAccessToken")}},
         },
+        "UserProfile": {
+            "type": "object",
+            "required": ["username", "orgAccount", "url", "orgAdmin", "orgUser", "accounts"],
+            "properties": {
+                "username": {"type": "string"},
+                "orgAccount": {"type": "boolean", "description": "The account has sub-accounts."},
+                "url": {
+                    "type": "string",
+                    "description": "The key's top-level account as <account>.lacework.net.",
+                },
+                "orgAdmin": {"type": "boolean"},
+                "orgUser": {"type": "boolean"},
+                "accounts": {
+                    "type": "array",
+                    "description": "The accounts the key may act in (Account-Name).",
+                    "items": {
+                        "type": "object",
+                        "required": ["admin", "accountName", "custGuid", "userGuid", "userEnabled"],
+                        "properties": {
+                            "admin": {"type": "boolean"},
+                            "accountName": {"type": "string"},
+                            "custGuid": {"type": "string"},
+                            "userGuid": {"type": "string"},
+                            "userEnabled": enabled,
+                        },
+                    },
+                },
+            },
+        },
+        "UserProfileAnswer": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"type": "array", "items": _ref("UserProfile")}},
+        },
     }
 
 
@@ -203,6 +237,7 @@ def _schemas() -> dict[str, Any]:
 _DATA_SCHEMAS: Final[dict[tuple[type[Any], Envelope], str]] = {
     (wire.AgentAccessToken, Envelope.DATA): "TokenAnswer",
     (wire.AgentAccessToken, Envelope.DATA_LIST): "TokenListAnswer",
+    (wire.UserProfile, Envelope.DATA_LIST): "UserProfileAnswer",
 }
 _PATH_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
     "accessToken": {

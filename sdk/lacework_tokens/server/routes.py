@@ -132,6 +132,10 @@ def _update_token(call: Call, request: wire.UpdateAgentTokenRequest) -> wire.Age
     return call.services.tokens.update_token(call.caller, call.path, request)
 
 
+def _user_profile(call: Call, body: None) -> list[wire.UserProfile]:
+    return [call.services.identity.user_profile(call.caller)]
+
+
 # --- the table --------------------------------------------------------------------------------
 
 # Error statuses: 400 from the body or the rules, 401/403 from authentication, 404/409 from the
@@ -269,6 +273,24 @@ ROUTES: Final[tuple[Route, ...]] = (
                 request=wire.UpdateAgentTokenRequest,
                 response=wire.AgentAccessToken,
                 errors=(400, 401, 403, 404, 408, 409, 413, 429),
+            ),
+        ),
+        trailing_slash=True,
+    ),
+    Route(
+        "user_profile",
+        f"{API_PREFIX}/UserProfile",
+        (
+            Operation(
+                "GET",
+                "getUserProfile",
+                "Whose API key this is: its account and the accounts it may act in",
+                _user_profile,
+                200,
+                "The key's user profile, in a list of one, as Lacework answers it.",
+                response=wire.UserProfile,
+                envelope=Envelope.DATA_LIST,
+                errors=(401, 403, 429),
             ),
         ),
         trailing_slash=True,

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import shlex
 import socket
 import sys
+import time
 from collections.abc import Callable, Generator
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +37,7 @@ from lacework_tokens.server.storage import (
     without_password,
 )
 from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.state_dir import ServerRecord, record_server
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT_SECONDS",
@@ -80,6 +83,8 @@ class ServeOptions:
     login_rate: Rate = DEFAULT_LOGIN_RATE
     body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
+    # How the user runs this program, for the hints printed at start.
+    program: str = "lacework-tokens"
 
 
 def validate(options: ServeOptions) -> None:
@@ -151,8 +156,9 @@ def _key_file_path(options: ServeOptions, state_dir: Path) -> Path:
 
 def _prepare_keys(
     services: Services, options: ServeOptions, state_dir: Path
-) -> Callable[[str], list[str]]:
-    """Make sure an API key exists; returns what to print once the URL is known."""
+) -> tuple[Callable[[str], list[str]], Path | None]:
+    """Make sure an API key exists; returns what to print once the URL is known, and the key
+    file that goes with this server, if any."""
     identity = services.identity
     if options.api_key is not None and options.api_secret is not None:
         try:
@@ -160,13 +166,17 @@ def _prepare_keys(
         except ServiceError as exc:
             raise StartupError(f"--api-key {options.api_key}: {exc.message}") from None
         state = "created" if created else "already present"
-        return lambda _url: [f"API key {options.api_key} for account {options.account}: {state}"]
+        lines = [f"API key {options.api_key} for account {options.account}: {state}"]
+        return (lambda _url: lines), None
 
     key_file = _key_file_path(options, state_dir)
+    again = f'eval "$({options.program} env{_db_option(options)})"'
     if identity.has_api_keys():
         if key_file.is_file():
-            return lambda _url: [f"API key file: {key_file}"]
-        return lambda _url: ["API keys exist; the secret was shown when they were created"]
+            return (
+                lambda _url: [f"API key file: {key_file}", f"Connection settings: {again}"]
+            ), key_file
+        return (lambda _url: ["API keys exist; the secret was shown when they were created"]), None
 
     api_key = identity.create_api_key(options.account)
     write_private(key_file, json.dumps(wire.converter.unstructure(api_key), indent=2) + "\n")
@@ -177,9 +187,17 @@ def _prepare_keys(
             "Point Lacework clients at this backend with:",
             f"export LW_ACCOUNT={api_key.account} LW_API_KEY={api_key.key_id} "
             f"LW_API_SECRET={api_key.secret} LW_API_SERVER_URL={url}",
+            f"(again at any time, in this directory: {again})",
         ]
 
-    return first_start
+    return first_start, key_file
+
+
+def _db_option(options: ServeOptions) -> str:
+    """`` --db …`` when ``env`` needs it to find this state directory."""
+    if options.db is None or is_postgres_url(options.db):
+        return ""
+    return f" --db {shlex.quote(options.db)}"
 
 
 # --- the HTTP server ------------------------------------------------------------------------
@@ -310,12 +328,25 @@ def _url(scheme: str, sock: socket.socket) -> str:
     return f"{scheme}://{host}:{port}"
 
 
+class _UvicornName(logging.Filter):
+    """uvicorn logs its start and stop on a logger named ``uvicorn.error``: show ``uvicorn``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.error":
+            record.name = "uvicorn"
+        return True
+
+
 def _configure_logging(level: str, stream: TextIO) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=stream,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    # Times as everywhere else in this project: RFC 3339, UTC.
+    formatter = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
     )
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(_UvicornName())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def open_services(options: ServeOptions, state_dir: Path) -> tuple[Services, Store]:
@@ -343,7 +374,7 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
     state_dir = _state_dir(options)
     services, store = open_services(options, state_dir)
     try:
-        announce_keys = _prepare_keys(services, options, state_dir)
+        announce_keys, api_key_file = _prepare_keys(services, options, state_dir)
         tls_lines: list[str] = []
         cert_file, key_file = options.tls_cert, options.tls_key
         if options.tls_self_signed:
@@ -379,8 +410,18 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
             sock.close()
             raise StartupError(f"cannot load the TLS certificate or key: {exc}") from None
         url = _url("https" if cert_file else "http", sock)
+        record_server(
+            state_dir,
+            ServerRecord(
+                url=url,
+                key_file=str(api_key_file.resolve()) if api_key_file else None,
+                certificate=(
+                    str(cert_file.resolve()) if options.tls_self_signed and cert_file else None
+                ),
+            ),
+        )
         server = _Server(config)
-        lines = [*announce_keys(url), *tls_lines, f"listening on {url}"]
+        lines = [*announce_keys(url), *tls_lines, f"listening on {url}", "Ctrl-C to stop."]
         asyncio.run(_run(server, sock, lines, out))
     finally:
         store.close()
