@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Final
 
 from attrs import frozen
 
-from lacework_tokens import errors, limits
+from lacework_tokens import errors
 from lacework_tokens.wire import AgentAccessToken
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def rotate(
     """The successor of ``old`` (created unless it exists), with ``old`` as it is now."""
     current = tokens.get(_value(old))
     if new_name is None:
-        if current.name.endswith(limits.SOFT_DELETE_SUFFIX):
+        if current.soft_deleted:
             raise _conflict(f"'{current.name}' is soft-deleted; name its successor with new_name")
         new_name = successor_name(current.name)
     if new_name == current.name:

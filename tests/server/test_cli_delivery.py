@@ -50,7 +50,7 @@ def token_cli(
     )
 
 
-def test_config_prints_the_agent_config_masked_by_default(
+def test_config_prints_the_agent_config_without_the_token_by_default(
     backend: Backend, prod: AgentAccessToken
 ) -> None:
     result = token_cli(
@@ -67,7 +67,7 @@ def test_config_prints_the_agent_config_masked_by_default(
     assert result.returncode == 0, result.stderr
     assert prod.token not in result.stdout + result.stderr
     assert json.loads(result.stdout) == {
-        "tokens": {"AccessToken": wire.mask(prod.token)},
+        "tokens": {"AccessToken": None},
         "serverurl": "https://api.fra.lacework.net",
         "tags": {"env": "prod", "team": "payments"},
     }

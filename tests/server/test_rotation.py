@@ -144,6 +144,9 @@ def test_cli_rotate_prints_both_tokens_masked_and_json_for_scripts(
     new = client.agent_tokens.find("rot-g-v2")
     assert new is not None
     assert wire.mask(new.token) in result.stdout and new.token not in result.stdout
+    hidden = token_cli(backend.url, backend, "rotate", "rot-g", "--json")
+    assert isinstance(hidden, subprocess.CompletedProcess)
+    assert json.loads(hidden.stdout)["new"]["accessToken"] is None
     assert "Created 'rot-g-v2'" in result.stderr
     assert "lacework-tokens token retire rot-g" in result.stderr
 

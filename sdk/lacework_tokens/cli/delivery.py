@@ -27,6 +27,7 @@ from lacework_tokens.cli.output import (
     print_error,
     print_json,
     print_table,
+    program,
 )
 from lacework_tokens.client import Client
 from lacework_tokens.errors import NotFoundError
@@ -80,14 +81,11 @@ def _guarded(command: str, action: Action) -> Action:
     def run(client: Client, args: argparse.Namespace) -> int:
         try:
             return action(client, args)
-        except TokenNotFound as exc:
-            print_error(str(exc))
-            return EXIT_FAILURE
         except _Usage as exc:
             print_error(str(exc), f"token {command}")
             return EXIT_USAGE
-        except ValueError as exc:
-            print_error(str(exc))
+        except (TokenNotFound, ValueError) as exc:
+            print_error(str(exc), f"token {command}")
             return EXIT_FAILURE
 
     return run
@@ -136,15 +134,19 @@ def _config(client: Client, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_OK
-    shown = config if args.show_token else config.masked()
-    sys.stdout.write(shown.to_json())
-    if not args.show_token:
-        path = delivery.CONFIG_PATHS.get(token.os, delivery.CONFIG_PATHS[limits.DEFAULT_OS])
-        print(
-            f"\nThe token value is masked. Write the file with -o FILE (mode 0600; agents read "
-            f"{path}), or print it in full with --show-token.",
-            file=sys.stderr,
-        )
+    if args.show_token:
+        sys.stdout.write(config.to_json())
+        return EXIT_OK
+    # A hidden value must not look like one: the token is null, as in every --json output.
+    hidden = config.as_dict()
+    hidden["tokens"][delivery.ACCESS_TOKEN_KEY] = None
+    print_json(hidden)
+    path = delivery.CONFIG_PATHS.get(token.os, delivery.CONFIG_PATHS[limits.DEFAULT_OS])
+    print(
+        f"\nThe token value is hidden. Write the file with -o FILE (mode 0600; agents read "
+        f"{path}), or print it in full with --show-token.",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
@@ -169,7 +171,7 @@ def _install_command(client: Client, args: argparse.Namespace) -> int:
 
 def _token_json(token: AgentAccessToken, show_token: bool) -> dict[str, Any]:
     data: dict[str, Any] = wire.converter.unstructure(token)
-    data["accessToken"] = token.token if show_token else wire.mask(token.token)
+    data["accessToken"] = token.token if show_token else None
     return data
 
 
@@ -183,6 +185,11 @@ def _print_rotation(rotation: Rotation, args: argparse.Namespace) -> None:
             },
             sort_keys=True,
         )
+        if not args.show_token:
+            print(
+                "accessToken is null: token values are shown only with --show-token",
+                file=sys.stderr,
+            )
         return
     rows = [("", "NAME", "TOKEN", "OS", "ENABLED")]
     for label, token in (("old", rotation.old), ("new", rotation.new)):
@@ -199,8 +206,8 @@ def _rotate(client: Client, args: argparse.Namespace) -> int:
         done = "Created" if rotation.created else "Found (from an earlier run of this rotation)"
         print(
             f"\n{done} '{rotation.new.name}', the successor of '{rotation.old.name}'. Move the "
-            f"agents to it (lacework-tokens token config|install-command {rotation.new.name}), "
-            f"then: lacework-tokens token retire {rotation.old.name}",
+            f"agents to it ({program()} token config|install-command {rotation.new.name}), "
+            f"then: {program()} token retire {rotation.old.name}",
             file=sys.stderr,
         )
     return EXIT_OK
