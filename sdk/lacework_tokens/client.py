@@ -14,7 +14,8 @@
 - A request that must not run twice (creating a token) is retried only after asking the server
   whether the first attempt took effect: see ``request(..., recover=...)``.
 - ``request`` answers parsed JSON (``Json``); ``request_one`` and ``request_list`` answer models of
-  ``wire``, read from the API v2 envelope ``{"data": ...}``.
+  ``wire``, read from the API v2 envelope ``{"data": ...}``; ``request_whole`` reads the whole
+  answer as one model (an AgentInfo page: ``data`` and ``paging``).
 - Errors become ``lacework_tokens.errors`` exceptions carrying the server's message; a token
   value in a path is masked and secrets are never part of a message.
 - urllib3 logs every request line at DEBUG, and a token value is the last segment of a
@@ -52,6 +53,7 @@ from lacework_tokens.config import (
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
+    from lacework_tokens.agents import Agents
 
 __all__ = ["ACCESS_TOKEN_PATH", "USER_PROFILE_PATH", "Client", "Json", "RetryNotice"]
 
@@ -312,6 +314,13 @@ class Client:
 
         return AgentTokens(self)
 
+    @cached_property
+    def agents(self) -> Agents:
+        """Agents as AgentInfo shows them: search and list, following pages lazily."""
+        from lacework_tokens.agents import Agents
+
+        return Agents(self)
+
     def close(self) -> None:
         self.session.close()
 
@@ -513,6 +522,26 @@ class Client:
             path,
             body,
             lambda raw, where: _parsed_list(raw, model, where),
+            idempotent=idempotent,
+            recover=None,
+        )
+
+    def request_whole(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        body: Json = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> T:
+        """``request``, answering the whole answer as one ``model`` (no ``data`` envelope to
+        unwrap); an answer that is not a ``model`` is an ``errors.TransportError``."""
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, where: _parsed(raw, model, where),
             idempotent=idempotent,
             recover=None,
         )

@@ -389,6 +389,8 @@ class BackendApp:
                     raise _too_many(wait, "for this API key")
         elif operation.access is Access.API_SECRET:
             call.secret = _header(scope, b"x-lw-uaks")
+        elif operation.access is Access.AGENT_TOKEN:
+            call.credential = _header(scope, b"authorization")
         request = None if operation.request is None else _parse(body, operation.request)
         answer = operation.handler(call, request)
         return _Response(operation.status, _encode(operation.envelope, answer))
