@@ -28,6 +28,7 @@ from lacework_tokens.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    TokenInUseError,
     TransportError,
 )
 
@@ -95,6 +96,7 @@ __all__ = [
     "RateLimitedError",
     "SearchFilter",
     "ServerError",
+    "TokenInUseError",
     "TokenUsage",
     "TransportError",
     "__version__",

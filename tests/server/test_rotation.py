@@ -8,14 +8,26 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Final
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 import pytest
+import requests
+from raw_api import bearer_token
 from stalling_proxy import StallingProxy
 
-from lacework_tokens import AgentAccessToken, Client, ConflictError, wire
+from lacework_tokens import (
+    AgentAccessToken,
+    Client,
+    ConflictError,
+    PermissionDeniedError,
+    TokenInUseError,
+    wire,
+)
+from lacework_tokens.enrollment import AgentConnection
 from lacework_tokens.rotation import successor_name
 from lacework_tokens.testing import Backend, run_backend
 
@@ -197,3 +209,189 @@ def test_a_rotation_killed_at_any_step_is_resumed_by_running_it_again(
     if forward:
         # The successor the killed run created is the one the resumed run found.
         assert {t.token for t in existing} == {t.token for t in after}
+
+
+# --- retire: only once no agent uses the old token ------------------------------------------
+
+IDLE: Final = timedelta(seconds=2)
+
+
+def audit_events(backend: Backend, token_alias: str) -> list[dict[str, Any]]:
+    """The backend's audit trail about one token, newest first."""
+    command = ["audit", "--db", str(backend.db_path), "--limit", "1000", "--json"]
+    result = subprocess.run(
+        [sys.executable, "-m", "lacework_tokens", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return [e for e in json.loads(result.stdout) if e.get("tokenAlias") == token_alias]
+
+
+def wait_past(moment: datetime, window: timedelta) -> None:
+    """Sleep until ``window`` has passed since ``moment`` (and a little more)."""
+    remaining = (moment + window - datetime.now(UTC)).total_seconds() + 0.3
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+@pytest.fixture
+def agent_connection(backend: Backend) -> Iterator[AgentConnection]:
+    with AgentConnection(backend.url) as connection:
+        yield connection
+
+
+def test_retire_refuses_while_an_agent_checks_in_with_the_old_token_and_succeeds_after(
+    backend: Backend, client: Client, agent_connection: AgentConnection
+) -> None:
+    old = client.agent_tokens.create("ret-a", description="fleet")
+    fleet = {
+        host: agent_connection.enroll(old.token, host).mid for host in ("web-1", "web-2", "db-1")
+    }
+    new = client.agent_tokens.rotate(old).new
+
+    with pytest.raises(TokenInUseError) as refused:
+        client.agent_tokens.retire(old.token, idle_for=IDLE)
+    assert refused.value.active == 3
+    assert set(refused.value.hostnames) == {"web-1", "web-2", "db-1"}
+    assert refused.value.last_checkin is not None
+    assert "3 agents enrolled with 'ret-a' checked in within the last 2 seconds" in str(
+        refused.value
+    )
+    assert client.agent_tokens.get(old.token).enabled  # nothing changed
+
+    # Two agents move to the successor; db-1 keeps checking in with the old token.
+    moved = {host: agent_connection.enroll(new.token, host).mid for host in ("web-1", "web-2")}
+    wait_past(datetime.now(UTC), IDLE)
+    agent_connection.checkin(old.token, fleet["db-1"])
+    with pytest.raises(TokenInUseError) as still:
+        client.agent_tokens.retire(old, idle_for=IDLE)
+    assert (still.value.active, still.value.hostnames) == (1, ("db-1",))
+    assert "1 agent enrolled with 'ret-a'" in str(still.value)
+
+    # The last one moves; once the window has passed in silence, the retire goes through.
+    moved["db-1"] = agent_connection.enroll(new.token, "db-1").mid
+    last_old_checkin = client.agent_tokens.usage(old.token).last_checkin
+    assert last_old_checkin is not None
+    wait_past(last_old_checkin, IDLE)
+    retirement = client.agent_tokens.retire(old, idle_for=IDLE)
+    assert retirement.changed and not retirement.forced and retirement.active == ()
+    assert retirement.token.enabled is False
+    assert client.agent_tokens.get(old.token).enabled is False
+
+    # The old token locks its agents out; the moved ones keep working with the successor.
+    with pytest.raises(PermissionDeniedError):
+        agent_connection.checkin(old.token, fleet["web-1"])
+    for mid in moved.values():
+        assert agent_connection.checkin(new.token, mid).uses(new.token)
+    usage = client.agent_tokens.usage(new.token)
+    assert (usage.enrolled, usage.active) == (3, 3)
+
+    (retired_event,) = [e for e in audit_events(backend, "ret-a") if e["action"] == "token.retired"]
+    assert retired_event["detail"].startswith("retired: no agent checked in within 2 seconds")
+
+    # Again: nothing to do, nothing recorded.
+    again = client.agent_tokens.retire(old, idle_for=IDLE)
+    assert again.changed is False
+    assert len([e for e in audit_events(backend, "ret-a") if e["action"] == "token.retired"]) == 1
+
+
+def test_a_forced_retire_says_so_in_the_audit_trail(
+    backend: Backend, client: Client, agent_connection: AgentConnection
+) -> None:
+    old = client.agent_tokens.create("ret-b")
+    agent_connection.enroll(old.token, "edge-1")
+    agent_connection.enroll(old.token, "edge-2")
+    retirement = client.agent_tokens.retire(old, force=True)  # the default window: 7 days
+    assert retirement.changed and retirement.forced
+    assert sorted(agent.hostname for agent in retirement.active) == ["edge-1", "edge-2"]
+    assert client.agent_tokens.get(old.token).enabled is False
+
+    event = audit_events(backend, "ret-b")[0]
+    assert event["action"] == "token.retired"
+    assert event["detail"].startswith("forced: 2 agents checked in within 7 days, the last at ")
+    assert "tokenEnabled 1 -> 0" in event["detail"]
+    assert old.token not in json.dumps(event)
+
+
+def test_the_server_checks_a_retire_itself(
+    backend: Backend, client: Client, agent_connection: AgentConnection
+) -> None:
+    """The PATCH that retires carries the window: the server refuses it while agents are
+    active (an agent may check in between the SDK's look and the disable), whatever the
+    client thought."""
+    old = client.agent_tokens.create("ret-c")
+    agent_connection.enroll(old.token, "late-1")
+    bearer = bearer_token(backend)
+
+    def patch(header: str, body: dict[str, Any]) -> requests.Response:
+        headers = {"Authorization": f"Bearer {bearer}", wire.RETIRE_HEADER: header}
+        return requests.patch(
+            f"{backend.url}{TOKENS_PATH}/{old.token}", json=body, headers=headers, timeout=30
+        )
+
+    refused = patch("idle-for=3600", {"tokenEnabled": 0})
+    assert refused.status_code == 409, refused.text
+    assert (
+        "'ret-c' is in use: 1 agent enrolled with it checked in within 1 hour"
+        in (refused.json()["message"])
+    )
+    assert client.agent_tokens.get(old.token).enabled
+
+    for header, body in (
+        ("idle-for=0", {"tokenEnabled": 0}),
+        ("idle for a week", {"tokenEnabled": 0}),
+        ("idle-for=60", {"tokenAlias": "ret-c2"}),
+        ("idle-for=60", {"tokenEnabled": 1}),
+    ):
+        answer = patch(header, body)
+        assert answer.status_code == 400, (header, answer.text)
+        assert wire.RETIRE_HEADER in answer.json()["message"]
+
+    forced = patch("idle-for=3600; force", {"tokenEnabled": 0})
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["data"]["tokenEnabled"] == 0
+    assert audit_events(backend, "ret-c")[0]["detail"].startswith("forced: 1 agent checked in")
+
+
+def test_cli_retire_checks_refuses_and_retires(
+    backend: Backend, client: Client, agent_connection: AgentConnection
+) -> None:
+    old = client.agent_tokens.create("ret-d")
+    mid = agent_connection.enroll(old.token, "cli-1").mid
+
+    def retire(*args: str) -> subprocess.CompletedProcess[str]:
+        result = token_cli(backend.url, backend, "retire", "ret-d", *args)
+        assert isinstance(result, subprocess.CompletedProcess)
+        return result
+
+    check = retire("--idle-for", "1h", "--check")
+    assert check.returncode == 1
+    assert "1 agent enrolled with 'ret-d' checked in within the last 1 hour" in check.stderr
+    assert "(cli-1)" in check.stderr
+    assert retire("--idle-for", "1h").returncode == 1
+    assert client.agent_tokens.get(old.token).enabled
+
+    assert retire("--idle-for", "soon").returncode == 2
+    assert retire("--force", "--check").returncode == 2
+
+    agent_connection.checkin(old.token, mid)
+    wait_past(datetime.now(UTC), IDLE)
+    check = retire("--idle-for", "2s", "--check")
+    assert check.returncode == 0, check.stderr
+    assert "it can be retired" in check.stdout
+    assert client.agent_tokens.get(old.token).enabled  # a check changes nothing
+
+    done = retire("--idle-for", "2s", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["changed"], report["forced"], report["token"]["tokenEnabled"]) == (
+        True,
+        False,
+        0,
+    )
+    assert report["token"]["accessToken"] is None
+    again = retire("--idle-for", "2s")
+    assert again.returncode == 0
+    assert "disabled already: nothing changed" in again.stderr

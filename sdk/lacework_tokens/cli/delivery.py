@@ -1,4 +1,5 @@
-"""``lacework-tokens token config|install-command|rotate``: delivering a token to agents.
+"""``lacework-tokens token config|install-command|rotate|retire``: delivering a token to agents
+and moving them to another.
 
 - ``token config NAME|TOKEN``: the agent's ``config.json`` for the token. ``-o FILE`` writes it
   with mode 0600 (an existing file keeps its other properties); without ``-o`` it is printed with
@@ -7,6 +8,8 @@
   (Lacework's ``install.sh``), masked unless ``--show-token``.
 - ``token rotate NAME|TOKEN``: the token's successor (``rotation.py``), created or, when a
   rotation already made it, found again.
+- ``token retire NAME|TOKEN [--idle-for 7d] [--force] [--check]``: disable the token once no
+  agent enrolled with it checked in within the window; ``--check`` only says whether it could.
 
 A token is named by its name or its value. The commands are registered on ``token`` by
 ``cli/tokens.py`` through ``add_delivery_commands``.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, Final
 
 from lacework_tokens import delivery, limits, wire
@@ -31,7 +35,7 @@ from lacework_tokens.cli.output import (
 )
 from lacework_tokens.client import Client
 from lacework_tokens.errors import NotFoundError
-from lacework_tokens.rotation import Rotation
+from lacework_tokens.rotation import DEFAULT_IDLE_FOR, Retirement, Rotation, activity
 from lacework_tokens.wire import AgentAccessToken
 
 __all__ = ["add_delivery_commands", "resolve_token"]
@@ -213,12 +217,75 @@ def _rotate(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_retirement(retirement: Retirement, args: argparse.Namespace) -> None:
+    token = retirement.token
+    if args.json:
+        print_json(
+            {
+                "token": _token_json(token, args.show_token),
+                "changed": retirement.changed,
+                "forced": retirement.forced,
+                "activeAgents": [agent.hostname for agent in retirement.active],
+            },
+            sort_keys=True,
+        )
+        return
+    shown = token.token if args.show_token else wire.mask(token.token)
+    print_table([("TOKEN", shown), ("NAME", token.name), ("STATE", token.state.capitalize())])
+
+
+def _retire(client: Client, args: argparse.Namespace) -> int:
+    idle_for = timedelta(seconds=args.idle_for)
+    window = limits.duration_words(args.idle_for)
+    token = resolve_token(client, args.reference)
+    if args.check:
+        if not token.enabled:
+            print(f"'{token.name}' is disabled already.")
+            return EXIT_OK
+        seen = activity(client.agent_tokens, client.agents, token, idle_for)
+        if seen.agents:
+            raise seen.in_use_error(token, idle_for)
+        print(
+            f"No agent enrolled with '{token.name}' checked in within the last {window}: "
+            "it can be retired."
+        )
+        return EXIT_OK
+    retirement = client.agent_tokens.retire(token, idle_for=idle_for, force=args.force)
+    _print_retirement(retirement, args)
+    if not args.json:
+        name = retirement.token.name
+        if not retirement.changed:
+            said = f"'{name}' was disabled already: nothing changed."
+        elif retirement.forced:
+            count = len(retirement.active)
+            said = (
+                f"Retired '{name}' although {count} agent{'' if count == 1 else 's'} checked in "
+                f"within the last {window} (forced; the audit trail says so). They can no "
+                "longer communicate."
+            )
+        else:
+            said = (
+                f"Retired '{name}': no agent enrolled with it checked in within the last {window}."
+            )
+        print(f"\n{said}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _idle_for(text: str) -> int:
+    seconds = limits.duration_seconds(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a duration such as 90s, 15m, 24h, 7d or 2w"
+        )
+    return seconds
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 
 def add_delivery_commands(command: CommandFactory) -> None:
-    """Register ``config``, ``install-command`` and ``rotate`` through ``token``'s command
-    factory."""
+    """Register ``config``, ``install-command``, ``rotate`` and ``retire`` through ``token``'s
+    command factory."""
     config = command(
         "config",
         _guarded("config", _config),
@@ -281,3 +348,24 @@ def add_delivery_commands(command: CommandFactory) -> None:
     rotate.add_argument("reference", metavar="NAME|TOKEN", help="the token to rotate")
     rotate.add_argument("--new-name", help="the successor's name (default: <name>-v<N+1>)")
     rotate.add_argument("--description", help="the successor's description (default: the old)")
+
+    retire = command(
+        "retire",
+        _guarded("retire", _retire),
+        "disable a token once no agent uses it",
+        "Disable a token once no agent enrolled with it has checked in within --idle-for "
+        "(default 7d); while some have, say how many, when the last one did and which hosts, "
+        "and change nothing. --force disables it anyway (the audit trail records that it was "
+        "forced). --check only says whether it could be retired now.",
+    )
+    retire.add_argument("reference", metavar="NAME|TOKEN", help="the token to retire")
+    retire.add_argument(
+        "--idle-for",
+        type=_idle_for,
+        default=int(DEFAULT_IDLE_FOR.total_seconds()),
+        metavar="DURATION",
+        help="how long agents must have been silent: 90s, 15m, 24h, 7d (default), 2w",
+    )
+    mode = retire.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true", help="retire it even while agents use it")
+    mode.add_argument("--check", action="store_true", help="only say whether it could be retired")
