@@ -246,16 +246,29 @@ class AgentTokens:
         new_name: str | None = None,
         description: str | None = None,
         os: str | None = None,
+        expires_in: timedelta | Keep | None = KEEP,
+        max_enrollments: int | Keep | None = KEEP,
+        scope: str | Keep | None = KEEP,
     ) -> rotation.Rotation:
-        """Create the successor of ``old`` (same description and os unless given), or find it
-        when a rotation with these arguments already did; returns both tokens.
+        """Create the successor of ``old`` (same description, os and enrollment policy unless
+        given), or find it when a rotation with these arguments already did; returns both.
+        A successor expires as long after its creation as ``old`` did (``expires_in``).
 
         The successor is the token named ``new_name`` (default: the name with its generation
         raised, ``prod`` → ``prod-v2``): run again after an interruption, ``rotate`` resumes
         and never makes a second one. ``errors.ConflictError`` when a token with that name is
-        not a successor (other os or description, disabled).
+        not a successor (other os, description or policy; disabled).
         """
-        return rotation.rotate(self, old, new_name=new_name, description=description, os=os)
+        return rotation.rotate(
+            self,
+            old,
+            new_name=new_name,
+            description=description,
+            os=os,
+            expires_in=expires_in,
+            max_enrollments=max_enrollments,
+            scope=scope,
+        )
 
     def retire(
         self,

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Final
 from attrs import frozen
 
 from lacework_tokens import errors, limits, wire
-from lacework_tokens.wire import Agent, AgentAccessToken
+from lacework_tokens.wire import KEEP, Agent, AgentAccessToken, Keep
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
@@ -96,8 +96,16 @@ def rotate(
     new_name: str | None = None,
     description: str | None = None,
     os: str | None = None,
+    expires_in: timedelta | Keep | None = KEEP,
+    max_enrollments: int | Keep | None = KEEP,
+    scope: str | Keep | None = KEEP,
 ) -> Rotation:
-    """The successor of ``old`` (created unless it exists), with ``old`` as it is now."""
+    """The successor of ``old`` (created unless it exists), with ``old`` as it is now.
+
+    Description, os and enrollment policy are the old token's unless given: the successor
+    admits as many enrollments and the same scope, and expires as long after its creation as
+    the old one did after its own (``expires_in`` sets that lifetime; ``None`` removes a limit).
+    """
     current = tokens.get(_value(old))
     if new_name is None:
         if current.soft_deleted:
@@ -107,6 +115,12 @@ def rotate(
         raise _conflict(f"a successor needs a name other than '{current.name}'")
     wanted_description = current.description if description is None else description
     wanted_os = current.os if os is None else os
+    wanted_enrollments = current.max_enrollments if max_enrollments is KEEP else max_enrollments
+    wanted_scope = current.scope if scope is KEEP else scope
+    if expires_in is KEEP:
+        expires_in = (
+            None if current.expires_at is None else current.expires_at - current.created_time
+        )
 
     def successor(found: AgentAccessToken) -> AgentAccessToken:
         problems = [
@@ -114,6 +128,14 @@ def rotate(
             for what, differs in (
                 (f"its os is {found.os!r}, not {wanted_os!r}", found.os != wanted_os),
                 ("its description differs", found.description != wanted_description),
+                (
+                    f"it admits {found.max_enrollments} enrollments, not {wanted_enrollments}",
+                    found.max_enrollments != wanted_enrollments,
+                ),
+                (
+                    f"its scope is {found.scope!r}, not {wanted_scope!r}",
+                    found.scope != wanted_scope,
+                ),
                 ("it is disabled", not found.enabled),
                 ("it is the token being rotated", found.token == current.token),
             )
@@ -130,7 +152,14 @@ def rotate(
     if existing is not None:
         return Rotation(current, successor(existing), created=False)
     try:
-        created = tokens.create(new_name, description=wanted_description, os=wanted_os)
+        created = tokens.create(
+            new_name,
+            description=wanted_description,
+            os=wanted_os,
+            expires_at=None if expires_in is None else datetime.now(UTC) + expires_in,
+            max_enrollments=wanted_enrollments,
+            scope=wanted_scope,
+        )
     except errors.ConflictError:
         # Created meanwhile (another run of the same rotation): it must be a successor too.
         raced = tokens.find(new_name)

@@ -111,6 +111,32 @@ def test_rotating_the_successor_makes_the_next_generation(client: Client) -> Non
     assert (v2.name, v3.name, v3.description) == ("rot-c-v2", "rot-c-v3", "third")
 
 
+def test_the_successor_keeps_the_enrollment_policy_unless_told_otherwise(client: Client) -> None:
+    lifetime = timedelta(days=2)
+    old = client.agent_tokens.create(
+        "rot-p",
+        expires_at=datetime.now(UTC) + lifetime,
+        max_enrollments=5,
+        scope="eu-web",
+    )
+    before = datetime.now(UTC)
+    new = client.agent_tokens.rotate(old).new
+    assert (new.max_enrollments, new.scope) == (5, "eu-web")
+    assert old.expires_at is not None and new.expires_at is not None
+    # As long after its own creation as the old token's expiry was after its creation.
+    expected = old.expires_at - old.created_time
+    assert before + expected - timedelta(seconds=5) <= new.expires_at
+    assert new.expires_at <= datetime.now(UTC) + expected + timedelta(seconds=5)
+    assert client.agent_tokens.rotate(old).new.token == new.token  # resumed
+
+    with pytest.raises(ConflictError, match="its scope is 'eu-web', not 'eu-db'"):
+        client.agent_tokens.rotate(old, scope="eu-db")
+    other = client.agent_tokens.rotate(
+        old, new_name="rot-p-db", scope="eu-db", max_enrollments=None, expires_in=None
+    ).new
+    assert (other.scope, other.max_enrollments, other.expires_at) == ("eu-db", None, None)
+
+
 def test_a_token_that_is_not_a_successor_is_a_conflict_not_a_second_token(
     client: Client,
 ) -> None:

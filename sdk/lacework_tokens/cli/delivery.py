@@ -36,7 +36,7 @@ from lacework_tokens.cli.output import (
 from lacework_tokens.client import Client
 from lacework_tokens.errors import NotFoundError
 from lacework_tokens.rotation import DEFAULT_IDLE_FOR, Retirement, Rotation, activity
-from lacework_tokens.wire import AgentAccessToken
+from lacework_tokens.wire import KEEP, AgentAccessToken
 
 __all__ = ["add_delivery_commands", "resolve_token"]
 
@@ -204,7 +204,14 @@ def _print_rotation(rotation: Rotation, args: argparse.Namespace) -> None:
 
 def _rotate(client: Client, args: argparse.Namespace) -> int:
     old = resolve_token(client, args.reference)
-    rotation = client.agent_tokens.rotate(old, new_name=args.new_name, description=args.description)
+    rotation = client.agent_tokens.rotate(
+        old,
+        new_name=args.new_name,
+        description=args.description,
+        expires_in=KEEP if args.expires_in is None else timedelta(seconds=args.expires_in),
+        max_enrollments=KEEP if args.max_enrollments is None else args.max_enrollments,
+        scope=KEEP if args.scope is None else args.scope,
+    )
     _print_rotation(rotation, args)
     if not args.json:
         done = "Created" if rotation.created else "Found (from an earlier run of this rotation)"
@@ -271,7 +278,18 @@ def _retire(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _idle_for(text: str) -> int:
+def _enrollments(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    problem = limits.max_enrollments_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
+    return value
+
+
+def _duration(text: str) -> int:
     seconds = limits.duration_seconds(text)
     if seconds is None:
         raise argparse.ArgumentTypeError(
@@ -348,6 +366,17 @@ def add_delivery_commands(command: CommandFactory) -> None:
     rotate.add_argument("reference", metavar="NAME|TOKEN", help="the token to rotate")
     rotate.add_argument("--new-name", help="the successor's name (default: <name>-v<N+1>)")
     rotate.add_argument("--description", help="the successor's description (default: the old)")
+    policy = rotate.add_argument_group(
+        "enrollment policy (default: the old token's; a successor expires as long after its "
+        "creation as the old one did)"
+    )
+    policy.add_argument(
+        "--expires-in", type=_duration, metavar="15m|24h|7d", help="refuse enrollments after this"
+    )
+    policy.add_argument(
+        "--max-enrollments", type=_enrollments, metavar="N", help="how many agents may enroll"
+    )
+    policy.add_argument("--scope", metavar="GROUP", help="the asset group enrolled agents join")
 
     retire = command(
         "retire",
@@ -361,7 +390,7 @@ def add_delivery_commands(command: CommandFactory) -> None:
     retire.add_argument("reference", metavar="NAME|TOKEN", help="the token to retire")
     retire.add_argument(
         "--idle-for",
-        type=_idle_for,
+        type=_duration,
         default=int(DEFAULT_IDLE_FOR.total_seconds()),
         metavar="DURATION",
         help="how long agents must have been silent: 90s, 15m, 24h, 7d (default), 2w",
