@@ -27,8 +27,10 @@ from typing import Final, TypeVar
 from lacework_tokens import limits, wire
 from lacework_tokens.server.crypto import Sealer, new_agent_token
 from lacework_tokens.server.services.audit import (
+    agents_seen,
     describe_changes,
     describe_policy,
+    retire_detail,
     token_id,
     update_action,
 )
@@ -225,25 +227,17 @@ class TokenService:
         current = self.store.get_token(principal.account, lookup)
         if current is None or not current.enabled:
             return None  # 404 from the update, or a disable that changes nothing
-        window = limits.duration_words(intent.idle_for_seconds)
         since = self.clock.precise() - timedelta(seconds=intent.idle_for_seconds)
         usage = self.store.token_usage(lookup, since)
         active = 0 if usage is None else usage.active
-        if not active:
-            return f"retired: no agent checked in within {window}"
-        last = (
-            ""
-            if usage is None or usage.last_checkin is None
-            else (f", the last at {wire.format_time(usage.last_checkin)}")
-        )
-        agents = f"{active} agent{'' if active == 1 else 's'}"
-        if not intent.force:
+        last = None if usage is None else usage.last_checkin
+        if active and not intent.force:
             raise Conflict(
-                f"Agent access token '{current.alias}' is in use: {agents} enrolled with it "
-                f"checked in within {window}{last}. Move them to another token, or force "
-                "the retire."
+                f"Agent access token '{current.alias}' is in use: "
+                f"{agents_seen(active, intent.idle_for_seconds, last, 'enrolled with it ')}. "
+                "Move them to another token, or force the retire."
             )
-        return f"forced: {agents} checked in within {window}{last}"
+        return retire_detail(active, intent.idle_for_seconds, last)
 
     def search_tokens(
         self, principal: Principal, request: wire.SearchRequest
