@@ -504,12 +504,14 @@ class Client:
         secret_in_path: str | None = None,
         idempotent: bool | None = None,
         recover: Callable[[], T | None] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """``request``, answering the one ``model`` in ``{"data": ...}``.
 
         Some deployments wrap the object in a one-item list; that is accepted. ``recover``
         answers a ``model`` (or ``None``), as ``request``'s does JSON. An answer that is not a
-        ``model`` is an ``errors.TransportError`` naming the field at fault.
+        ``model`` is an ``errors.TransportError`` naming the field at fault. ``headers`` are
+        sent besides the client's own (``wire.RETIRE_HEADER``).
         """
         return self._call(
             method,
@@ -519,6 +521,7 @@ class Client:
             secret_in_path=secret_in_path,
             idempotent=idempotent,
             recover=recover,
+            headers=headers,
         )
 
     def request_list(
@@ -574,6 +577,7 @@ class Client:
         secret_in_path: str | None = None,
         idempotent: bool | None,
         recover: Callable[[], T | None] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """One API call with retries; ``read(parsed JSON, "METHOD shown-path")`` makes the
         answer, inside each attempt, so a recovered answer and a fresh one are alike."""
@@ -582,7 +586,7 @@ class Client:
             idempotent = method.upper() != "POST"
         where = f"{method} {shown}"
         return self._with_retries(
-            lambda: read(self._authorized(method, path, body, shown), where),
+            lambda: read(self._authorized(method, path, body, shown, headers), where),
             method,
             shown,
             recover=recover,
@@ -679,18 +683,27 @@ class Client:
             return min(failure.final.retry_after, self._retry_after_cap)
         return float(self._backoff(state))
 
-    def _authorized(self, method: str, path: str, body: Json, shown_path: str) -> Json:
+    def _authorized(
+        self,
+        method: str,
+        path: str,
+        body: Json,
+        shown_path: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Json:
         self._check_account_once()
         bearer = self._current_bearer()
         try:
-            return self._send(method, path, body, {"Authorization": f"Bearer {bearer}"}, shown_path)
+            sent = {**(headers or {}), "Authorization": f"Bearer {bearer}"}
+            return self._send(method, path, body, sent, shown_path)
         except errors.AuthenticationError:
             if self.settings.api_token is not None:
                 raise
             # The bearer was revoked or expired early (clock skew): fetch a new one, once.
             self._invalidate_bearer(bearer)
             bearer = self._current_bearer()
-            return self._send(method, path, body, {"Authorization": f"Bearer {bearer}"}, shown_path)
+            sent = {**(headers or {}), "Authorization": f"Bearer {bearer}"}
+            return self._send(method, path, body, sent, shown_path)
 
     def _send(
         self,

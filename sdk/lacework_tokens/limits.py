@@ -41,6 +41,7 @@ __all__ = [
     "alias_problem",
     "description_problem",
     "duration_seconds",
+    "duration_words",
     "expiry_problem",
     "has_control_characters",
     "hostname_problem",
@@ -220,6 +221,15 @@ def tag_problem(key: str, value: str) -> str | None:
     if len(value) > TAG_VALUE_MAX_LENGTH or has_control_characters(value):
         return f"value of {key!r} must be at most {TAG_VALUE_MAX_LENGTH} printable characters"
     return None
+
+
+def duration_words(seconds: int) -> str:
+    """``7 days``, ``36 hours``, ``1 minute``, ``90 seconds``: the largest unit that is exact."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 def duration_seconds(text: str) -> int | None:
