@@ -65,6 +65,7 @@ class AuditAction(enum.StrEnum):
     TOKEN_SOFT_DELETED = "token.soft-deleted"
     TOKEN_REVEALED = "token.revealed"  # a person was shown the value (the console)
     CONSOLE_SIGNED_IN = "console.signed-in"
+    TOKEN_RETIRED = "token.retired"  # disabled by a retire: idle, or forced (the detail says)
     KEY_CREATED = "key.created"
     KEY_ENABLED = "key.enabled"
     KEY_DISABLED = "key.disabled"
