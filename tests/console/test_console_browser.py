@@ -5,6 +5,7 @@ URL and log line for token values. Screenshots of each page go to ``build/consol
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import re
@@ -14,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from console_client import create_key, secrets_in
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from lacework_tokens import AgentConfig
 from lacework_tokens.enrollment import AgentConnection
 from lacework_tokens.testing import Backend, run_backend
 
@@ -261,6 +264,75 @@ def test_without_javascript_every_page_reads_and_every_form_works(
     expect(page).to_have_url(f"{backend.url}/console/signin?signed_out=1")
     values = values_of(backend)
     assert_no_value_unless_asked(visit, {"token-created"}, values)
+    context.close()
+
+
+def test_install_options_need_a_reveal_or_a_posted_download(
+    browser: Browser, backend: Backend, screenshots: Path
+) -> None:
+    made = backend.client().agent_tokens.create("k8s-prod", description="daemonset, prod-eu")
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=backend.url)
+    visit = Visit(context, backend, screenshots, "install-")
+    visit.sign_in(backend.api_key, backend.api_secret)
+    page = visit.page
+    page.get_by_role("link", name="k8s-prod").click()
+    expect(page.get_by_role("heading", name="Install options")).to_be_visible()
+    expect(page.get_by_label("Install line (Linux)")).to_have_count(0)
+    visit.shot("token")
+
+    # Downloads answer a POST: the page stays, the value still hidden on it.
+    page.get_by_label("Agent server URL (optional)").fill("https://api.fra.lacework.net")
+    with page.expect_download() as config_download:
+        page.get_by_role("button", name="Download config.json").click()
+    assert config_download.value.suggested_filename == "config.json"
+    config = AgentConfig.read(config_download.value.path())
+    assert (config.token, config.server_url) == (made.token, "https://api.fra.lacework.net")
+    with page.expect_download() as secret_download:
+        page.get_by_role("button", name="Download Kubernetes Secret").click()
+    assert secret_download.value.suggested_filename == "lacework-agent-access-token.yaml"
+    manifest = yaml.safe_load(Path(secret_download.value.path()).read_text())
+    data = {key: base64.b64decode(value).decode() for key, value in manifest["data"].items()}
+    assert data == {"agent-access-token": made.token, "config.json": config.to_json()}
+    expect(page.get_by_text("The value is hidden.")).to_be_visible()
+
+    # An agent of the cluster enrolls with the token its Secret holds.
+    AgentConnection(backend.url).enroll(data["agent-access-token"], "k8s-node-1")
+
+    page.get_by_role("button", name="Show install line").click()
+    line = page.get_by_label("Install line (Linux)")
+    expect(line).to_have_value(
+        "curl -sSL https://packages.lacework.net/install.sh | sudo sh -s -- "
+        f"{made.token} -U https://api.fra.lacework.net"
+    )
+    page.get_by_role("button", name="Copy the install line").click()
+    expect(page.locator('[data-copy-status="install-line"]')).to_have_text(
+        "Copied to the clipboard."
+    )
+    assert page.evaluate("navigator.clipboard.readText()") == line.input_value()
+    expect(page.locator("#usage-enrolled")).to_have_text("1")
+    visit.shot("token-install-line")
+
+    # install.sh refuses a server URL outside lacework.net: so does the page, revealing nothing.
+    page.get_by_role("link", name="Hide the value").click()
+    page.get_by_label("Agent server URL (optional)").fill("https://127.0.0.1:8080")
+    page.get_by_role("button", name="Show install line").click()
+    expect(page.get_by_role("alert")).to_contain_text("install.sh accepts only a server URL")
+    expect(page.get_by_label("Install line (Linux)")).to_have_count(0)
+    visit.shot("token-install-refused")
+
+    page.get_by_role("link", name="Audit").click()
+    for detail in (
+        "config.json downloaded from the console",
+        "Kubernetes Secret downloaded from the console",
+        "install line shown in the console",
+    ):
+        expect(page.get_by_role("cell", name=detail)).to_have_count(1)
+    visit.shot("audit")
+
+    values = values_of(backend)
+    assert_no_value_unless_asked(visit, {"token-install-line"}, values)
+    assert secrets_in(backend.logs(), values) == []
     context.close()
 
 

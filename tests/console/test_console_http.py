@@ -4,6 +4,7 @@ value in any page, URL or log line unless a person asked to see it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from console_client import ConsoleClient, create_key, parse, secrets_in
 
 from lacework_tokens.enrollment import AgentConnection
@@ -170,7 +172,12 @@ def test_read_only_sees_no_write_action_and_the_server_refuses_them(
     assert "+ Add New" not in listing.text and "/console/keys" not in listing.text
     page = reader.get(f"/tokens/{token_id}")
     forms = {form["action"] for form in parse(page.text).forms}
-    assert forms == {"/console/signout", f"/console/tokens/{token_id}/reveal"}
+    # Reading a value is not a change: reveal and the install options stay (and are audited).
+    assert forms == {
+        "/console/signout",
+        f"/console/tokens/{token_id}/reveal",
+        f"/console/tokens/{token_id}/install",
+    }
     assert "Disable" not in page.text and "Delete" not in page.text
 
     assert reader.get("/tokens/new").status_code == 403
@@ -440,6 +447,121 @@ def test_no_token_value_in_any_page_url_or_log_line_unless_revealed(
     assert "/console/tokens" in logs  # debug logging of console requests is on
     assert secrets_in(logs, values) == []
     assert backend.api_secret not in logs
+
+
+# --- install options ---------------------------------------------------------------------
+
+
+def audited(admin: ConsoleClient, token_id: str, detail: str) -> int:
+    """How many of the token's audit events say ``detail``."""
+    return admin.text(admin.get(f"/tokens/{token_id}")).count(f"<td>{detail}</td>")
+
+
+def test_the_install_line_is_shown_after_an_audited_reveal(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    name = unique("install")
+    made = backend.client().agent_tokens.create(name)
+    token_id = admin.token_id(name)
+    page = admin.get(f"/tokens/{token_id}")
+    assert 'id="install-line"' not in page.text and made.token not in page.text
+    assert "Show install line" in page.text
+
+    shown = admin.post(f"/tokens/{token_id}/install", {"server_url": ""})
+    line = f"curl -sSL https://packages.lacework.net/install.sh | sudo sh -s -- {made.token}"
+    assert f'id="install-line" class="secret mono wide" type="text" readonly value="{line}"' in (
+        admin.text(shown)
+    )
+    regional = admin.post(
+        f"/tokens/{token_id}/install", {"server_url": "https://api.fra.lacework.net"}
+    )
+    assert f"{line} -U https://api.fra.lacework.net" in admin.text(regional)
+    assert audited(admin, token_id, "install line shown in the console") == 2
+    # A reveal of a Linux token shows the install line with it.
+    revealed = admin.post(f"/tokens/{token_id}/reveal")
+    assert line in admin.text(revealed)
+
+    # install.sh's -U takes only Lacework's own URLs: refused before the value is read.
+    refused = admin.post(f"/tokens/{token_id}/install", {"server_url": "https://127.0.0.1:8080"})
+    assert refused.status_code == 400
+    assert "install.sh accepts only a server URL" in admin.text(refused)
+    assert made.token not in refused.text
+    assert audited(admin, token_id, "install line shown in the console") == 2
+    assert secrets_in(backend.logs(), [made.token]) == []
+
+
+def test_config_json_and_the_kubernetes_secret_are_posted_downloads(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    name = unique("deliver")
+    made = backend.client().agent_tokens.create(name)
+    token_id = admin.token_id(name)
+    fra = {"server_url": "https://api.fra.lacework.net"}
+
+    config = admin.post(f"/tokens/{token_id}/config.json", fra)
+    assert config.headers["Content-Disposition"] == 'attachment; filename="config.json"'
+    assert config.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert config.headers["Cache-Control"] == "no-store"
+    assert json.loads(config.text) == {
+        "tokens": {"AccessToken": made.token},
+        "serverurl": "https://api.fra.lacework.net",
+    }
+
+    secret = admin.post(f"/tokens/{token_id}/kubernetes-secret", fra)
+    assert secret.headers["Content-Disposition"] == (
+        'attachment; filename="lacework-agent-access-token.yaml"'
+    )
+    manifest = yaml.safe_load(secret.text)
+    assert (manifest["kind"], manifest["metadata"]["name"]) == (
+        "Secret",
+        "lacework-agent-access-token",
+    )
+    data = {key: base64.b64decode(value).decode() for key, value in manifest["data"].items()}
+    assert data == {"agent-access-token": made.token, "config.json": config.text}
+
+    assert audited(admin, token_id, "config.json downloaded from the console") == 1
+    assert audited(admin, token_id, "Kubernetes Secret downloaded from the console") == 1
+
+    # A server URL the agent could not use is refused before the value is read.
+    for path in ("config.json", "kubernetes-secret"):
+        refused = admin.post(f"/tokens/{token_id}/{path}", {"server_url": "api.fra.lacework.net"})
+        assert refused.status_code == 400, path
+        assert "the server URL must be an absolute" in admin.text(refused)
+        assert made.token not in refused.text
+    assert audited(admin, token_id, "config.json downloaded from the console") == 1
+    # Never by GET (a link, a URL in a history), never without the form's CSRF value.
+    for path in ("config.json", "kubernetes-secret", "install"):
+        assert admin.get(f"/tokens/{token_id}/{path}").status_code == 405
+        forged = admin.post(f"/tokens/{token_id}/{path}", csrf="forged")
+        assert forged.status_code == 403 and made.token not in forged.text
+    assert "/kubernetes-secret" in backend.logs()  # debug logging of console requests is on
+    assert secrets_in(backend.logs(), [made.token]) == []
+
+
+def test_a_windows_token_gets_config_json_not_an_install_line(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    name = unique("win")
+    made = backend.client().agent_tokens.create(name, os="windows")
+    token_id = admin.token_id(name)
+    page = admin.get(f"/tokens/{token_id}")
+    assert "Show install line" not in page.text
+    assert "install.sh installs Linux agents" in page.text
+    revealed = admin.post(f"/tokens/{token_id}/reveal")
+    assert made.token in revealed.text and "install.sh |" not in revealed.text
+    refused = admin.post(f"/tokens/{token_id}/install")
+    assert refused.status_code == 400 and made.token not in refused.text
+    config = admin.post(f"/tokens/{token_id}/config.json")
+    assert json.loads(config.text) == {"tokens": {"AccessToken": made.token}}
+
+
+def test_a_disabled_token_s_install_options_say_agents_cannot_enroll(
+    backend: Backend, admin: ConsoleClient
+) -> None:
+    name = unique("off")
+    backend.client().agent_tokens.create(name, enabled=False)
+    page = admin.get(f"/tokens/{admin.token_id(name)}")
+    assert "agents installed with it cannot enroll until it is enabled again" in page.text
 
 
 # --- agents: usage, policy, impact --------------------------------------------------------

@@ -3,8 +3,9 @@ renders a template or redirects (a change is always followed by a redirect, so a
 repeats it).
 
 A token is named by its id (the lookup) in every URL and form. Its value reaches a page only on
-two occasions a person asked for: right after creating it, and on an explicit reveal, which is
-audited.
+occasions a person asked for: right after creating it, on an explicit reveal or install line,
+and in a downloaded ``config.json`` or Kubernetes Secret (the answer to a POST); all but the
+first are audited as reveals.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Final
 
-from lacework_tokens import limits, wire
+from lacework_tokens import delivery, limits, wire
 from lacework_tokens.agent_tokens import soft_delete_name
 from lacework_tokens.server.console.app import (
     SESSION_COOKIE,
@@ -255,7 +256,14 @@ def create_token(ctx: Context) -> Response:
 
 
 def _token_page(
-    ctx: Context, *, value: str | None = None, status: int = 200, message: str = ""
+    ctx: Context,
+    *,
+    value: str | None = None,
+    install_line: str | None = None,
+    install_note: str = "",
+    server_url: str = "",
+    status: int = 200,
+    message: str = "",
 ) -> Response:
     record = ctx.services.tokens.record(ctx.principal, ctx.params["id"])
     now = ctx.services.clock.precise()
@@ -278,6 +286,9 @@ def _token_page(
         chart=usage_chart(agents, now),
         events=audit_rows(events),
         value=value,
+        install_line=install_line,
+        install_note=install_note,
+        server_url=server_url,
         warning=SECRET_WARNING,
         message=message,
     )
@@ -306,10 +317,90 @@ def token_created(ctx: Context) -> Response:
 
 
 def reveal_token(ctx: Context) -> Response:
+    record = ctx.services.tokens.record(ctx.principal, ctx.params["id"])
+    value = ctx.services.tokens.reveal(ctx.principal, record.lookup, why="revealed in the console")
+    if record.os != limits.DEFAULT_OS:  # install.sh is for Linux: the page says so
+        return _token_page(ctx, value=value)
+    line, note = _install_line(value, "")
+    return _token_page(ctx, value=value, install_line=line, install_note=note)
+
+
+# --- install options: each puts the value in what is shown or downloaded, so each is audited
+# as a reveal. What a person typed is checked first: a refused option reveals nothing.
+
+# Stands for the value while the options of a download are checked, before the value is read.
+_VALUE_TO_COME: Final = "value"
+CONFIG_FILE: Final = "config.json"
+KUBERNETES_SECRET_FILE: Final = f"{delivery.KUBERNETES_SECRET_NAME}.yaml"
+
+
+def _server_url(ctx: Context) -> str:
+    return ctx.form("server_url").strip()
+
+
+def _install_line(value: str, server_url: str) -> tuple[str | None, str]:
+    """The install line of a Linux token, or why install.sh would refuse it."""
+    try:
+        return delivery.install_command(value, server_url=server_url or None), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def install_token(ctx: Context) -> Response:
+    record = ctx.services.tokens.record(ctx.principal, ctx.params["id"])
+    server_url = _server_url(ctx)
+    problem = delivery.install_script_server_url_problem(server_url) if server_url else None
+    if record.os != limits.DEFAULT_OS:
+        problem = (
+            f"install.sh installs Linux agents; this is a {record.os} token: give its agents "
+            "the config.json."
+        )
+    if problem is not None:
+        return _token_page(ctx, status=400, message=problem, server_url=server_url)
     value = ctx.services.tokens.reveal(
-        ctx.principal, ctx.params["id"], why="revealed in the console"
+        ctx.principal, record.lookup, why="install line shown in the console"
     )
-    return _token_page(ctx, value=value)
+    line, note = _install_line(value, server_url)
+    return _token_page(
+        ctx, value=value, install_line=line, install_note=note, server_url=server_url
+    )
+
+
+def _agent_config(ctx: Context, why: str) -> delivery.AgentConfig | Response:
+    """The token's ``config.json`` with the server URL of the form, or the page saying why the
+    URL was refused (then nothing is revealed)."""
+    server_url = _server_url(ctx) or None
+    try:
+        delivery.agent_config(_VALUE_TO_COME, server_url=server_url)
+    except ValueError as exc:
+        return _token_page(ctx, status=400, message=str(exc), server_url=server_url or "")
+    value = ctx.services.tokens.reveal(ctx.principal, ctx.params["id"], why=why)
+    return delivery.agent_config(value, server_url=server_url)
+
+
+def download_config(ctx: Context) -> Response:
+    config = _agent_config(ctx, "config.json downloaded from the console")
+    if isinstance(config, Response):
+        return config
+    return _download(config.to_json(), "application/json", CONFIG_FILE)
+
+
+def download_kubernetes_secret(ctx: Context) -> Response:
+    config = _agent_config(ctx, "Kubernetes Secret downloaded from the console")
+    if isinstance(config, Response):
+        return config
+    manifest = delivery.kubernetes_secret(config)
+    return _download(manifest, "application/yaml", KUBERNETES_SECRET_FILE)
+
+
+def _download(body: str, content_type: str, filename: str) -> Response:
+    """A file the browser saves, never shows: a POST's answer, so no URL or history holds it."""
+    return Response(
+        200,
+        body.encode(),
+        content_type=f"{content_type}; charset=utf-8",
+        headers=[("content-disposition", f'attachment; filename="{filename}"')],
+    )
 
 
 def edit_token(ctx: Context) -> Response:
@@ -623,6 +714,9 @@ PAGES: Final = (
     _page("GET", _TOKEN, token_page),
     _page("GET", f"{_TOKEN}/created", token_created, _token_secret),
     _page("POST", f"{_TOKEN}/reveal", reveal_token),
+    _page("POST", f"{_TOKEN}/install", install_token),
+    _page("POST", f"{_TOKEN}/config.json", download_config),
+    _page("POST", f"{_TOKEN}/kubernetes-secret", download_kubernetes_secret),
     _page("POST", f"{_TOKEN}/edit", edit_token),
     _page("GET", f"{_TOKEN}/disable", confirm_disable),
     _page("POST", f"{_TOKEN}/disable", disable_token),
