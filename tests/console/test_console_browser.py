@@ -244,6 +244,11 @@ def test_without_javascript_every_page_reads_and_every_form_works(
     assert backend.client().agent_tokens.get(value).os == "windows"
 
     page.get_by_role("link", name="Done").click()
+    # A Windows token: no install line (install.sh is for Linux), config.json as a download.
+    expect(page.get_by_role("button", name="Show install line")).to_have_count(0)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download config.json").click()
+    assert json.loads(Path(download.value.path()).read_text()) == {"tokens": {"AccessToken": value}}
     page.get_by_label("Name", exact=True).fill("windows-fleet-2")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Token saved.")
@@ -327,7 +332,8 @@ def test_install_options_need_a_reveal_or_a_posted_download(
         "Kubernetes Secret downloaded from the console",
         "install line shown in the console",
     ):
-        expect(page.get_by_role("cell", name=detail)).to_have_count(1)
+        rows = page.get_by_role("row").filter(has_text="token k8s-prod")
+        expect(rows.filter(has=page.get_by_role("cell", name=detail))).to_have_count(1)
     visit.shot("audit")
 
     values = values_of(backend)
