@@ -327,11 +327,9 @@ def usage_chart(agents: Sequence[AgentRow], now: datetime) -> Chart:
         )
         for index in range(0, CHART_DAYS, 3)
     )
-    agents = "1 agent" if sum(enrolled) == 1 else f"{sum(enrolled)} agents"
-    summary = (
-        f"Over the last {CHART_DAYS} days, {agents} enrolled and {sum(checked_in)} last "
-        "checked in."
-    )
+    enrolled_words = "1 agent" if sum(enrolled) == 1 else f"{sum(enrolled)} agents"
+    summary = f"Over the last {CHART_DAYS} days, {enrolled_words} enrolled and "
+    summary += f"{sum(checked_in)} last checked in."
     return Chart(
         width=_CHART_WIDTH,
         height=_CHART_HEIGHT,
