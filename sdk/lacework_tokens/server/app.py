@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Final, TypeVar, cast
 
 from lacework_tokens import wire
+from lacework_tokens.server.logs import Multiline, masked_path
 from lacework_tokens.server.ratelimit import (
     DEFAULT_KEY_RATE,
     DEFAULT_LOGIN_RATE,
@@ -125,12 +126,13 @@ class Router:
     """Finds the route of a request path: a dict lookup for fixed paths, then a prefix test
     for each path ending in a ``{parameter}`` (which matches one non-empty segment)."""
 
-    __slots__ = ("_fixed", "_templated")
+    __slots__ = ("_fixed", "_templated", "routes")
 
     def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = tuple(routes)
         self._fixed: dict[str, _Methods] = {}
         self._templated: list[tuple[str, _Methods]] = []
-        for route in routes:
+        for route in self.routes:
             served = _Methods(route)
             prefix, brace, rest = route.path.partition("{")
             if not brace:
@@ -155,6 +157,16 @@ class Router:
                 if value and "/" not in value:
                     return served, value
         return None
+
+
+def _path_words(routes: Iterable[Route]) -> frozenset[str]:
+    """The literal segments of the routes' paths: logged as they are, never masked."""
+    return frozenset(
+        segment
+        for route in routes
+        for segment in route.path.split("/")
+        if segment and not segment.startswith("{")
+    )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -233,11 +245,6 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _masked_path(path: str, token: str | None) -> str:
-    # The token value is part of the path; an access log must not become a list of secrets.
-    return path.replace(token, wire.mask(token)) if token else path
-
-
 def _limiter(rate: Rate) -> RateLimiter | None:
     return None if rate.unlimited else RateLimiter(rate)
 
@@ -279,6 +286,7 @@ class BackendApp:
         self._key_limiter = _limiter(key_rate)
         self._login_limiter = _limiter(login_rate)
         self._router = Router(routes)
+        self._literals = _path_words(self._router.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -308,7 +316,7 @@ class BackendApp:
                 type(exc).__name__,
                 method,
                 matched[0].route.name if matched else "-",
-                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+                Multiline("".join(traceback.format_tb(exc.__traceback__)).rstrip()),
             )
             response = _error(500, "internal server error")
         await send(
@@ -327,7 +335,9 @@ class BackendApp:
             access_logger.debug(
                 "%s %s %d %.1fms",
                 method,
-                _masked_path(path, matched[1] if matched else None),
+                # Token values are path segments; an access log must not list secrets, whether
+                # or not the path is one the server serves.
+                masked_path(path, self._literals, also=matched[1] if matched else None),
                 response.status,
                 (time.perf_counter() - started) * 1000,
             )

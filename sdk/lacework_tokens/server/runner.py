@@ -26,6 +26,7 @@ from lacework_tokens.certificates import self_signed
 from lacework_tokens.files import make_private_dir, write_private
 from lacework_tokens.server.app import create_app
 from lacework_tokens.server.crypto import Sealer, SealerError
+from lacework_tokens.server.logs import LogFormatter
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
 from lacework_tokens.server.services import ServiceError, Services
 from lacework_tokens.server.storage import (
@@ -311,11 +312,10 @@ def _url(scheme: str, sock: socket.socket) -> str:
 
 
 def _configure_logging(level: str, stream: TextIO) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=stream,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(stream)
+    # Request data ends up in log records: one record stays one line, whatever a client sends.
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def open_services(options: ServeOptions, state_dir: Path) -> tuple[Services, Store]:
