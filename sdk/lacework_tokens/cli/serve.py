@@ -34,6 +34,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         login_rate=Rate(per_second=args.login_rate_limit, burst=args.login_rate_burst),
         body_timeout=args.body_timeout,
         keep_alive_timeout=args.keep_alive_timeout,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
     )
     try:
         return serve(options)
@@ -161,6 +163,23 @@ def add_serve_command(subparsers: Any) -> None:
         metavar="SECONDS",
         help="a client must send each request, headers and body, within this time or get "
         "408 and a closed connection (default: 10)",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="a client must complete its TLS handshake, and send each request's headers, "
+        "within this time (never more than --body-timeout) or get 408 and a closed "
+        "connection (default: 5)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="connections served at once; past it the longest-idle connection is closed, or "
+        "the new one is answered 503 (default: 1000, lowered to fit the open-file limit)",
     )
     limits.add_argument(
         "--keep-alive-timeout",
