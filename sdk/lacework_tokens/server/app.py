@@ -196,15 +196,31 @@ def _check_text(value: Any, path: str) -> None:
             _check_text(item, f"{path or 'body'}[{index}]")
 
 
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 leaves duplicate names undefined; clients would disagree on which one counts.
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise wire.WireError("body", f"has the key {key[:64]!r} twice")
+        found[key] = value
+    return found
+
+
 def _decode_json(body: bytes) -> Any:
+    """JSON as RFC 8259 has it for a network exchange: UTF-8 (no BOM), each key once."""
     try:
-        data = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        # json.loads would guess UTF-16 or UTF-32 from the first bytes; the wire is UTF-8.
+        raise wire.WireError("body", "is not UTF-8 text") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_object_without_duplicates)
         _check_text(data, "")
     except wire.WireError:
         raise
     except RecursionError:
         raise wire.WireError("body", "is nested too deeply") from None
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError, oversized integers
+    except ValueError:  # JSONDecodeError (a BOM included), oversized integers
         raise wire.WireError("body", "is not valid JSON") from None
     return data
 
