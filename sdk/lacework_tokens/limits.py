@@ -23,6 +23,7 @@ __all__ = [
     "EXPIRY_DEFAULT_SECONDS",
     "EXPIRY_MAX_SECONDS",
     "OS_MAX_LENGTH",
+    "SEARCH_FILTERS_MAX",
     "SEARCH_VALUES_MAX",
     "SOFT_DELETE_MAX_LENGTH",
     "SOFT_DELETE_SUFFIX",
@@ -55,7 +56,10 @@ DEFAULT_OS: Final = "linux"
 
 # Longer than any value the backend mints; bounds the work done on a garbage path segment.
 TOKEN_VALUE_MAX_LENGTH: Final = 256
-# The most values one ``in`` search filter may hold.
+# The most filters one search may hold (all must match), and the most values all its filters
+# hold together (an ``in`` counts each of its values): enough for any real search, and a query
+# every store runs alike (SQLite refuses expressions nested about 1,000 deep).
+SEARCH_FILTERS_MAX: Final = 32
 SEARCH_VALUES_MAX: Final = 1000
 
 # Account names end up in key ids, headers, file names and URLs: what Lacework itself allows.

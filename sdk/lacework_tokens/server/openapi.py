@@ -156,7 +156,15 @@ def _schemas() -> dict[str, Any]:
         },
         "SearchRequest": {
             "type": "object",
-            "properties": {"filters": {"type": "array", "items": _ref("SearchFilter")}},
+            "properties": {
+                "filters": {
+                    "type": "array",
+                    "maxItems": limits.SEARCH_FILTERS_MAX,
+                    "items": _ref("SearchFilter"),
+                    "description": f"All must match; at most {limits.SEARCH_VALUES_MAX} values "
+                    "in all (each value of an in counts).",
+                }
+            },
         },
         "AgentAccessToken": {
             "type": "object",

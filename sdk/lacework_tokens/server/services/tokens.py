@@ -9,8 +9,8 @@
   ``read-only`` may only read. A token of another account is indistinguishable from one that
   does not exist.
 - Search semantics live here: which fields may be searched and as which column, the type of each
-  field's values, the cap on ``in``, ``like``/``ilike`` on text only, and patterns that must not
-  end in a lone ``\\``. A wire ``SearchFilter`` (JSON shape only) becomes a typed
+  field's values, the caps on filters and values, ``like``/``ilike`` on text only, and patterns
+  that must not end in a lone ``\\``. A wire ``SearchFilter`` (JSON shape only) becomes a typed
   ``TokenCondition`` the store compiles as it is.
 """
 
@@ -192,8 +192,24 @@ class TokenService:
 
 
 def search_conditions(filters: Sequence[wire.SearchFilter]) -> tuple[TokenCondition, ...]:
-    """The store's conditions for wire filters; ``BadRequest`` names the first value at fault."""
-    return tuple(_condition(f"filters[{index}]", item) for index, item in enumerate(filters))
+    """The store's conditions for wire filters; ``BadRequest`` names the first value at fault.
+
+    At most ``SEARCH_FILTERS_MAX`` filters holding ``SEARCH_VALUES_MAX`` values in all, so that
+    every store runs the same searches (and none builds an unbounded query).
+    """
+    if len(filters) > limits.SEARCH_FILTERS_MAX:
+        raise BadRequest(
+            f"filters may hold at most {limits.SEARCH_FILTERS_MAX} filters (got {len(filters)}).",
+            "filters",
+        )
+    conditions = tuple(_condition(f"filters[{index}]", item) for index, item in enumerate(filters))
+    values = sum(len(condition.values) for condition in conditions)
+    if values > limits.SEARCH_VALUES_MAX:
+        raise BadRequest(
+            f"filters may hold at most {limits.SEARCH_VALUES_MAX} values in all (got {values}).",
+            "filters",
+        )
+    return conditions
 
 
 def _condition(where: str, item: wire.SearchFilter) -> TokenCondition:
