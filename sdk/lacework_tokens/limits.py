@@ -34,7 +34,9 @@ __all__ = [
     "description_problem",
     "expiry_problem",
     "has_control_characters",
+    "invisible_character",
     "is_printable_token_value",
+    "normalized_user_name",
     "os_problem",
     "user_name_problem",
 ]
@@ -68,10 +70,36 @@ USER_NAME_MAX_LENGTH: Final = 255
 
 # Control characters (Cc), surrogates (Cs), and the line and paragraph separators (Zl, Zp).
 _CONTROL_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Characters that show as nothing, or reorder what is shown around them, so that two different
+# names look the same: every format character (Cf: zero-width space and joiners, bidirectional
+# marks, embeddings, overrides and isolates, the byte-order mark, the soft hyphen, …) and the
+# letters and marks that render blank (combining grapheme joiner, Hangul and Khmer fillers).
+_INVISIBLE_CATEGORY: Final = "Cf"
+_INVISIBLE_OTHERS: Final = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
 
 
 def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in text)
+
+
+def invisible_character(text: str) -> tuple[int, str] | None:
+    """The first invisible or bidirectional formatting character in ``text``: its position
+    (counting from 1) and the character; ``None`` when there is none."""
+    for position, char in enumerate(text, start=1):
+        if char in _INVISIBLE_OTHERS or unicodedata.category(char) == _INVISIBLE_CATEGORY:
+            return position, char
+    return None
+
+
+def _invisible_problem(text: str) -> str | None:
+    found = invisible_character(text)
+    if found is None:
+        return None
+    position, char = found
+    return (
+        "must not contain invisible or bidirectional formatting characters "
+        f"(U+{ord(char):04X} at position {position})"
+    )
 
 
 def is_printable_token_value(value: str) -> bool:
@@ -81,7 +109,13 @@ def is_printable_token_value(value: str) -> bool:
 
 def alias_problem(alias: str, *, allow_soft_deleted: bool = False) -> str | None:
     """What is wrong with a token name; ``allow_soft_deleted`` admits the longer
-    ``…-deleted`` names a soft delete gives."""
+    ``…-deleted`` names a soft delete gives.
+
+    A name is stored exactly as sent (Terraform compares it with the configuration), so names
+    that would look alike are refused rather than rewritten: invisible and bidirectional
+    formatting characters, and text not in Unicode NFC (an accent as its own code point after
+    the letter, where NFC has one composed character: what keyboards and editors produce).
+    """
     limit = ALIAS_MAX_LENGTH
     if allow_soft_deleted and alias.endswith(SOFT_DELETE_SUFFIX):
         limit = SOFT_DELETE_MAX_LENGTH
@@ -91,6 +125,11 @@ def alias_problem(alias: str, *, allow_soft_deleted: bool = False) -> str | None
         return "must not start or end with whitespace"
     if has_control_characters(alias):
         return "must not contain control characters"
+    invisible = _invisible_problem(alias)
+    if invisible is not None:
+        return invisible
+    if not unicodedata.is_normalized("NFC", alias):
+        return "must be in Unicode normalization form NFC (composed characters, as typed)"
     return None
 
 
@@ -126,4 +165,13 @@ def account_name_problem(name: str) -> str | None:
 def user_name_problem(user: str) -> str | None:
     if not 1 <= len(user) <= USER_NAME_MAX_LENGTH or has_control_characters(user):
         return f"must be 1 to {USER_NAME_MAX_LENGTH} printable characters"
-    return None
+    return _invisible_problem(user)
+
+
+def normalized_user_name(user: str) -> str:
+    """The one spelling of a user name that keys are counted under: surrounding whitespace
+    removed, compatibility-normalized and case-folded (NFKC, casefold, NFKC), so ``admin``,
+    ``Admin`` and ``ADMIN`` in full-width letters are one user. Check ``user_name_problem``
+    on the result."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", user.strip()).casefold())
+    return folded.strip()

@@ -514,3 +514,40 @@ def test_a_missing_or_wrong_content_type_is_still_tolerated(
     response = api.call("POST", TOKENS, data=body, headers=headers)
     assert response.status_code == 201, response.text
     assert response.json()["data"]["props"]["description"] == "é ✓"
+
+
+# --- names that look alike ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alias", "code", "position"),
+    [
+        ("prod\u200b", "200B", 5),  # zero-width space
+        ("\u202eprod", "202E", 1),  # right-to-left override
+        ("pr\ufeffod", "FEFF", 3),  # byte-order mark
+        ("prod\u2066x\u2069", "2066", 5),  # left-to-right isolate
+        ("p\u200drod", "200D", 2),  # zero-width joiner
+    ],
+)
+def test_aliases_with_invisible_or_bidi_characters_are_400_naming_the_position(
+    api: Wire, alias: str, code: str, position: int
+) -> None:
+    expected = (
+        "tokenAlias must not contain invisible or bidirectional formatting characters "
+        f"(U+{code} at position {position})."
+    )
+    created = api.call("POST", TOKENS, json={"tokenAlias": alias, "tokenEnabled": 1})
+    assert assert_error(created, 400) == expected
+    existing = api.create(f"lookalike-{position}-{code}")
+    renamed = api.patch(existing["accessToken"], {"tokenAlias": alias})
+    assert assert_error(renamed, 400) == expected
+    assert alias not in [token["tokenAlias"] for token in api.list()]
+
+
+def test_aliases_must_be_nfc_and_are_stored_as_sent(api: Wire) -> None:
+    composed, decomposed = "caf\u00e9-nfc", "cafe\u0301-nfc"
+    refused = api.call("POST", TOKENS, json={"tokenAlias": decomposed, "tokenEnabled": 1})
+    assert "tokenAlias must be in Unicode normalization form NFC" in assert_error(refused, 400)
+    created = api.create(composed)
+    assert created["tokenAlias"] == composed
+    assert api.get(created["accessToken"]).json()["data"]["tokenAlias"] == composed

@@ -199,6 +199,40 @@ def test_a_user_gets_at_most_twenty_keys(backend: Backend, db: str) -> None:
     assert "secret" not in refused.stdout.lower()
 
 
+@pytest.mark.parametrize("spelling", ["Busy-Two", "BUSY-TWO", "\uff22usy-two", " busy-two "])
+def test_user_names_are_one_user_whatever_their_case_or_width(
+    backend: Backend, db: str, spelling: str
+) -> None:
+    # A user may not get past 20 keys by spelling its name another way.
+    store = SqliteStore(db)
+    try:
+        services = Services(store, Sealer.ephemeral())
+        while (
+            len([k for k in services.identity.list_api_keys("local") if k.user == "busy-two"]) < 20
+        ):
+            services.identity.create_api_key("local", user="busy-two")
+    finally:
+        store.close()
+    refused = admin_cli("keys", "create", "--db", db, "--user", spelling)
+    assert_one_line_error(refused, "User 'busy-two' already has 20 API keys")
+
+
+@pytest.mark.parametrize(
+    ("user", "code", "position"),
+    [("admin\u200b", "200B", 6), ("\u202eadmin", "202E", 1), ("ad\ufeffmin", "FEFF", 3)],
+)
+def test_user_names_with_invisible_characters_are_refused(
+    db: str, user: str, code: str, position: int
+) -> None:
+    refused = admin_cli("keys", "create", "--db", db, "--user", user)
+    assert_one_line_error(
+        refused,
+        "user must not contain invisible or bidirectional formatting characters "
+        f"(U+{code} at position {position})",
+    )
+    assert user not in admin_cli("keys", "list", "--db", db).stdout
+
+
 def test_key_file_is_private_in_lacework_format_and_the_secret_is_not_printed(
     backend: Backend, db: str, tmp_path: Path
 ) -> None:

@@ -3,8 +3,10 @@
 - Every API key belongs to one account. A sub-account has a top-level parent account, whose
   keys may act in it by naming it in ``Account-Name``; any other name is 403, the same answer
   whether that account exists or not.
-- A user has at most ``MAX_API_KEYS_PER_USER`` keys per account. API secrets and bearer tokens
-  are kept as hashes only; a secret is shown once, when its key is created.
+- A user has at most ``MAX_API_KEYS_PER_USER`` keys per account. User names are compared
+  normalized and case-folded (``Admin`` and ``admin`` are one user) and may not hold invisible
+  or bidirectional formatting characters. API secrets and bearer tokens are kept as hashes
+  only; a secret is shown once, when its key is created.
 - A bearer token is issued for a key's id and secret; an unknown key, a wrong or missing secret
   and a disabled key get one answer, so a caller learns nothing about which keys exist.
 - The key behind a bearer is read on every request, so disabling or deleting a key locks its
@@ -394,9 +396,12 @@ def _account_name(account: str, field: str = "account") -> str:
 
 
 def _user_name(user: str) -> str:
-    user = user.strip()
-    check_field("user", limits.user_name_problem(user))
-    return user
+    """The user as keys are counted under it (see ``limits.normalized_user_name``)."""
+    normalized = limits.normalized_user_name(user)
+    check_field(
+        "user", limits.user_name_problem(user.strip()) or limits.user_name_problem(normalized)
+    )
+    return normalized
 
 
 def _key_not_found(key_id: str) -> NotFound:
