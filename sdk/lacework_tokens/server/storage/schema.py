@@ -204,6 +204,9 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
         ),
         Index("audit_events_by_account", "audit_events", ("account", "id")),
     ),
+    # 3: user names compared case-folded (new keys store the folded form; existing names are
+    # folded here, ASCII letters only, as both databases' lower() agree on those).
+    (Statement("UPDATE api_keys SET user_name = lower(user_name)"),),
 )
 
 
