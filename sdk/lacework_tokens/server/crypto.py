@@ -106,7 +106,6 @@ class Sealer:
         path = Path(path)
         if not path.exists():
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
                 _create_key_file(path)
             except OSError as exc:
                 raise SealerError(
