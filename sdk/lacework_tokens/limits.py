@@ -11,6 +11,7 @@ handshake.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from typing import Final
@@ -18,6 +19,7 @@ from typing import Final
 __all__ = [
     "ACCOUNT_NAME",
     "ALIAS_MAX_LENGTH",
+    "API_SECRET_MIN_BITS",
     "DEFAULT_OS",
     "DESCRIPTION_MAX_LENGTH",
     "EXPIRY_DEFAULT_SECONDS",
@@ -31,6 +33,7 @@ __all__ = [
     "USER_NAME_MAX_LENGTH",
     "account_name_problem",
     "alias_problem",
+    "api_secret_problem",
     "description_problem",
     "expiry_problem",
     "has_control_characters",
@@ -38,6 +41,7 @@ __all__ = [
     "is_printable_token_value",
     "normalized_user_name",
     "os_problem",
+    "secret_bits",
     "user_name_problem",
 ]
 
@@ -63,6 +67,27 @@ TOKEN_VALUE_MAX_LENGTH: Final = 256
 # every store runs alike (SQLite refuses expressions nested about 1,000 deep).
 SEARCH_FILTERS_MAX: Final = 32
 SEARCH_VALUES_MAX: Final = 1000
+
+# An API secret an operator chooses (``serve --api-key``) must be as hard to guess as the ones
+# the server generates (128 random bits): API secrets are kept as a fast hash, which only a
+# random secret makes safe to store (a database copy lets anyone test guesses offline).
+API_SECRET_MIN_BITS: Final = 128
+API_SECRET_MIN_DISTINCT: Final = 8
+# A run of this many characters seen twice in one secret marks a pattern, not randomness (a
+# random 32-character hex secret has one about once in 50,000).
+API_SECRET_REPEAT: Final = 6
+_DIGITS: Final = "0123456789"
+_LOWER: Final = "abcdefghijklmnopqrstuvwxyz"
+_UPPER: Final = _LOWER.upper()
+_ALPHABETS: Final = (
+    (frozenset(_DIGITS + "abcdef"), 16),
+    (frozenset(_DIGITS + "ABCDEF"), 16),
+    (frozenset(_DIGITS + _LOWER), 36),
+    (frozenset(_DIGITS + _LOWER + _UPPER), 62),
+    (frozenset(_DIGITS + _LOWER + _UPPER + "-_"), 64),
+    (frozenset(_DIGITS + _LOWER + _UPPER + "+/="), 65),
+    (frozenset(chr(c) for c in range(0x21, 0x7F)), 94),
+)
 
 # Account names end up in key ids, headers, file names and URLs: what Lacework itself allows.
 ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
@@ -153,6 +178,40 @@ def expiry_problem(seconds: object) -> str | None:
         return f"must be an integer from 1 to {EXPIRY_MAX_SECONDS}"
     if not 1 <= seconds <= EXPIRY_MAX_SECONDS:
         return f"must be an integer from 1 to {EXPIRY_MAX_SECONDS}"
+    return None
+
+
+def secret_bits(secret: str) -> float:
+    """The most a secret can hold: its length times the bits of the smallest usual alphabet
+    that has all its characters (hex digits of one case, lower-case letters and digits,
+    letters and digits, base64, printable ASCII). A random secret holds that much; one a
+    person made up holds far less, so this only tells which secrets are surely too weak."""
+    chars = set(secret)
+    for alphabet, size in _ALPHABETS:
+        if chars <= alphabet:
+            return len(secret) * math.log2(size)
+    return 0.0
+
+
+def api_secret_problem(secret: str) -> str | None:
+    """What makes an operator-chosen API secret unfit; ``None`` when it passes.
+
+    Printable ASCII without spaces (it travels in an HTTP header), at least
+    ``API_SECRET_MIN_BITS`` by ``secret_bits`` (32 hex characters, or 22 of base64),
+    ``API_SECRET_MIN_DISTINCT`` different characters, and no run of ``API_SECRET_REPEAT``
+    characters twice.
+    """
+    advice = (
+        f"use at least {API_SECRET_MIN_BITS} random bits, such as 32 hex characters from "
+        "'openssl rand -hex 16', or let the server generate the key"
+    )
+    if not secret.isascii() or not secret.isprintable() or " " in secret:
+        return "must be printable ASCII without spaces"
+    if secret_bits(secret) < API_SECRET_MIN_BITS or len(set(secret)) < API_SECRET_MIN_DISTINCT:
+        return f"is too easy to guess: {advice}"
+    runs = [secret[i : i + API_SECRET_REPEAT] for i in range(len(secret) - API_SECRET_REPEAT + 1)]
+    if len(set(runs)) < len(runs):
+        return f"repeats itself: {advice}"
     return None
 
 

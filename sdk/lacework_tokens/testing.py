@@ -223,12 +223,16 @@ def run_backend(
         account,
         "--api-key",
         api_key,
-        "--api-secret",
-        api_secret,
         *(["--tls-self-signed"] if tls else []),
         *extra_args,
     ]
-    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # The secret goes in the environment, never on the command line (where `ps` shows it).
+    child_env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "LACEWORK_TOKENS_API_SECRET": api_secret,
+        **(env or {}),
+    }
     with stdout_path.open("ab") as stdout, stderr_path.open("ab") as stderr:
         stdout_offset, stderr_offset = stdout.tell(), stderr.tell()
         process = subprocess.Popen(

@@ -195,15 +195,30 @@ def test_a_foreign_or_unknown_account_name_is_forbidden_alike(services: Services
     assert "may not act in account 'NAME'" in messages[0]
 
 
+SECRET = "_0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+OTHER_SECRET = "_a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+
 def test_ensure_api_key_is_idempotent_and_never_rekeys(services: Services) -> None:
-    assert services.identity.ensure_api_key("acme", "KEYID", "SECRET")
-    assert not services.identity.ensure_api_key("acme", "KEYID", "SECRET")
+    assert services.identity.ensure_api_key("acme", "KEYID", SECRET)
+    assert not services.identity.ensure_api_key("acme", "KEYID", SECRET)
     with pytest.raises(Conflict):
-        services.identity.ensure_api_key("acme", "KEYID", "OTHER")
+        services.identity.ensure_api_key("acme", "KEYID", OTHER_SECRET)
     with pytest.raises(Conflict):
-        services.identity.ensure_api_key("other", "KEYID", "SECRET")
-    issued = services.identity.issue_access_token(AccessTokenRequest("KEYID"), "SECRET")
+        services.identity.ensure_api_key("other", "KEYID", SECRET)
+    issued = services.identity.issue_access_token(AccessTokenRequest("KEYID"), SECRET)
     assert services.identity.authenticate(issued.token).account == "acme"
+
+
+@pytest.mark.parametrize("weak", ["SECRET", "Winter2026!", "0" * 40, "_" + "ab" * 16])
+def test_ensure_api_key_refuses_secrets_that_are_not_random_enough(
+    services: Services, weak: str
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        services.identity.ensure_api_key("acme", "KEYID", weak)
+    assert caught.value.field == "secret"
+    assert weak not in caught.value.message
+    assert not services.identity.has_api_keys()
 
 
 # --- agent access tokens --------------------------------------------------------------------

@@ -78,6 +78,8 @@ class ServeOptions:
     account: str = "local"
     api_key: str | None = None
     api_secret: str | None = None
+    # Given as --api-secret: shown in the process list, so the server warns.
+    api_secret_in_argv: bool = False
     key_file: Path | None = None
     secrets_key: Path | None = None
     tls_cert: Path | None = None
@@ -99,7 +101,10 @@ def validate(options: ServeOptions) -> None:
             f"invalid --account {options.account[:64]!r}: use letters, digits, '-' and '_'"
         )
     if (options.api_key is None) != (options.api_secret is None):
-        raise StartupError("--api-key and --api-secret must be given together")
+        raise StartupError(
+            "--api-key and its secret (--api-secret-file, LACEWORK_TOKENS_API_SECRET or "
+            "--api-secret) must be given together"
+        )
     if options.api_key is not None and not options.api_key.strip():
         raise StartupError("--api-key must not be empty")
     if options.api_secret is not None and not options.api_secret.strip():
@@ -335,6 +340,11 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     validate(options)
     _configure_logging(options.log_level, sys.stderr)
+    if options.api_secret_in_argv:
+        logger.warning(
+            "--api-secret shows the secret to every user of this machine (in the process "
+            "list): use --api-secret-file or LACEWORK_TOKENS_API_SECRET instead"
+        )
     state_dir = _state_dir(options)
     services, store = open_services(options, state_dir)
     try:

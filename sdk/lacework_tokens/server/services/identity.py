@@ -195,13 +195,17 @@ class IdentityService:
         """Make sure this key exists (e.g. from ``LW_API_KEY``/``LW_API_SECRET`` at startup).
 
         ``True`` when it was created. A key with this id but another secret or account is a
-        ``Conflict``: an existing key is never silently re-keyed.
+        ``Conflict``: an existing key is never silently re-keyed. A secret chosen by an
+        operator must pass ``limits.api_secret_problem``, whether the key exists or not.
         """
         account = _account_name(account)
         if not key_id or not key_id.isascii() or not key_id.isprintable():
             raise BadRequest("keyId must be printable ASCII.", "keyId")
         if not secret:
             raise BadRequest("The API secret must not be empty.", "secret")
+        problem = limits.api_secret_problem(secret)
+        if problem is not None:
+            raise BadRequest(f"The API secret {problem}.", "secret")
         existing = self.store.get_api_key(key_id)
         if existing is None:
             home = self._account_for_key(account, actor)
