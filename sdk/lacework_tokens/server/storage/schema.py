@@ -18,6 +18,7 @@ from attrs import frozen
 
 __all__ = [
     "MIGRATIONS",
+    "AddColumn",
     "Column",
     "ColumnType",
     "Index",
@@ -109,7 +110,18 @@ class Statement:
         return self.sql
 
 
-Step = Table | Index | Statement
+@frozen
+class AddColumn:
+    """A new column on an existing table; it must be nullable (existing rows hold NULL)."""
+
+    table: str
+    column: Column
+
+    def render(self, types: Mapping[ColumnType, Spelling]) -> str:
+        return f"ALTER TABLE {self.table} ADD COLUMN {self.column.render(types)}"
+
+
+Step = Table | Index | Statement | AddColumn
 Migrations = tuple[tuple[str, ...], ...]
 """Migrations as one database runs them: each a tuple of statements."""
 
@@ -205,8 +217,12 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
         Index("audit_events_by_account", "audit_events", ("account", "id")),
     ),
     # 3: user names compared case-folded (new keys store the folded form; existing names are
-    # folded here, ASCII letters only, as both databases' lower() agree on those).
-    (Statement("UPDATE api_keys SET user_name = lower(user_name)"),),
+    # folded here, ASCII letters only, as both databases' lower() agree on those); the client
+    # address of audit events (failed logins, reads of token values).
+    (
+        Statement("UPDATE api_keys SET user_name = lower(user_name)"),
+        AddColumn("audit_events", Column("address", _SORTED, nullable=True)),
+    ),
 )
 
 
