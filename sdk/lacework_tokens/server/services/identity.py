@@ -8,9 +8,12 @@
   or bidirectional formatting characters. API secrets and bearer tokens are kept as hashes
   only; a secret is shown once, when its key is created.
 - A bearer token is issued for a key's id and secret; an unknown key, a wrong or missing secret
-  and a disabled key get one answer, so a caller learns nothing about which keys exist.
-- The key behind a bearer is read on every request, so disabling or deleting a key locks its
-  bearer tokens out at once.
+  and a disabled key get one answer, after the same work (one key lookup, one hash compared,
+  the failure's audit event queued for a known key and a list append skipped for an unknown
+  one), so a caller learns nothing about which keys exist.
+- A bearer and its key are read together on every request, so revoking the bearers of a key,
+  disabling it (which revokes them: enabling it again brings none back) or deleting it locks
+  them out at once, in every process sharing the database.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Final
 
+import attrs
 from attrs import frozen
 
 from lacework_tokens import limits
@@ -30,7 +34,7 @@ from lacework_tokens.server.crypto import (
     new_bearer_token,
     secret_matches,
 )
-from lacework_tokens.server.services.audit import DEFAULT_ACTOR, key_event
+from lacework_tokens.server.services.audit import DEFAULT_ACTOR, DeferredAudit, key_event
 from lacework_tokens.server.services.clock import Clock
 from lacework_tokens.server.services.errors import (
     BadRequest,
@@ -58,9 +62,6 @@ __all__ = ["MAX_API_KEYS_PER_USER", "IdentityService", "Principal"]
 
 MAX_API_KEYS_PER_USER: Final = 20  # Lacework's documented limit
 BEARER_PURGE_INTERVAL_SECONDS: Final = 60.0
-# Bearer records never change once issued (they are only deleted after expiry, which is checked
-# here anyway), so remembering them is always correct; the bound keeps memory flat.
-BEARER_CACHE_SIZE: Final = 10_000
 # Accounts never disappear or change parent, so what was found stays true; the bound keeps
 # memory flat.
 ACCOUNT_CACHE_SIZE: Final = 10_000
@@ -68,6 +69,9 @@ ACCOUNT_CACHE_SIZE: Final = 10_000
 INVALID_KEY_MESSAGE: Final = "Invalid API key or secret."
 MISSING_AUTHORIZATION_MESSAGE: Final = "Missing Authorization header."
 INVALID_BEARER_MESSAGE: Final = "Invalid or expired access token."
+# What a missing key's secret is compared with: the hash of no secret, which nothing matches
+# (an empty secret is refused before the comparison counts).
+_NO_SECRET_HASH: Final = hash_secret("")
 
 
 @frozen
@@ -75,24 +79,26 @@ class Principal:
     """Who is calling, resolved from a bearer token.
 
     ``account`` is the effective account (the key's own, or a sub-account of it chosen with
-    ``Account-Name``); ``key_account`` is the account the key belongs to.
+    ``Account-Name``); ``key_account`` is the account the key belongs to; ``address`` is the
+    client's network address, for the audit trail.
     """
 
     account: str
     key_id: str
     role: Role
     key_account: str
+    address: str | None = None
 
 
 class IdentityService:
     """Accounts, API keys and bearer tokens, with every rule that governs them."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, deferred: DeferredAudit | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.deferred = deferred or DeferredAudit(store)
         self._purge_lock = threading.Lock()
         self._next_purge = 0.0  # time.monotonic() after which expired bearers are purged
-        self._bearers: dict[str, BearerRecord] = {}
         self._accounts: dict[str, AccountRecord] = {}  # folded name -> sub-account
 
     def __repr__(self) -> str:
@@ -282,32 +288,36 @@ class IdentityService:
     # --- bearer tokens ----------------------------------------------------------------------
 
     def issue_access_token(
-        self, request: AccessTokenRequest, secret: str | None
+        self, request: AccessTokenRequest, secret: str | None, address: str | None = None
     ) -> AccessTokenResponse:
         """A bearer token for ``request.key_id`` if ``secret`` is its secret, valid for
         ``request.expiry_time`` seconds (bounded by the wire format, which parsed it).
 
-        Unknown key, missing or wrong secret and disabled key all get the same answer, so a
-        caller learns nothing about which keys exist.
+        Unknown key, missing or wrong secret and disabled key all get the same answer after
+        the same work, so a caller learns nothing about which keys exist. A failure with a
+        known key is audited (with ``address``), in the next batch of deferred events.
         """
         key = self.store.get_api_key(request.key_id) if request.key_id else None
         # Hash even without a key so both paths cost the same.
-        matches = secret_matches(secret or "", key.secret_hash if key else hash_secret(""))
+        matches = secret_matches(secret or "", key.secret_hash if key else _NO_SECRET_HASH)
         if key is None or not secret or not matches or not key.enabled:
-            if key is not None:
-                self.store.insert_audit(
-                    AuditEvent(
-                        time=self.clock.now(),
-                        account=key.account,
-                        actor=key.key_id,
-                        actor_account=key.account,
-                        action=AuditAction.LOGIN_FAILED,
-                        key_id=key.key_id,
-                        detail="the key is disabled"
-                        if key.enabled is False and matches
-                        else "wrong or missing secret",
-                    )
-                )
+            # The same event and the same call whether the key exists or not; only a known
+            # key's is written (with no key there is no account to file it under).
+            self.deferred.record(
+                AuditEvent(
+                    time=self.clock.now(),
+                    account=key.account if key else "",
+                    actor=key.key_id if key else request.key_id[:128],
+                    actor_account=key.account if key else "",
+                    action=AuditAction.LOGIN_FAILED,
+                    key_id=key.key_id if key else request.key_id[:128],
+                    detail="the key is disabled"
+                    if key is not None and not key.enabled and matches
+                    else "wrong or missing secret",
+                    address=address,
+                ),
+                write=key is not None,
+            )
             raise Unauthorized(INVALID_KEY_MESSAGE)
         now = self.clock.now()
         self._purge_expired_bearers(now)
@@ -323,6 +333,19 @@ class IdentityService:
         )
         return AccessTokenResponse(token=bearer, expires_at=expires_at)
 
+    def revoke_bearers(
+        self, key_id: str, *, bearer: str | None = None, actor: str = DEFAULT_ACTOR
+    ) -> int:
+        """Revoke every bearer token of a key, or only ``bearer``; the key stays as it is.
+        Returns how many were revoked; ``NotFound`` when there is no such key."""
+        key = self.get_api_key(key_id)
+        token_hash = None if bearer is None else hash_secret(bearer.strip())
+        which = "all bearer tokens" if bearer is None else "one bearer token"
+        event = key_event(key, AuditAction.KEY_BEARERS_REVOKED, self.clock.now(), actor)
+        return self.store.delete_bearers(
+            key_id, token_hash, attrs.evolve(event, detail=f"{which}; {event.detail}")
+        )
+
     def _purge_expired_bearers(self, now: datetime) -> None:
         """Delete expired bearers at most once a minute, by whichever request comes first."""
         if time.monotonic() < self._next_purge or not self._purge_lock.acquire(blocking=False):
@@ -333,11 +356,17 @@ class IdentityService:
         finally:
             self._purge_lock.release()
 
-    def authenticate(self, authorization: str | None, subaccount: str | None = None) -> Principal:
-        """The caller behind an ``Authorization`` header: ``Bearer <t>`` or the raw ``<t>``.
+    def authenticate(
+        self,
+        authorization: str | None,
+        subaccount: str | None = None,
+        address: str | None = None,
+    ) -> Principal:
+        """The caller behind an ``Authorization`` header: ``Bearer <t>`` or the raw ``<t>``,
+        calling from ``address``.
 
-        The key behind the bearer is read on every call, so disabling a key locks its bearers
-        out at once. ``subaccount`` (the ``Account-Name`` header) may name the key's own
+        The bearer and its key are read on every call, so a revoked bearer or a disabled key
+        is locked out at once. ``subaccount`` (the ``Account-Name`` header) may name the key's own
         account or, for a key of a top-level account, one of its sub-accounts; anything else is
         ``Forbidden``, with one message whether the account exists or not.
         """
@@ -349,19 +378,29 @@ class IdentityService:
             value = rest.strip()
         if not value or len(value) > limits.TOKEN_VALUE_MAX_LENGTH:
             raise Unauthorized(INVALID_BEARER_MESSAGE)
-        bearer = self._get_bearer(hash_secret(value))
-        if bearer is None or bearer.expires_at <= self.clock.precise():
+        # One indexed point query: a revoked bearer or a disabled key is locked out at once.
+        found = self.store.get_bearer_and_key(hash_secret(value))
+        if found is None:
             raise Unauthorized(INVALID_BEARER_MESSAGE)
-        # Read on every call (one indexed point query): a disabled key locks out at once.
-        key = self.store.get_api_key(bearer.key_id)
-        if key is None or not key.enabled or key.account != bearer.account:
+        bearer, key = found
+        if (
+            bearer.expires_at <= self.clock.precise()
+            or not key.enabled
+            or key.account != bearer.account
+        ):
             raise Unauthorized(INVALID_BEARER_MESSAGE)
         account = key.account
         if subaccount:
             wanted = subaccount.strip()
             if wanted and wanted.casefold() != account.casefold():
                 account = self._subaccount_of(key, wanted)
-        return Principal(account=account, key_id=key.key_id, role=key.role, key_account=key.account)
+        return Principal(
+            account=account,
+            key_id=key.key_id,
+            role=key.role,
+            key_account=key.account,
+            address=address,
+        )
 
     def _subaccount_of(self, key: ApiKeyRecord, wanted: str) -> str:
         """The canonical name of sub-account ``wanted`` if ``key``'s account is its parent."""
@@ -379,16 +418,6 @@ class IdentityService:
                 "use a key of that account or of its parent account."
             )
         return found.name
-
-    def _get_bearer(self, token_hash: str) -> BearerRecord | None:
-        bearer = self._bearers.get(token_hash)
-        if bearer is None:
-            bearer = self.store.get_bearer(token_hash)
-            if bearer is not None:
-                if len(self._bearers) >= BEARER_CACHE_SIZE:
-                    self._bearers.clear()  # rare, and refilled by one query per live bearer
-                self._bearers[token_hash] = bearer
-        return bearer
 
 
 def _account_name(account: str, field: str = "account") -> str:
