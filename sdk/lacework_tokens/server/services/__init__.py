@@ -2,9 +2,10 @@
 
 ``Services(store, sealer, clock=...)`` holds them all: ``identity`` (accounts, API keys, bearer
 tokens, ``authenticate`` → ``Principal``), ``tokens`` (agent access tokens) and ``audit`` (the
-audit trail). The HTTP app resolves a caller with ``identity.authenticate`` and calls one method
-per operation; every failure is a ``ServiceError`` whose ``status`` and ``message`` go to the
-client as they are.
+audit trail), and ``deferred``, which writes the events that go with no change (reads of token
+values, failed logins) in batches; ``close()`` writes what is pending. The HTTP app resolves a
+caller with ``identity.authenticate`` and calls one method per operation; every failure is a
+``ServiceError`` whose ``status`` and ``message`` go to the client as they are.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from lacework_tokens.server.crypto import Sealer
-from lacework_tokens.server.services.audit import AuditService
+from lacework_tokens.server.services.audit import AuditService, DeferredAudit
 from lacework_tokens.server.services.clock import Clock
 from lacework_tokens.server.services.errors import (
     BadRequest,
@@ -32,6 +33,7 @@ __all__ = [
     "BadRequest",
     "Clock",
     "Conflict",
+    "DeferredAudit",
     "Forbidden",
     "IdentityService",
     "NotFound",
@@ -52,9 +54,14 @@ class Services:
         self.store = store
         self.sealer = sealer
         self.clock = Clock(clock)
-        self.identity = IdentityService(store, self.clock)
-        self.tokens = TokenService(store, sealer, self.clock)
+        self.deferred = DeferredAudit(store)
+        self.identity = IdentityService(store, self.clock, self.deferred)
+        self.tokens = TokenService(store, sealer, self.clock, self.deferred)
         self.audit = AuditService(store)
 
     def __repr__(self) -> str:
         return f"Services({self.store!r})"
+
+    def close(self) -> None:
+        """Write the pending deferred audit events; call before closing the store."""
+        self.deferred.close()
