@@ -211,6 +211,7 @@ def _schemas() -> dict[str, Any]:
 _DATA_SCHEMAS: Final[dict[tuple[type[Any], Envelope], str]] = {
     (wire.AgentAccessToken, Envelope.DATA): "TokenAnswer",
     (wire.AgentAccessToken, Envelope.DATA_LIST): "TokenListAnswer",
+    (wire.AgentAccessToken, Envelope.DATA_PAGES): "TokenListAnswer",
 }
 _PATH_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
     "accessToken": {

@@ -10,7 +10,7 @@ to one service method; it never parses or encodes JSON (the app does, from this 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, Generic, TypeVar
 
 from attrs import define, frozen
@@ -41,6 +41,8 @@ class Envelope(enum.Enum):
     BARE = "bare"  # the wire model itself
     DATA = "data"  # {"data": model}
     DATA_LIST = "data list"  # {"data": [model, …]}
+    # {"data": [model, …]} from an iterator of lists of models, sent page by page as they come
+    DATA_PAGES = "data pages"
 
 
 @define
@@ -51,6 +53,7 @@ class Call:
     principal: Principal | None = None  # set for ``Access.BEARER``
     path_value: str | None = None  # set for a route with a ``{parameter}``
     secret: str | None = None  # X-LW-UAKS, for ``Access.API_SECRET`` (may be absent)
+    address: str | None = None  # the client's network address
 
     @property
     def caller(self) -> Principal:
@@ -109,19 +112,21 @@ def _openapi(call: Call, body: None) -> bytes:
 
 
 def _issue_access_token(call: Call, request: wire.AccessTokenRequest) -> wire.AccessTokenResponse:
-    return call.services.identity.issue_access_token(request, call.secret)
+    return call.services.identity.issue_access_token(request, call.secret, call.address)
 
 
-def _list_tokens(call: Call, body: None) -> list[wire.AgentAccessToken]:
-    return call.services.tokens.list_tokens(call.caller)
+def _list_tokens(call: Call, body: None) -> Iterator[list[wire.AgentAccessToken]]:
+    return call.services.tokens.token_pages(call.caller)
 
 
 def _create_token(call: Call, request: wire.CreateAgentTokenRequest) -> wire.AgentAccessToken:
     return call.services.tokens.create_token(call.caller, request)
 
 
-def _search_tokens(call: Call, request: wire.SearchRequest) -> list[wire.AgentAccessToken]:
-    return call.services.tokens.search_tokens(call.caller, request)
+def _search_tokens(
+    call: Call, request: wire.SearchRequest
+) -> Iterator[list[wire.AgentAccessToken]]:
+    return call.services.tokens.token_pages(call.caller, request)
 
 
 def _get_token(call: Call, body: None) -> wire.AgentAccessToken:
@@ -209,7 +214,7 @@ ROUTES: Final[tuple[Route, ...]] = (
                 200,
                 "The tokens.",
                 response=wire.AgentAccessToken,
-                envelope=Envelope.DATA_LIST,
+                envelope=Envelope.DATA_PAGES,
                 errors=(401, 403, 429),
             ),
             Operation(
@@ -239,7 +244,7 @@ ROUTES: Final[tuple[Route, ...]] = (
                 "The tokens.",
                 request=wire.SearchRequest,
                 response=wire.AgentAccessToken,
-                envelope=Envelope.DATA_LIST,
+                envelope=Envelope.DATA_PAGES,
                 errors=(400, 401, 403, 408, 413, 429),
             ),
         ),
