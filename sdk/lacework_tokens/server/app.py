@@ -18,8 +18,12 @@ What the app guarantees on the wire:
   headers such as Go's ``Method:``, ``Org-Access`` and a missing ``Content-Type`` are tolerated;
 - each API key may make ``key_rate`` requests a second (with a burst), and each client address
   ``login_rate`` calls of ``POST /api/v2/access/tokens`` (so secrets cannot be guessed at line
-  speed, nor the audit trail flooded with failed logins); past it the answer is 429 with
-  ``Retry-After`` in whole seconds and a JSON message;
+  speed, nor the audit trail flooded with failed logins) and as many requests with an invalid
+  bearer; failed logins for one key id, from any address, back off (``LoginBackoff``); past a
+  limit the answer is 429 with ``Retry-After`` in whole seconds and a JSON message, and the
+  request is not looked at further;
+- a list or search is sent page by page, the event loop answering other requests between
+  pages, so one large read never holds everyone else up;
 - ``GET /openapi.json`` describes all of this (``openapi.py``, from the same table), without
   authentication.
 """
@@ -32,7 +36,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any, Final, TypeVar, cast
 
 from lacework_tokens import wire
@@ -40,12 +44,13 @@ from lacework_tokens.server.logs import Multiline, masked_path
 from lacework_tokens.server.ratelimit import (
     DEFAULT_KEY_RATE,
     DEFAULT_LOGIN_RATE,
+    LoginBackoff,
     Rate,
     RateLimiter,
     retry_after_header,
 )
 from lacework_tokens.server.routes import ROUTES, Access, Call, Envelope, Operation, Route
-from lacework_tokens.server.services import ServiceError, Services
+from lacework_tokens.server.services import Principal, ServiceError, Services, Unauthorized
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -97,6 +102,17 @@ class _Response:
         self.status = status
         self.body = body
         self.headers = headers
+
+
+class _Pages:
+    """An answer sent page by page: ``{"data": [`` the items of ``first`` and of every page of
+    ``rest`` ``]}``."""
+
+    __slots__ = ("first", "rest")
+
+    def __init__(self, first: list[object], rest: Iterator[list[object]]) -> None:
+        self.first = first
+        self.rest = rest
 
 
 def _dumps(payload: Any) -> bytes:
@@ -301,6 +317,9 @@ class BackendApp:
         self.login_rate = login_rate
         self._key_limiter = _limiter(key_rate)
         self._login_limiter = _limiter(login_rate)
+        # Both follow the login limit: turning that off turns them off.
+        self._bearer_failures = _limiter(login_rate)
+        self._login_backoff = None if login_rate.unlimited else LoginBackoff()
         self._router = Router(routes)
         self._literals = _path_words(self._router.routes)
 
@@ -335,18 +354,22 @@ class BackendApp:
                 Multiline("".join(traceback.format_tb(exc.__traceback__)).rstrip()),
             )
             response = _error(500, "internal server error")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    *_JSON_HEADERS,
-                    (b"content-length", str(len(response.body)).encode()),
-                    *response.headers,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+        if isinstance(response, _Pages):
+            status = await self._send_pages(response, receive, send)
+        else:
+            status = response.status
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": [
+                        *_JSON_HEADERS,
+                        (b"content-length", str(len(response.body)).encode()),
+                        *response.headers,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
         if access_logger.isEnabledFor(logging.DEBUG):
             access_logger.debug(
                 "%s %s %d %.1fms",
@@ -354,7 +377,7 @@ class BackendApp:
                 # Token values are path segments; an access log must not list secrets, whether
                 # or not the path is one the server serves.
                 masked_path(path, self._literals, also=matched[1] if matched else None),
-                response.status,
+                status,
                 (time.perf_counter() - started) * 1000,
             )
 
@@ -373,7 +396,7 @@ class BackendApp:
         receive: Receive,
         method: str,
         matched: tuple[_Methods, str | None] | None,
-    ) -> _Response:
+    ) -> _Response | _Pages:
         if matched is None:
             raise _HttpError(404, "not found: no such API endpoint")
         served, path_value = matched
@@ -402,13 +425,14 @@ class BackendApp:
 
     def _serve(
         self, scope: Scope, operation: Operation[Any], path_value: str | None, body: bytes
-    ) -> _Response:
-        """The synchronous part of a request: authenticate, parse, call, encode the answer."""
-        call = Call(self.services, path_value=path_value)
+    ) -> _Response | _Pages:
+        """The synchronous part of a request: authenticate, parse, call, encode the answer (or
+        its first page)."""
+        client = scope.get("client")
+        address = client[0] if client else None
+        call = Call(self.services, path_value=path_value, address=address)
         if operation.access is Access.BEARER:
-            call.principal = self.services.identity.authenticate(
-                _header(scope, b"authorization"), _header(scope, b"account-name") or None
-            )
+            call.principal = self._authenticate(scope, address)
             if self._key_limiter is not None:
                 wait = self._key_limiter.take(call.principal.key_id)
                 if wait:
@@ -416,8 +440,105 @@ class BackendApp:
         elif operation.access is Access.API_SECRET:
             call.secret = _header(scope, b"x-lw-uaks")
         request = None if operation.request is None else _parse(body, operation.request)
-        answer = operation.handler(call, request)
+        if operation.access is Access.API_SECRET and self._login_backoff is not None:
+            answer = self._login(operation, call, request)
+        else:
+            answer = operation.handler(call, request)
+        if operation.envelope is Envelope.DATA_PAGES:
+            pages = cast(Iterator[list[object]], answer)
+            # The first page is read before the answer starts: a failure is still a 500.
+            return _Pages(next(pages, []), pages)
         return _Response(operation.status, _encode(operation.envelope, answer))
+
+    def _authenticate(self, scope: Scope, address: str | None) -> Principal:
+        """The caller, unless its address has sent too many invalid bearers lately: then 429,
+        and the bearer is not even looked up."""
+        limiter = self._bearer_failures
+        if limiter is not None:
+            wait = limiter.waiting(address or "-")
+            if wait:
+                raise _too_many(wait, "with an invalid access token from this address")
+        try:
+            return self.services.identity.authenticate(
+                _header(scope, b"authorization"),
+                _header(scope, b"account-name") or None,
+                address,
+            )
+        except Unauthorized:
+            if limiter is not None:
+                limiter.take(address or "-")
+            raise
+
+    def _login(self, operation: Operation[Any], call: Call, request: Any) -> object:
+        """A login, unless its key id is backing off after failed ones: then 429 unchecked."""
+        assert self._login_backoff is not None
+        key_id = str(getattr(request, "key_id", ""))[:256]
+        wait = self._login_backoff.waiting(key_id)
+        if wait:
+            raise _too_many(wait, "after failed logins for this API key")
+        try:
+            answer = operation.handler(call, request)
+        except Unauthorized:
+            self._login_backoff.failed(key_id)
+            raise
+        self._login_backoff.succeeded(key_id)
+        return answer
+
+    async def _send_pages(self, answer: _Pages, receive: Receive, send: Send) -> int:
+        """Send a paged answer; between pages other requests are served, and a client that
+        went away stops the reading. Returns the status sent."""
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            # The request was read in full: the next message is the client leaving. (A server
+            # that answers again at once is asked again only after a pause: no busy loop.)
+            while (await receive())["type"] != "http.disconnect":
+                await asyncio.sleep(0.01)
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        loop = asyncio.get_running_loop()
+        pages = answer.rest
+        try:
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": list(_JSON_HEADERS)}
+            )
+            body = b'{"data":[' + _items(answer.first)
+            more = bool(answer.first)
+            while True:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                await asyncio.sleep(0)  # let every other ready request run
+                if gone.is_set():
+                    return 200
+                if self.offload:
+                    page = await loop.run_in_executor(None, next, pages, None)
+                else:
+                    page = next(pages, None)
+                if page is None:
+                    break
+                body = (b"," if more and page else b"") + _items(page)
+                more = more or bool(page)
+            await send({"type": "http.response.body", "body": b"]}", "more_body": False})
+            return 200
+        except Exception as exc:
+            # Too late for an error answer: the connection is dropped (the client sees a
+            # truncated body, never a complete wrong one).
+            logger.error(
+                "unexpected %s while sending a paged answer\n%s",
+                type(exc).__name__,
+                Multiline("".join(traceback.format_tb(exc.__traceback__)).rstrip()),
+            )
+            return 500
+        finally:
+            watcher.cancel()
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+
+def _items(page: list[object]) -> bytes:
+    convert = wire.converter.unstructure
+    return b",".join(_dumps(convert(item)) for item in page)
 
 
 def _encode(envelope: Envelope, answer: object) -> bytes:

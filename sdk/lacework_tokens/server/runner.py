@@ -402,6 +402,7 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
         lines = [*announce_keys(url), *tls_lines, f"listening on {url}"]
         asyncio.run(_run(server, sock, lines, out))
     finally:
+        services.close()  # the pending audit events first
         store.close()
     return 0
 
