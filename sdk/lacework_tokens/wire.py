@@ -12,6 +12,8 @@ turns a model back into JSON-ready data.
 from __future__ import annotations
 
 import enum
+import json
+import json.encoder
 import re
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -36,6 +38,7 @@ __all__ = [
     "UpdateAgentTokenRequest",
     "WireError",
     "converter",
+    "encode_token",
     "format_time",
     "mask",
     "parse",
@@ -490,6 +493,33 @@ converter.register_structure_hook(ErrorBody, _structure_error)
 converter.register_unstructure_hook(ErrorBody, _unstructure_camel)
 converter.register_structure_hook(ApiKeyFile, _structure_key_file)
 converter.register_unstructure_hook(ApiKeyFile, _unstructure_camel)
+
+
+# --- fast encoding of token lists ------------------------------------------------------------
+
+_quote: Final = json.encoder.encode_basestring_ascii
+
+
+def _wire_time(value: datetime) -> str:
+    """``format_time`` for the UTC times the backend holds, without its general path."""
+    if value.tzinfo is not UTC:
+        return format_time(value)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def encode_token(token: AgentAccessToken) -> str:
+    """One token as compact JSON, exactly ``json.dumps(converter.unstructure(token),
+    separators=(",", ":"))``, several times faster: a large list is encoded token by token."""
+    subscription = (
+        "" if token.subscription is None else f',"subscription":{_quote(token.subscription)}'
+    )
+    return (
+        f'{{"accessToken":{_quote(token.token)},"createdTime":"'
+        f'{_wire_time(token.last_updated_time)}","props":{{"createdTime":"'
+        f'{_wire_time(token.created_time)}","description":{_quote(token.description)},'
+        f'"os":{_quote(token.os)}{subscription}}},"tokenAlias":{_quote(token.name)},'
+        f'"tokenEnabled":{1 if token.enabled else 0},"version":{_quote(token.version)}}}'
+    )
 
 
 def parse(data: Any, model: type[T]) -> T:

@@ -44,6 +44,8 @@ __all__ = [
 AGENT_TOKEN_BYTES: Final = 28  # 224 bits, 56 hex characters
 BEARER_TOKEN_BYTES: Final = 32
 KEY_BYTES: Final = 32
+# Opened token values remembered, about 200 bytes each.
+OPENED_CACHE_SIZE: Final = 100_000
 _NONCE_BYTES: Final = 12
 _SEALED_PREFIX: Final = "v1:"
 # Binds a sealed value to its purpose: a ciphertext made for something else will not open.
@@ -59,15 +61,21 @@ def _derive(key: bytes, purpose: bytes) -> bytes:
 
 
 class Sealer:
-    """Keyed lookup and authenticated encryption of agent access token values."""
+    """Keyed lookup and authenticated encryption of agent access token values.
 
-    __slots__ = ("_aead", "_lookup_key")
+    Opened values are remembered (up to ``OPENED_CACHE_SIZE``): a list of 20,000 tokens would
+    otherwise decrypt 20,000 values each time. The process holds the key that opens them all
+    anyway, so remembering them gives no one anything.
+    """
+
+    __slots__ = ("_aead", "_lookup_key", "_opened")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise SealerError(f"the server key must be {KEY_BYTES} bytes")
         self._lookup_key = _derive(key, b"lookup")
         self._aead = AESGCM(_derive(key, b"seal"))
+        self._opened: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return "Sealer(key=****)"
@@ -84,6 +92,16 @@ class Sealer:
 
     def open(self, sealed: str) -> str:
         """The token value of ``sealed``; ``SealerError`` when it was sealed under another key."""
+        found = self._opened.get(sealed)
+        if found is not None:
+            return found
+        value = self._decrypt(sealed)
+        if len(self._opened) >= OPENED_CACHE_SIZE:
+            self._opened.clear()  # rare, and refilled by the next reads
+        self._opened[sealed] = value
+        return value
+
+    def _decrypt(self, sealed: str) -> str:
         if not sealed.startswith(_SEALED_PREFIX):
             raise SealerError("unknown sealed value format")
         try:
