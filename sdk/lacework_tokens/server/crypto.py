@@ -4,8 +4,12 @@
   (AES-256-GCM) and found by a *lookup*: an HMAC-SHA256 of the value under a server key, so a
   stolen database alone neither reveals tokens nor lets anyone test guesses offline.
 - API secrets and bearer tokens are never shown again and are high-entropy random values, so a
-  plain SHA-256 is enough: nobody can brute-force 128+ random bits from the hash. They are found
-  by hash, or compared with ``hmac.compare_digest``.
+  plain SHA-256 is enough: nobody can brute-force 128+ random bits from the hash. The server
+  generates them, or refuses an operator's secret that cannot hold 128 bits
+  (``limits.api_secret_problem``): a slow KDF would not save a guessable secret (a short word
+  list is tried in a second even at 100 ms a guess), and it would put that cost on every login
+  and on every guess an attacker sends. They are found by hash, or compared with
+  ``hmac.compare_digest``.
 
 The server key file holds 32 random bytes (hex); sub-keys for lookup and sealing are derived
 from it so one key never serves two purposes.
