@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
@@ -47,7 +48,7 @@ AUDIT_LIMIT_MAX: Final = 100_000
 # How long a deferred event may wait before it is written, and how many may wait at once
 # (past that, the request that adds one writes the batch itself).
 DEFERRED_AUDIT_SECONDS: Final = 1.0
-DEFERRED_AUDIT_BATCH: Final = 500
+DEFERRED_AUDIT_BATCH: Final = 10_000
 TOKEN_ID_LENGTH: Final = 12
 # Who made a change when the caller names nobody (local administration names ``cli:<user>``).
 DEFAULT_ACTOR: Final = "system"
@@ -116,7 +117,7 @@ class DeferredAudit:
         self._delay = delay
         self._batch = batch
         self._lock = threading.Lock()
-        self._pending: list[tuple[AuditEvent, bool]] = []
+        self._pending: list[tuple[Callable[[], AuditEvent], bool]] = []
         self._has_events = threading.Event()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
@@ -124,10 +125,13 @@ class DeferredAudit:
     def __repr__(self) -> str:
         return f"DeferredAudit({self.store!r})"
 
-    def record(self, event: AuditEvent, *, write: bool = True) -> None:
-        """Write ``event`` soon. ``write=False`` costs the request the same and writes nothing
-        (the event is dropped by the writer thread)."""
+    def record(self, event: Callable[[], AuditEvent], *, write: bool = True) -> None:
+        """Write the event ``event()`` builds, soon; it is built by the writer thread, off the
+        request's path (``functools.partial(AuditEvent, time=..., ...)``: the time is taken
+        when the request is served). ``write=False`` costs the request the same and writes
+        nothing (the event is dropped, unbuilt, by the writer thread)."""
         with self._lock:
+            first = not self._pending
             self._pending.append((event, write))
             full = len(self._pending) >= self._batch
             if self._thread is None and not full:
@@ -135,7 +139,8 @@ class DeferredAudit:
                     target=self._run, name="lacework-tokens-audit", daemon=True
                 )
                 self._thread.start()
-        self._has_events.set()
+        if first:
+            self._has_events.set()
         if full:
             self.flush()
 
@@ -144,7 +149,7 @@ class DeferredAudit:
         with self._lock:
             pending, self._pending = self._pending, []
             self._has_events.clear()
-        batch = [event for event, write in pending if write]
+        batch = [event() for event, write in pending if write]
         if not batch:
             return 0
         try:

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import datetime, timedelta
@@ -304,7 +305,8 @@ class IdentityService:
             # The same event and the same call whether the key exists or not; only a known
             # key's is written (with no key there is no account to file it under).
             self.deferred.record(
-                AuditEvent(
+                functools.partial(
+                    AuditEvent,
                     time=self.clock.now(),
                     account=key.account if key else "",
                     actor=key.key_id if key else request.key_id[:128],

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Final
 
@@ -167,9 +168,11 @@ class TokenService:
             detail += "; filters " + ", ".join(
                 f"{item.field[:64]} {item.expression.value}" for item in filters.filters
             )
+        # Built by the writer thread: a get pays for a partial, not for the event.
         self.deferred.record(
-            AuditEvent(
-                time=self.clock.now(),
+            functools.partial(
+                AuditEvent,
+                time=self.clock.precise(),
                 account=principal.account,
                 actor=principal.key_id,
                 actor_account=principal.key_account,
