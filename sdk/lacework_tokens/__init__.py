@@ -33,14 +33,26 @@ from lacework_tokens.errors import (
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
+    from lacework_tokens.agents import Agents
     from lacework_tokens.client import Client
     from lacework_tokens.config import ClientSettings
-    from lacework_tokens.wire import AgentAccessToken, Expression, SearchFilter
+    from lacework_tokens.wire import (
+        KEEP,
+        Agent,
+        AgentAccessToken,
+        Expression,
+        SearchFilter,
+        TokenUsage,
+    )
 
 # The other public names are imported on first use: the Terraform plugin starts a process per
 # command and must not pay for requests, attrs and cattrs before its handshake.
 _LAZY: dict[str, str] = {
     "AgentTokens": "lacework_tokens.agent_tokens",
+    "Agents": "lacework_tokens.agents",
+    "Agent": "lacework_tokens.wire",
+    "KEEP": "lacework_tokens.wire",
+    "TokenUsage": "lacework_tokens.wire",
     "Client": "lacework_tokens.client",
     "ClientSettings": "lacework_tokens.config",
     "AgentAccessToken": "lacework_tokens.wire",
@@ -59,8 +71,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "KEEP",
+    "Agent",
     "AgentAccessToken",
     "AgentTokens",
+    "Agents",
     "ApiError",
     "AuthenticationError",
     "Client",
@@ -75,6 +90,7 @@ __all__ = [
     "RateLimitedError",
     "SearchFilter",
     "ServerError",
+    "TokenUsage",
     "TransportError",
     "__version__",
     "errors",

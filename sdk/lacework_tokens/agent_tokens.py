@@ -3,6 +3,10 @@
 Tokens cannot be deleted through the API, only disabled. ``soft_delete`` therefore does what the
 official Terraform provider does on destroy: disable the token and rename it to
 ``<name>-<5 random [a-z0-9]>-deleted``, which frees the name for a new token.
+
+The enrollment policy (``expires_at``, ``max_enrollments``, ``scope``) and ``usage`` are this
+project's extensions, served by its backend: Lacework itself ignores the policy and has no
+usage endpoint.
 """
 
 from __future__ import annotations
@@ -10,26 +14,40 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from lacework_tokens import errors, limits, wire
 from lacework_tokens.wire import (
+    KEEP,
     AgentAccessToken,
     CreateAgentTokenRequest,
     Expression,
+    Keep,
     SearchFilter,
     SearchRequest,
     TokenProps,
+    TokenUsage,
+    TokenUsageRequest,
     UpdateAgentTokenRequest,
 )
 
 if TYPE_CHECKING:
     from lacework_tokens.client import Client
 
-__all__ = ["SOFT_DELETE_ATTEMPTS", "TOKENS_PATH", "AgentTokens", "soft_delete_name"]
+__all__ = [
+    "DEFAULT_ACTIVE_HOURS",
+    "SOFT_DELETE_ATTEMPTS",
+    "TOKENS_PATH",
+    "USAGE_PATH",
+    "AgentTokens",
+    "soft_delete_name",
+]
 
 TOKENS_PATH: Final = "/api/v2/AgentAccessTokens"
+USAGE_PATH: Final = f"{TOKENS_PATH}/usage"
+DEFAULT_ACTIVE_HOURS: Final = 24
 # Names a soft delete tries before giving up: each is one of 60 million, so five taken in a
 # row means something other than chance.
 SOFT_DELETE_ATTEMPTS: Final = 5
@@ -104,8 +122,15 @@ class AgentTokens:
         description: str = "",
         os: str = limits.DEFAULT_OS,
         enabled: bool = True,
+        expires_at: datetime | None = None,
+        max_enrollments: int | None = None,
+        scope: str | None = None,
     ) -> AgentAccessToken:
         """A new token. ``enabled=False`` creates it, then disables it (as the provider does).
+
+        The enrollment policy: no agent enrolls from ``expires_at`` on (agents enrolled before
+        keep checking in), at most ``max_enrollments`` agents enroll (1: single-use), and
+        enrolled agents join the asset group ``scope`` (their tag ``Scope``).
 
         A create whose outcome is unknown (the connection dropped, a gateway error) is never
         simply repeated: the client first looks the name up and returns the token it finds.
@@ -113,7 +138,13 @@ class AgentTokens:
         request = CreateAgentTokenRequest(
             token_alias=name,
             token_enabled=True,
-            props=TokenProps(description=description or None, os=os),
+            props=TokenProps(
+                description=description or None,
+                os=os,
+                expires_at=KEEP if expires_at is None else expires_at,
+                max_enrollments=KEEP if max_enrollments is None else max_enrollments,
+                scope=KEEP if scope is None else scope,
+            ),
         )
         body = wire.converter.unstructure(request)
 
@@ -143,15 +174,27 @@ class AgentTokens:
         name: str | None = None,
         description: str | None = None,
         enabled: bool | None = None,
+        expires_at: datetime | Keep | None = KEEP,
+        max_enrollments: int | Keep | None = KEEP,
+        scope: str | Keep | None = KEEP,
     ) -> AgentAccessToken:
-        """Change what is given and nothing else (the server merges ``props``)."""
-        if name is None and description is None and enabled is None:
+        """Change what is given and nothing else (the server merges ``props``).
+
+        The policy arguments are left alone unless given; ``None`` removes that limit.
+        """
+        policy = (expires_at, max_enrollments, scope)
+        changes_policy = any(value is not KEEP for value in policy)
+        if name is None and description is None and enabled is None and not changes_policy:
             return self.get(token)
-        request = UpdateAgentTokenRequest(
-            token_alias=name,
-            token_enabled=enabled,
-            props=None if description is None else TokenProps(description=description),
-        )
+        props = None
+        if description is not None or changes_policy:
+            props = TokenProps(
+                description=description,
+                expires_at=expires_at,
+                max_enrollments=max_enrollments,
+                scope=scope,
+            )
+        request = UpdateAgentTokenRequest(token_alias=name, token_enabled=enabled, props=props)
         return self._patch(token, wire.converter.unstructure(request))
 
     def enable(self, token: str) -> AgentAccessToken:
@@ -163,15 +206,21 @@ class AgentTokens:
     def soft_delete(self, token: str, *, name: str | None = None) -> AgentAccessToken:
         """Disable the token and rename it ``<name>-<5 random>-deleted``, freeing its name.
 
-        ``name`` is the token's current name when the caller knows it (one request fewer).
-        The new name may already be taken, by chance or by a token given such a name on
-        purpose: a 409 is retried with a fresh suffix, up to ``SOFT_DELETE_ATTEMPTS`` times,
-        so no existing name can make a destroy fail.
+        A token already soft-deleted (``token.soft_deleted``) is returned as it is: a second
+        delete changes nothing. ``name`` is the token's current name when the caller knows it
+        (one request fewer; the caller then knows it is not soft-deleted yet). The new name may
+        already be taken, by chance or by a token given such a name on purpose: a 409 is
+        retried with a fresh suffix, up to ``SOFT_DELETE_ATTEMPTS`` times, so no existing name
+        can make a destroy fail.
         """
-        current = name if name is not None else self.get(token).name
+        if name is None:
+            current = self.get(token)
+            if current.soft_deleted:
+                return current
+            name = current.name
         for attempt in range(1, SOFT_DELETE_ATTEMPTS + 1):
             request = UpdateAgentTokenRequest(
-                token_alias=soft_delete_name(current), token_enabled=False
+                token_alias=soft_delete_name(name), token_enabled=False
             )
             try:
                 return self._patch(token, wire.converter.unstructure(request))
@@ -179,6 +228,36 @@ class AgentTokens:
                 if attempt == SOFT_DELETE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- usage ----------------------------------------------------------------------------
+
+    def usage(self, token: str, *, active_hours: int = DEFAULT_ACTIVE_HOURS) -> TokenUsage:
+        """How many agents enrolled with ``token``, how many checked in within the last
+        ``active_hours``, and when one last did. ``errors.NotFoundError`` for an unknown token.
+        """
+        return self.usage_of([token], active_hours=active_hours)[token]
+
+    def usage_of(
+        self, tokens: Sequence[str], *, active_hours: int = DEFAULT_ACTIVE_HOURS
+    ) -> dict[str, TokenUsage]:
+        """``usage`` of several tokens in one request, by token value."""
+        if not tokens:
+            return {}
+        request = TokenUsageRequest(tokens=tuple(tokens), active_hours=active_hours)
+        answers = self._client.request_list(
+            "POST",
+            USAGE_PATH,
+            TokenUsage,
+            wire.converter.unstructure(request),
+            idempotent=True,
+        )
+        found = {answer.token: answer for answer in answers}
+        missing = [token for token in tokens if token not in found]
+        if missing:
+            raise errors.TransportError(
+                f"unexpected answer from POST {USAGE_PATH}: no usage for '{wire.mask(missing[0])}'"
+            )
+        return found
 
     # --- helpers --------------------------------------------------------------------------
 

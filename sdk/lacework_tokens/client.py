@@ -4,11 +4,18 @@
   thread (one fetch at a time), refreshed shortly before ``expiresAt``, and fetched once more
   when an API call answers 401. A static ``api_token`` is used as given.
 - Connection failures, timeouts, 429 (after ``Retry-After``) and 502/503/504 are retried with
-  exponential backoff and jitter, at most ``max_attempts`` times in all.
+  exponential backoff and jitter, at most ``max_attempts`` times in all. Before each wait the
+  client calls ``on_retry`` (if given) with a ``RetryNotice`` and logs it at INFO on
+  ``lacework_tokens.client``; a library stays silent unless its user asks. A host name that does
+  not resolve is not retried: the error names DNS and the setting that chose the host.
+- Against a server other than the account's own (``LW_API_SERVER_URL``), ``check_account`` (on
+  in ``from_env``) asks ``GET /api/v2/UserProfile`` once whose key this is, and refuses a key of
+  another account than the configured one, naming both.
 - A request that must not run twice (creating a token) is retried only after asking the server
   whether the first attempt took effect: see ``request(..., recover=...)``.
 - ``request`` answers parsed JSON (``Json``); ``request_one`` and ``request_list`` answer models of
-  ``wire``, read from the API v2 envelope ``{"data": ...}``.
+  ``wire``, read from the API v2 envelope ``{"data": ...}``; ``request_whole`` reads the whole
+  answer as one model (an AgentInfo page: ``data`` and ``paging``).
 - Errors become ``lacework_tokens.errors`` exceptions carrying the server's message; a token
   value in a path is masked and secrets are never part of a message.
 - urllib3 logs every request line at DEBUG, and a token value is the last segment of a
@@ -22,9 +29,10 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from types import TracebackType
@@ -33,16 +41,24 @@ from urllib.parse import urlsplit
 
 import requests
 import tenacity
+from attrs import frozen
 
 from lacework_tokens import __version__, errors, limits, wire
-from lacework_tokens.config import ClientSettings, resolve_settings
+from lacework_tokens.config import (
+    SERVER_URL_VARIABLE,
+    ClientSettings,
+    default_base_url,
+    resolve_settings,
+)
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
+    from lacework_tokens.agents import Agents
 
-__all__ = ["ACCESS_TOKEN_PATH", "Client", "Json"]
+__all__ = ["ACCESS_TOKEN_PATH", "USER_PROFILE_PATH", "Client", "Json", "RetryNotice"]
 
 ACCESS_TOKEN_PATH: Final = "/api/v2/access/tokens"
+USER_PROFILE_PATH: Final = "/api/v2/UserProfile"
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
 # A gateway error or timeout does not say whether the server acted on the request.
 UNCERTAIN_STATUSES: Final = frozenset({502, 503, 504})
@@ -52,6 +68,32 @@ SNIPPET_LENGTH: Final = 200
 # Parsed JSON, as ``json.loads`` returns it.
 Json: TypeAlias = dict[str, "Json"] | list["Json"] | str | int | float | bool | None
 T = TypeVar("T")
+
+logger = logging.getLogger("lacework_tokens.client")
+
+
+@frozen
+class RetryNotice:
+    """One failed attempt, told before the client waits ``wait`` seconds to try again.
+
+    ``elapsed`` is the time since the first attempt of this call began, so ``elapsed + wait``
+    is how long the caller will have waited when the next attempt starts.
+    """
+
+    method: str
+    path: str  # token values masked
+    failure: errors.LaceworkError
+    attempt: int  # the attempt that failed, from 1
+    max_attempts: int
+    elapsed: float
+    wait: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.failure}; retrying in {self.wait:.1f} s "
+            f"(attempt {self.attempt + 1} of {self.max_attempts})"
+        )
+
 
 # A token value in a request path, as urllib3 logs it ("GET /api/v2/AgentAccessTokens/<value>").
 _TOKEN_IN_PATH: Final = re.compile(r"(/AgentAccessTokens/)(?!search(?:[\s\"?/]|$))([^/\s\"?#]+)")
@@ -151,6 +193,8 @@ class Client:
         retry_after_cap: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
+        check_account: bool = False,
     ) -> None:
         if settings is None:
             settings = ClientSettings.given(
@@ -181,6 +225,12 @@ class Client:
         self._refresh_at: datetime | None = None
         self._bearer_lock = threading.Lock()
         self._bearer_fetches = 0
+        self._on_retry = on_retry
+        # The real service has the account in its host name; any other server is asked once.
+        self._account_checked = not (
+            check_account and _names_an_account(settings.account) and not self._own_server()
+        )
+        self._account_lock = threading.Lock()
         self.session = requests.Session()
         self.session.headers.update(
             {
@@ -219,7 +269,8 @@ class Client:
     ) -> Client:
         """Explicit values > ``LW_*`` variables > the profile in ``~/.lacework.toml``.
 
-        ``options`` go to the constructor unchanged (``timeout``, ``max_attempts``, ...).
+        ``options`` go to the constructor unchanged (``timeout``, ``max_attempts``, ...);
+        ``check_account`` is on unless ``options`` turn it off.
         """
         settings = resolve_settings(
             profile,
@@ -232,6 +283,7 @@ class Client:
             base_url=base_url,
             environ=environ,
         )
+        options.setdefault("check_account", True)
         return cls(settings=settings, **options)
 
     @property
@@ -262,6 +314,13 @@ class Client:
 
         return AgentTokens(self)
 
+    @cached_property
+    def agents(self) -> Agents:
+        """Agents as AgentInfo shows them: search and list, following pages lazily."""
+        from lacework_tokens.agents import Agents
+
+        return Agents(self)
+
     def close(self) -> None:
         self.session.close()
 
@@ -284,11 +343,63 @@ class Client:
         return self._bearer_fetches
 
     def authenticate(self) -> None:
-        """Fetch a bearer token now rather than on the first call (no-op with ``api_token``).
+        """Fetch a bearer token now rather than on the first call (no-op with ``api_token``),
+        and check the key's account when ``check_account`` asks for it.
 
-        Wrong credentials or an unreachable server surface here, once, as the usual errors.
+        Wrong credentials, a key of another account or an unreachable server surface here,
+        once, as the usual errors.
         """
         self._current_bearer()
+        self._check_account_once()
+
+    def _own_server(self) -> bool:
+        return self.base_url == default_base_url(self.account).rstrip("/")
+
+    def _check_account_once(self) -> None:
+        if self._account_checked:
+            return
+        with self._account_lock:
+            if self._account_checked:
+                return
+            profile = self._user_profile()
+            if profile is not None:
+                self._refuse_another_account(profile)
+            self._account_checked = True
+
+    def _user_profile(self) -> wire.UserProfile | None:
+        """Whose key this is, or ``None`` from a server that cannot say (404, 405)."""
+        where = f"GET {USER_PROFILE_PATH}"
+
+        def ask() -> list[wire.UserProfile]:
+            headers = {"Authorization": f"Bearer {self._current_bearer()}"}
+            answer = self._send("GET", USER_PROFILE_PATH, None, headers, USER_PROFILE_PATH)
+            return _parsed_list(answer, wire.UserProfile, where)
+
+        try:
+            profiles = self._with_retries(
+                ask, "GET", USER_PROFILE_PATH, recover=None, idempotent=True
+            )
+        except errors.ApiError as exc:
+            if exc.status in (404, 405):
+                return None
+            raise
+        return profiles[0] if profiles else None
+
+    def _refuse_another_account(self, profile: wire.UserProfile) -> None:
+        configured = self.account.strip().lower()
+        own = profile.account_name
+        if configured == own:
+            return
+        key = f"API key {self.settings.api_key}" if self.settings.api_key else "The API token"
+        subs = profile.sub_account_names
+        listed = f" (sub-accounts: {', '.join(subs)})" if subs else ""
+        advice = f"set LW_ACCOUNT={own}"
+        if configured in subs:
+            advice += f" and LW_SUBACCOUNT={configured} to act in {configured}"
+        raise errors.ConfigurationError(
+            f"the account is set to '{self.account}', but {key} belongs to account "
+            f"'{own}'{listed}: {advice} (or the account in the profile or options)"
+        )
 
     def _current_bearer(self) -> str:
         if self.settings.api_token is not None:
@@ -415,6 +526,26 @@ class Client:
             recover=None,
         )
 
+    def request_whole(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        body: Json = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> T:
+        """``request``, answering the whole answer as one ``model`` (no ``data`` envelope to
+        unwrap); an answer that is not a ``model`` is an ``errors.TransportError``."""
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, where: _parsed(raw, model, where),
+            idempotent=idempotent,
+            recover=None,
+        )
+
     def _call(
         self,
         method: str,
@@ -449,11 +580,13 @@ class Client:
         recover: Callable[[], T | None] | None,
         idempotent: bool,
     ) -> T:
+        started = time.monotonic()
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_RetryableFailure),
             sleep=self._sleep,
+            before_sleep=lambda state: self._tell_retry(state, method, shown_path, started),
             reraise=True,
         )
         uncertain: _RetryableFailure | None = None
@@ -480,7 +613,8 @@ class Client:
                 recovered = self._recover(recover, uncertain, method, shown_path)
                 if recovered is not None:
                     return recovered
-            raise failure.final from None
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise _after_attempts(failure.final, attempts, time.monotonic() - started) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     @staticmethod
@@ -496,6 +630,26 @@ class Client:
                 f"checking failed: {exc}"
             ) from None
 
+    def _tell_retry(
+        self, state: tenacity.RetryCallState, method: str, shown_path: str, started: float
+    ) -> None:
+        outcome = state.outcome
+        failure = outcome.exception() if outcome is not None else None
+        if not isinstance(failure, _RetryableFailure):
+            return
+        notice = RetryNotice(
+            method=method,
+            path=shown_path,
+            failure=failure.final,
+            attempt=state.attempt_number,
+            max_attempts=self.max_attempts,
+            elapsed=time.monotonic() - started,
+            wait=state.next_action.sleep if state.next_action is not None else 0.0,
+        )
+        logger.info("%s", notice)
+        if self._on_retry is not None:
+            self._on_retry(notice)
+
     def _wait(self, state: tenacity.RetryCallState) -> float:
         outcome = state.outcome
         failure = outcome.exception() if outcome is not None else None
@@ -508,6 +662,7 @@ class Client:
         return float(self._backoff(state))
 
     def _authorized(self, method: str, path: str, body: Json, shown_path: str) -> Json:
+        self._check_account_once()
         bearer = self._current_bearer()
         try:
             return self._send(method, path, body, {"Authorization": f"Bearer {bearer}"}, shown_path)
@@ -551,6 +706,9 @@ class Client:
             )
             raise errors.TransportError(f"{method} {shown_path} to {host}: {reason}") from None
         except requests.exceptions.ConnectionError as exc:
+            if _name_not_resolved(exc):
+                # Another attempt would ask the resolver the same question.
+                raise errors.TransportError(self._unresolved(method, shown_path)) from None
             # Refused before anything was sent; anything else may have reached the server.
             never_sent = _connection_refused(exc)
             what = "connection refused" if never_sent else "connection failed"
@@ -565,6 +723,21 @@ class Client:
                 f"{method} {shown_path} failed: {type(exc).__name__}"
             ) from None
         return self._read(response, method, shown_path)
+
+    def _unresolved(self, method: str, shown_path: str) -> str:
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or parts.netloc
+        where = f"{method} {shown_path} to {parts.netloc or self.base_url}"
+        if self._own_server():
+            return (
+                f"{where}: cannot resolve the host name {host} (DNS); it comes from the account "
+                f"'{self.account}', so to reach a local backend set {SERVER_URL_VARIABLE} to its "
+                f"URL, e.g. {SERVER_URL_VARIABLE}=http://127.0.0.1:8080"
+            )
+        return (
+            f"{where}: cannot resolve the host name {host} (DNS); check the server URL "
+            f"{self.base_url} ({SERVER_URL_VARIABLE} or base_url)"
+        )
 
     def _transport_failure(
         self, method: str, shown_path: str, what: str, uncertain: bool
@@ -639,21 +812,50 @@ def _parsed_list(raw: Json, model: type[T], where: str) -> list[T]:
     return [_parsed(item, model, where, f"data[{index}].") for index, item in enumerate(data)]
 
 
-def _connection_refused(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection was never established, so the request was never sent."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: urllib3's ``reason``, a wrapped first argument, the cause."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return True
-        name = type(current).__name__
-        if name in ("NewConnectionError", "NameResolutionError"):
-            return True
+        yield current
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             current = reason
             continue
         nested = current.args[0] if current.args else None
         current = nested if isinstance(nested, BaseException) else current.__cause__
-    return False
+
+
+def _connection_refused(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never established, so the request was never sent."""
+    return any(
+        isinstance(cause, ConnectionRefusedError)
+        or type(cause).__name__ in ("NewConnectionError", "NameResolutionError")
+        for cause in _causes(exc)
+    )
+
+
+def _name_not_resolved(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the server's host name could not be resolved."""
+    return any(
+        isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError"
+        for cause in _causes(exc)
+    )
+
+
+def _names_an_account(account: str) -> bool:
+    """False for an "account" that is a host (``127.0.0.1:8443#``, as the Go SDK is pointed
+    at a local server): there is no account name to compare."""
+    return not any(c in account for c in ".:#/")
+
+
+def _after_attempts(
+    error: errors.LaceworkError, attempts: int, elapsed: float
+) -> errors.LaceworkError:
+    """A transport error that says how long the client tried; other errors as they are."""
+    if attempts < 2 or type(error) is not errors.TransportError:
+        return error
+    return errors.TransportError(
+        f"{errors.as_clause(error.message)} (gave up after {attempts} attempts in {elapsed:.1f} s)"
+    )

@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
@@ -27,6 +28,7 @@ __all__ = [
     "PROFILE_FILE_NAME",
     "SERVER_URL_VARIABLE",
     "ClientSettings",
+    "checked_server_url",
     "default_base_url",
     "profile_path",
     "resolve_settings",
@@ -124,11 +126,52 @@ def _missing_setting(
 
 
 def server_url(
-    account: str, base_url: str | None = None, environ: Mapping[str, str] | None = None
+    account: str,
+    base_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    setting: str = "base_url",
 ) -> str:
-    """``base_url``, else ``LW_API_SERVER_URL``, else the account's own server; no trailing /."""
+    """``base_url``, else ``LW_API_SERVER_URL``, else the account's own server; no trailing /.
+
+    A given URL must be ``http://`` or ``https://`` with a host; otherwise the
+    ``ConfigurationError`` names where it came from (``setting`` for ``base_url``, else the
+    variable) and what it should look like.
+    """
     environ = os.environ if environ is None else environ
-    return (base_url or environ.get(SERVER_URL_VARIABLE) or default_base_url(account)).rstrip("/")
+    if base_url:
+        return checked_server_url(base_url, setting)
+    from_environment = environ.get(SERVER_URL_VARIABLE)
+    if from_environment:
+        return checked_server_url(from_environment, SERVER_URL_VARIABLE)
+    return default_base_url(account)
+
+
+def checked_server_url(url: str, setting: str) -> str:
+    """``url`` without a trailing /, or a ``ConfigurationError`` naming ``setting``."""
+    text = url.strip()
+    shown = text if len(text) <= 100 else text[:100] + "…"
+    if "://" not in text:
+        raise ConfigurationError(
+            f"{setting} is '{shown}', which has no scheme: write the server's URL in full, "
+            f"like http://{shown.lstrip('/') or '127.0.0.1:8080'}"
+        )
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigurationError(
+            f"{setting} is '{shown}': the server's URL must start with http:// or https://"
+        )
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        host = None
+    if not host:
+        raise ConfigurationError(
+            f"{setting} is '{shown}', which names no valid host and port: write it like "
+            "http://127.0.0.1:8080"
+        )
+    return text.rstrip("/")
 
 
 def default_base_url(account: str) -> str:
@@ -239,10 +282,12 @@ def resolve_settings(
         "base_url": base_url,
     }
     merged: dict[str, str | bool] = {}
+    explicit_base_url = False
     for setting, variable in ENVIRONMENT.items():
         given = explicit[setting]
         if given is not None and given != "":
             merged[setting] = given
+            explicit_base_url = explicit_base_url or setting == "base_url"
             continue
         from_env = environ.get(variable)
         if from_env:
@@ -271,7 +316,11 @@ def resolve_settings(
     assert account_name
     return ClientSettings(
         account=account_name,
-        base_url=server_url(account_name, text("base_url"), environ),
+        base_url=server_url(
+            account_name,
+            text("base_url") if explicit_base_url else None,
+            environ,
+        ),
         api_key=key,
         api_secret=secret,
         api_token=token,

@@ -18,30 +18,46 @@ from typing import Final
 
 __all__ = [
     "ACCOUNT_NAME",
+    "AGENT_OS_VALUES",
     "ALIAS_MAX_LENGTH",
     "API_SECRET_MIN_BITS",
     "DEFAULT_OS",
     "DESCRIPTION_MAX_LENGTH",
+    "ENROLLMENTS_MAX",
     "EXPIRY_DEFAULT_SECONDS",
     "EXPIRY_MAX_SECONDS",
+    "HOSTNAME_MAX_LENGTH",
     "OS_MAX_LENGTH",
+    "RESERVED_TAGS",
+    "SCOPE_NAME",
     "SEARCH_FILTERS_MAX",
     "SEARCH_VALUES_MAX",
     "SOFT_DELETE_MAX_LENGTH",
     "SOFT_DELETE_SUFFIX",
+    "TAGS_MAX",
+    "TAG_KEY",
+    "TAG_VALUE_MAX_LENGTH",
+    "TOKEN_SHORT_LENGTH",
     "TOKEN_VALUE_MAX_LENGTH",
     "USER_NAME_MAX_LENGTH",
     "account_name_problem",
     "alias_problem",
     "api_secret_problem",
     "description_problem",
+    "duration_seconds",
     "expiry_problem",
     "has_control_characters",
+    "hostname_problem",
     "invisible_character",
     "is_printable_token_value",
+    "is_soft_deleted_name",
+    "max_enrollments_problem",
+    "name_before_soft_delete",
     "normalized_user_name",
     "os_problem",
+    "scope_problem",
     "secret_bits",
+    "tag_problem",
     "user_name_problem",
 ]
 
@@ -56,6 +72,7 @@ SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
 # A soft-deleted token is disabled and renamed ``<name>-<5 random [a-z0-9]>-deleted`` (what the
 # official provider does on destroy); such a name is recognised by this suffix.
 SOFT_DELETE_SUFFIX: Final = "-deleted"
+_SOFT_DELETED_NAME: Final = re.compile(r"(.+)-[a-z0-9]{5}-deleted", re.DOTALL)
 DESCRIPTION_MAX_LENGTH: Final = 1024
 OS_MAX_LENGTH: Final = 32
 DEFAULT_OS: Final = "linux"
@@ -102,6 +119,27 @@ _CONTROL_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _INVISIBLE_CATEGORY: Final = "Cf"
 _INVISIBLE_OTHERS: Final = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
 
+# --- agents and enrollment policy -------------------------------------------------------------
+
+# Agents tag themselves with the first 30 characters of their token (Lacework's install script
+# cuts it so): the only link from an AgentInfo record to a token.
+TOKEN_SHORT_LENGTH: Final = 30
+# What a token's ``max_enrollments`` may be: 1 is a single-use token.
+ENROLLMENTS_MAX: Final = 1_000_000
+# A scope names an asset group: it goes into tags, filters and command lines, so it keeps to
+# characters none of them needs to quote.
+SCOPE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+# What an agent may report about itself.
+AGENT_OS_VALUES: Final = ("linux", "windows")
+HOSTNAME_MAX_LENGTH: Final = 255
+TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+TAG_VALUE_MAX_LENGTH: Final = 255
+TAGS_MAX: Final = 32
+# Tags the server sets from the token and the enrollment itself; an agent may not send them.
+RESERVED_TAGS: Final = frozenset({"LwTokenShort", "Scope", "Hostname", "os", "arch"})
+_DURATION: Final = re.compile(r"([1-9][0-9]{0,8})([smhdw])")
+_DURATION_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
 
 def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in text)
@@ -130,6 +168,17 @@ def _invisible_problem(text: str) -> str | None:
 def is_printable_token_value(value: str) -> bool:
     """Whether ``value`` could be a token value at all (short, printable ASCII)."""
     return 0 < len(value) <= TOKEN_VALUE_MAX_LENGTH and value.isascii() and value.isprintable()
+
+
+def is_soft_deleted_name(alias: str) -> bool:
+    """Whether ``alias`` has the shape a soft delete gives: ``<name>-<5 [a-z0-9]>-deleted``."""
+    return _SOFT_DELETED_NAME.fullmatch(alias) is not None
+
+
+def name_before_soft_delete(alias: str) -> str | None:
+    """The name a soft-deleted token had (``prod`` for ``prod-x1y2z-deleted``), else ``None``."""
+    match = _SOFT_DELETED_NAME.fullmatch(alias)
+    return match.group(1) if match else None
 
 
 def alias_problem(alias: str, *, allow_soft_deleted: bool = False) -> str | None:
@@ -234,3 +283,49 @@ def normalized_user_name(user: str) -> str:
     on the result."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", user.strip()).casefold())
     return folded.strip()
+
+
+def max_enrollments_problem(value: object) -> str | None:
+    """What is wrong with a token's ``max_enrollments`` as JSON or Terraform gives it."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ENROLLMENTS_MAX:
+        return f"must be a whole number from 1 to {ENROLLMENTS_MAX}"
+    return None
+
+
+def scope_problem(scope: str) -> str | None:
+    if SCOPE_NAME.fullmatch(scope) is None:
+        return (
+            "must be 1 to 64 letters, digits, '_', '.', ':', '/' or '-', starting with a "
+            "letter or digit"
+        )
+    return None
+
+
+def hostname_problem(hostname: str) -> str | None:
+    if not 1 <= len(hostname) <= HOSTNAME_MAX_LENGTH:
+        return f"must be 1 to {HOSTNAME_MAX_LENGTH} characters long"
+    if hostname != hostname.strip() or has_control_characters(hostname):
+        return "must not contain control characters or surrounding whitespace"
+    return None
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """What is wrong with one agent tag ``key=value`` sent at enrollment."""
+    if TAG_KEY.fullmatch(key) is None:
+        return (
+            f"key {key[:64]!r} must be 1 to 64 letters, digits, '_', '.', ':', '/' or '-', "
+            "starting with a letter or digit"
+        )
+    if key in RESERVED_TAGS:
+        return f"key {key!r} is set by the server"
+    if len(value) > TAG_VALUE_MAX_LENGTH or has_control_characters(value):
+        return f"value of {key!r} must be at most {TAG_VALUE_MAX_LENGTH} printable characters"
+    return None
+
+
+def duration_seconds(text: str) -> int | None:
+    """``15m``, ``24h``, ``7d``, ``2w`` or ``90s`` in seconds; ``None`` when it is none of those."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]

@@ -442,8 +442,15 @@ def test_admin_command_failures_are_one_line(db: str, tmp_path: Path) -> None:
 
 
 def test_default_database_is_serve_s(tmp_path: Path) -> None:
-    """Without --db, keys and audit use ./.lacework-tokens/tokens.db, as serve does."""
-    made = admin_cli("keys", "create", "--account", "acme", "--json", cwd=tmp_path)
+    """Without --db, keys and audit use ./.lacework-tokens/tokens.db, as serve does; only a
+    named database may be created before the first serve."""
+    stray = admin_cli("keys", "create", "--account", "acme", "--json", cwd=tmp_path)
+    assert_one_line_error(stray, "no database at .lacework-tokens/tokens.db", "--db")
+    assert not (tmp_path / ".lacework-tokens").exists()
+    made = admin_cli(
+        "keys", "create", "--account", "acme", "--json", "--db", ".lacework-tokens/tokens.db",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert (tmp_path / ".lacework-tokens" / "tokens.db").is_file()
     assert not (tmp_path / ".lacework-tokens" / "secrets.key").exists()

@@ -63,15 +63,16 @@ update_requests = st.builds(
 )
 scalar_values = st.text(max_size=20) | st.integers(min_value=-(2**31), max_value=2**31)
 # The wire carries any field name; which ones a server can search is the server's rule.
+LIST_EXPRESSIONS = (Expression.IN, Expression.NOT_IN, Expression.BETWEEN)
 search_filters = st.builds(
     SearchFilter,
     field=names,
-    expression=st.sampled_from([e for e in Expression if e is not Expression.IN]),
+    expression=st.sampled_from([e for e in Expression if e not in LIST_EXPRESSIONS]),
     value=scalar_values,
 ) | st.builds(
     SearchFilter,
     field=names,
-    expression=st.just(Expression.IN),
+    expression=st.sampled_from(LIST_EXPRESSIONS),
     values=st.lists(scalar_values, min_size=1, max_size=4).map(tuple),
 )
 search_requests = st.builds(SearchRequest, filters=st.lists(search_filters, max_size=4).map(tuple))
@@ -303,6 +304,9 @@ any_zone_times = st.datetimes(
     st.none() | st.text(max_size=20),
     any_zone_times,
     any_zone_times,
+    st.none() | any_zone_times,
+    st.none() | st.integers(min_value=1, max_value=1_000_000),
+    st.none() | st.text(max_size=20),
 )
 def test_the_fast_token_encoding_is_the_converters_byte_for_byte(
     token: AgentAccessToken,
@@ -310,14 +314,21 @@ def test_the_fast_token_encoding_is_the_converters_byte_for_byte(
     subscription: str | None,
     created: datetime,
     updated: datetime,
+    expires: datetime | None,
+    max_enrollments: int | None,
+    scope: str | None,
 ) -> None:
-    # Any text (quotes, controls, non-ASCII, surrogates escaped) and times in any zone.
+    # Any text (quotes, controls, non-ASCII, surrogates escaped), times in any zone, and the
+    # enrollment policy present or not.
     token = attrs.evolve(
         token,
         name=name,
         subscription=subscription,
         created_time=created,
         last_updated_time=updated,
+        expires_at=expires,
+        max_enrollments=max_enrollments,
+        scope=scope,
     )
     expected = json.dumps(wire.converter.unstructure(token), separators=(",", ":"))
     assert wire.encode_token(token) == expected

@@ -4,10 +4,15 @@ These commands open the database directly (a SQLite file or a ``postgresql://`` 
 work whether the server is stopped or running: a running server reads each API key on every
 request, so a key disabled or deleted here stops working at once.
 
-- ``keys create`` prints the secret once (or only writes it, mode 0600, to ``--key-file`` in
-  Lacework's download format); nothing ever prints it again. ``keys list`` shows no secret.
+- ``keys create`` prints the secret once, in an ``export`` line with the server's URL (or only
+  writes it, mode 0600, to ``--key-file`` in Lacework's download format); nothing ever prints it
+  again. ``keys list`` shows no secret.
 - ``keys revoke-bearers KEY`` revokes the key's bearer tokens (or, with ``--bearer-stdin``,
   one of them) without touching the key; ``keys disable`` revokes them too.
+- Without ``--db`` every command uses the database ``serve`` uses in this directory and refuses
+  when there is none (run elsewhere, it would otherwise make an empty database the running
+  server never sees); ``--db`` names one, which ``keys create`` and ``accounts create`` may
+  create before the first ``serve``.
 - ``accounts create NAME --parent ACME`` makes a sub-account: ACME's keys may then act in it by
   sending ``Account-Name: NAME``; ``keys create --account NAME`` makes a key confined to it.
   A key for an account name not seen before creates that name as a top-level account.
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from lacework_tokens import wire
+from lacework_tokens.cli.env import export_line
 from lacework_tokens.cli.output import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -39,6 +45,7 @@ from lacework_tokens.cli.output import (
     print_help,
     print_json,
     print_table,
+    table_time,
 )
 from lacework_tokens.cli.serve import positive_int
 from lacework_tokens.files import make_private_dir, write_private
@@ -49,12 +56,10 @@ from lacework_tokens.server.storage.records import (
     Role,
     StoreError,
 )
+from lacework_tokens.state_dir import DEFAULT_DB, DEFAULT_URL, recorded_server, state_dir_of
 
 __all__ = ["DEFAULT_DB", "add_accounts_command", "add_audit_command", "add_keys_command"]
 
-# The same default as ``serve`` (runner.DEFAULT_STATE_DIR / runner.DEFAULT_DB_NAME), relative to
-# the working directory; not imported from there so these commands do not load the web server.
-DEFAULT_DB: Final = str(Path(".lacework-tokens") / "tokens.db")
 _DB_HELP: Final = f"SQLite file or postgresql:// URL of the server (default: {DEFAULT_DB})"
 
 if TYPE_CHECKING:  # imported lazily at run time: argument parsing stays light
@@ -74,19 +79,23 @@ def _actor() -> str:
 
 
 @contextlib.contextmanager
-def _service(db: str, *, may_create: bool) -> Iterator[Services]:
-    """The services on ``db``. A SQLite file that does not exist is an error unless
-    ``may_create`` (creating keys or accounts before the first ``serve`` is fine)."""
+def _service(given_db: str | None, *, may_create: bool) -> Iterator[Services]:
+    """The services on ``given_db`` (``None``: serve's default here). A SQLite file that does not
+    exist is an error unless ``may_create`` and the file was named (creating keys or accounts
+    before the first ``serve`` is fine; creating a stray database by accident is not)."""
     from lacework_tokens.server.crypto import Sealer
     from lacework_tokens.server.services import Services
     from lacework_tokens.server.storage import is_postgres_url, open_store, reason_without_password
 
+    db = given_db or DEFAULT_DB
     if not is_postgres_url(db):
         path = Path(db).expanduser()
         if not path.is_file():
-            if not may_create:
+            if not (may_create and given_db is not None):
+                where = f"{db} (from {Path.cwd()})" if given_db is None else db
                 raise _CommandError(
-                    f"no database at {db}: start 'lacework-tokens serve' first or pass --db"
+                    f"no database at {where}: run this where 'lacework-tokens serve' (make run) "
+                    "keeps its state, or pass --db"
                 )
             # Same protection as serve's state directory: it will hold the database.
             make_private_dir(path.parent)
@@ -114,6 +123,8 @@ def _run(command: str, action: Callable[[argparse.Namespace], int]) -> Callable[
 
         try:
             return action(args)
+        except BrokenPipeError:
+            raise  # the reader went away: main() ends quietly
         except (_CommandError, ServiceError, StoreError) as exc:
             print_error(str(exc), command)
         except OSError as exc:
@@ -125,6 +136,7 @@ def _run(command: str, action: Callable[[argparse.Namespace], int]) -> Callable[
 
 
 def _time(value: datetime) -> str:
+    """A time in ``--json``, as the wire writes it."""
     return wire.format_time(value)
 
 
@@ -206,12 +218,18 @@ def _keys_create(args: argparse.Namespace) -> int:
     if args.json:
         print_json(wire.converter.unstructure(key))
         return EXIT_OK
-    variables = f"LW_ACCOUNT={key.account} "
+    recorded = recorded_server(state_dir_of(args.db))
+    variables = [("LW_ACCOUNT", key.account)]
     if key.sub_account:
-        variables += f"LW_SUBACCOUNT={key.sub_account} "
+        variables.append(("LW_SUBACCOUNT", key.sub_account))
+    variables += [
+        ("LW_API_KEY", key.key_id),
+        ("LW_API_SECRET", key.secret),
+        ("LW_API_SERVER_URL", recorded.url if recorded else DEFAULT_URL),
+    ]
     print(f"{summary}.")
     print("The secret is shown only now; store it safely:")
-    print(f"export {variables}LW_API_KEY={key.key_id} LW_API_SECRET={key.secret}")
+    print(export_line(variables))
     return EXIT_OK
 
 
@@ -232,7 +250,7 @@ def _keys_list(args: argparse.Namespace) -> int:
             k.role.value,
             k.user,
             "enabled" if k.enabled else "disabled",
-            _time(k.created_time),
+            table_time(k.created_time),
         ]
         for k in keys
     ]
@@ -278,7 +296,7 @@ def _keys_delete(args: argparse.Namespace) -> int:
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=DEFAULT_DB, help=_DB_HELP)
+    parser.add_argument("--db", default=None, help=_DB_HELP)
 
 
 def add_keys_command(subparsers: Any) -> None:
@@ -384,7 +402,7 @@ def _accounts_list(args: argparse.Namespace) -> int:
         print("No accounts.", file=sys.stderr)
         return EXIT_OK
     rows = [["ACCOUNT", "PARENT", "CREATED"]]
-    rows += [[a.name, a.parent or "-", _time(a.created_time)] for a in accounts]
+    rows += [[a.name, a.parent or "-", table_time(a.created_time)] for a in accounts]
     print_table(rows)
     return EXIT_OK
 
@@ -435,7 +453,7 @@ def _audit(args: argparse.Namespace) -> int:
         subject = token or e.key_id or "-"
         rows.append(
             [
-                _time(e.time),
+                table_time(e.time),
                 e.account,
                 e.action.value,
                 e.actor,

@@ -1,9 +1,11 @@
-"""What every command prints the same way: tables, ``--json``, masked URLs, errors, exit codes.
+"""What every command prints the same way: tables, ``--json``, times, masked URLs, errors, exit
+codes.
 
-A failure is one line on stderr, ``lacework-tokens <command>: error: <message>``; ``token``'s API
-failures keep their shorter ``error: <message>`` (``error: [404] …``), which scripts match. No
-traceback ever reaches the user. Imports nothing beyond the standard library, so every command can
-use it before it loads what it needs.
+A failure is one line on stderr, ``lacework-tokens <command>: error: <message>`` (the form
+argparse gives usage errors), without a closing full stop. No traceback ever reaches the user.
+Times in tables are RFC 3339 in UTC to the second (``2026-12-01T13:14:53Z``, as Lacework's CLI
+prints them); JSON keeps the wire's form with milliseconds. Imports nothing beyond the standard
+library, so every command can use it before it loads what it needs.
 """
 
 from __future__ import annotations
@@ -11,29 +13,38 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shlex
+import shutil
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "PROGRAM",
     "install_command",
     "missing_extra",
     "print_error",
     "print_help",
     "print_json",
     "print_table",
+    "program",
+    "stdout_closed",
+    "table_time",
 ]
 
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2  # as argparse exits on a bad command line
 EXIT_INTERRUPTED: Final = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_BROKEN_PIPE: Final = 141  # the reader went away (`| head`), as a shell reports SIGPIPE
 
 PROGRAM: Final = "lacework-tokens"
 DISTRIBUTION: Final = "lacework-tokens"
@@ -54,9 +65,48 @@ def print_json(data: Any, *, sort_keys: bool = False) -> None:
 
 
 def print_error(message: str, command: str | None = None) -> None:
-    """One line on stderr: ``lacework-tokens <command>: error: …`` (``error: …`` without one)."""
-    prefix = f"{PROGRAM} {command}: error: " if command else "error: "
-    print(prefix + message, file=sys.stderr)
+    """One line on stderr: ``lacework-tokens <command>: error: …``, without a closing full stop."""
+    prefix = f"{PROGRAM} {command}: error: " if command else f"{PROGRAM}: error: "
+    text = " ".join(message.split())
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1]
+    print(prefix + text, file=sys.stderr)
+
+
+def table_time(value: datetime) -> str:
+    """A time as every table shows it: RFC 3339, UTC, to the second."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def program() -> str:
+    """This program as the user can run it again: ``lacework-tokens`` when that is what their
+    PATH finds, else the path it was started by (``.venv/bin/lacework-tokens``)."""
+    invoked = sys.argv[0] if sys.argv else ""
+    if os.path.basename(invoked) != PROGRAM:
+        return PROGRAM
+    on_path = shutil.which(PROGRAM)
+    try:
+        if on_path is not None and os.path.samefile(on_path, invoked):
+            return PROGRAM
+    except OSError:
+        pass
+    return shlex.quote(invoked)
+
+
+def stdout_closed() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as ``cat`` would.
+
+    Later writes, and Python's own flush at exit, go to /dev/null instead of raising again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def print_help(parser: argparse.ArgumentParser) -> int:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Final
 
-from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, print_error
+from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, print_error, program
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE
 
 __all__ = ["API_SECRET_ENV", "add_serve_command", "positive_int"]
@@ -78,6 +78,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         keep_alive_timeout=args.keep_alive_timeout,
         header_timeout=args.header_timeout,
         max_connections=args.max_connections,
+        program=program(),
+        agent_page_rows=args.agent_page_rows,
     )
     try:
         return serve(options)
@@ -125,16 +127,23 @@ def add_serve_command(subparsers: Any) -> None:
         "serve",
         help="run the local Lacework API v2 backend for agent access tokens",
         description="Serve Lacework's API v2 agent-access-token endpoints from a local "
-        "database. On the first start an admin API key is created and printed once.",
+        "database. On the first start an admin API key is created and printed once; "
+        "'lacework-tokens env' prints the settings again. Ctrl-C stops it.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port, 0 picks a free one (default: %(default)s)"
+    )
     parser.add_argument(
         "--db",
         default=None,
         help="SQLite file or postgresql:// URL (default: .lacework-tokens/tokens.db)",
     )
-    parser.add_argument("--account", default="local", help="account of the first API key")
+    parser.add_argument(
+        "--account", default="local", help="account of the first API key (default: %(default)s)"
+    )
     parser.add_argument("--api-key", default=None, help="make sure this admin API key id exists")
     parser.add_argument(
         "--api-secret-file",
@@ -174,7 +183,7 @@ def add_serve_command(subparsers: Any) -> None:
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
-        help="debug also logs every request (token values masked)",
+        help="debug also logs every request, token values masked (default: %(default)s)",
     )
     limits = parser.add_argument_group(
         "limits", "Requests past a rate limit are answered 429 with Retry-After."
@@ -242,5 +251,12 @@ def add_serve_command(subparsers: Any) -> None:
         default=5.0,
         metavar="SECONDS",
         help="idle keep-alive connections are closed after this time (default: 5)",
+    )
+    limits.add_argument(
+        "--agent-page-rows",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="agents per page of POST /api/v2/AgentInfo/search (default: 1000)",
     )
     parser.set_defaults(handler=_run_serve)

@@ -26,7 +26,12 @@ def add_terraform_command(subparsers: Any) -> None:
         "local mirror ~/.terraform.d/plugins) and print the CLI configuration that uses it.",
     )
     install.add_argument(
-        "--mirror", type=Path, default=None, help="mirror directory (default: %(default)s)"
+        "--mirror",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="mirror directory (default: ~/.terraform.d/plugins, which Terraform searches "
+        "without any configuration)",
     )
     install.add_argument(
         "--cli-config",

@@ -457,6 +457,8 @@ class BackendApp:
                     raise _too_many(wait, "for this API key")
         elif operation.access is Access.API_SECRET:
             call.secret = _header(scope, b"x-lw-uaks")
+        elif operation.access is Access.AGENT_TOKEN:
+            call.credential = _header(scope, b"authorization")
         request = None if operation.request is None else _parse(body, operation.request)
         if operation.access is Access.API_SECRET and self._login_backoff is not None:
             answer = self._login(operation, call, request)

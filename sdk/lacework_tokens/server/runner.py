@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import shlex
 import socket
 import ssl
 import sys
+import time
 from collections.abc import Callable, Generator
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +38,7 @@ from lacework_tokens.server.crypto import Sealer, SealerError
 from lacework_tokens.server.logs import LogFormatter
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
 from lacework_tokens.server.services import ServiceError, Services
+from lacework_tokens.server.services.agents import DEFAULT_PAGE_ROWS
 from lacework_tokens.server.storage import (
     is_postgres_url,
     open_store,
@@ -43,6 +46,7 @@ from lacework_tokens.server.storage import (
     without_password,
 )
 from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.state_dir import ServerRecord, record_server
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT_SECONDS",
@@ -92,6 +96,9 @@ class ServeOptions:
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
     header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    # How the user runs this program, for the hints printed at start.
+    program: str = "lacework-tokens"
+    agent_page_rows: int = DEFAULT_PAGE_ROWS
 
 
 def validate(options: ServeOptions) -> None:
@@ -170,8 +177,9 @@ def _key_file_path(options: ServeOptions, state_dir: Path) -> Path:
 
 def _prepare_keys(
     services: Services, options: ServeOptions, state_dir: Path
-) -> Callable[[str], list[str]]:
-    """Make sure an API key exists; returns what to print once the URL is known."""
+) -> tuple[Callable[[str], list[str]], Path | None]:
+    """Make sure an API key exists; returns what to print once the URL is known, and the key
+    file that goes with this server, if any."""
     identity = services.identity
     if options.api_key is not None and options.api_secret is not None:
         try:
@@ -179,13 +187,17 @@ def _prepare_keys(
         except ServiceError as exc:
             raise StartupError(f"--api-key {options.api_key}: {exc.message}") from None
         state = "created" if created else "already present"
-        return lambda _url: [f"API key {options.api_key} for account {options.account}: {state}"]
+        lines = [f"API key {options.api_key} for account {options.account}: {state}"]
+        return (lambda _url: lines), None
 
     key_file = _key_file_path(options, state_dir)
+    again = f'eval "$({options.program} env{_db_option(options)})"'
     if identity.has_api_keys():
         if key_file.is_file():
-            return lambda _url: [f"API key file: {key_file}"]
-        return lambda _url: ["API keys exist; the secret was shown when they were created"]
+            return (
+                lambda _url: [f"API key file: {key_file}", f"Connection settings: {again}"]
+            ), key_file
+        return (lambda _url: ["API keys exist; the secret was shown when they were created"]), None
 
     api_key = identity.create_api_key(options.account)
     write_private(key_file, json.dumps(wire.converter.unstructure(api_key), indent=2) + "\n")
@@ -196,9 +208,17 @@ def _prepare_keys(
             "Point Lacework clients at this backend with:",
             f"export LW_ACCOUNT={api_key.account} LW_API_KEY={api_key.key_id} "
             f"LW_API_SECRET={api_key.secret} LW_API_SERVER_URL={url}",
+            f"(again at any time, in this directory: {again})",
         ]
 
-    return first_start
+    return first_start, key_file
+
+
+def _db_option(options: ServeOptions) -> str:
+    """`` --db …`` when ``env`` needs it to find this state directory."""
+    if options.db is None or is_postgres_url(options.db):
+        return ""
+    return f" --db {shlex.quote(options.db)}"
 
 
 # --- the HTTP server ------------------------------------------------------------------------
@@ -311,10 +331,25 @@ def _tls_context(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) 
     return context
 
 
+class _UvicornName(logging.Filter):
+    """uvicorn logs its start and stop on a logger named ``uvicorn.error``: show ``uvicorn``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.error":
+            record.name = "uvicorn"
+        return True
+
+
 def _configure_logging(level: str, stream: TextIO) -> None:
-    handler = logging.StreamHandler(stream)
+    # Times as everywhere else in this project: RFC 3339, UTC.
     # Request data ends up in log records: one record stays one line, whatever a client sends.
-    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    formatter = LogFormatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
+    )
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(_UvicornName())
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
@@ -332,7 +367,7 @@ def open_services(options: ServeOptions, state_dir: Path) -> tuple[Services, Sto
     except Exception as exc:
         reason = reason_without_password(exc, db) or type(exc).__name__
         raise StartupError(f"cannot open the database {without_password(db)}: {reason}") from None
-    return Services(store, sealer), store
+    return Services(store, sealer, agent_page_rows=options.agent_page_rows), store
 
 
 def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
@@ -348,7 +383,7 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
     state_dir = _state_dir(options)
     services, store = open_services(options, state_dir)
     try:
-        announce_keys = _prepare_keys(services, options, state_dir)
+        announce_keys, api_key_file = _prepare_keys(services, options, state_dir)
         tls_lines: list[str] = []
         cert_file, key_file = options.tls_cert, options.tls_key
         if options.tls_self_signed:
@@ -398,8 +433,18 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
             sock.close()
             raise StartupError(f"cannot load the TLS certificate or key: {exc}") from None
         url = _url("https" if cert_file else "http", sock)
+        record_server(
+            state_dir,
+            ServerRecord(
+                url=url,
+                key_file=str(api_key_file.resolve()) if api_key_file else None,
+                certificate=(
+                    str(cert_file.resolve()) if options.tls_self_signed and cert_file else None
+                ),
+            ),
+        )
         server = _Server(config, handshake_timeout=connection_limits.header_deadline)
-        lines = [*announce_keys(url), *tls_lines, f"listening on {url}"]
+        lines = [*announce_keys(url), *tls_lines, f"listening on {url}", "Ctrl-C to stop."]
         asyncio.run(_run(server, sock, lines, out))
     finally:
         services.close()  # the pending audit events first

@@ -37,6 +37,7 @@ __all__ = [
     "AuditService",
     "DeferredAudit",
     "describe_changes",
+    "describe_policy",
     "key_event",
     "token_id",
     "update_action",
@@ -84,7 +85,32 @@ def describe_changes(before: TokenRecord, after: TokenRecord) -> str:
         changed.append(f"props.os {before.os!r} -> {after.os!r}")
     if before.subscription != after.subscription:
         changed.append(f"props.subscription {before.subscription!r} -> {after.subscription!r}")
+    for name, old, new in (
+        ("props.expiresAt", _shown(before.expires_at), _shown(after.expires_at)),
+        ("props.maxEnrollments", before.max_enrollments, after.max_enrollments),
+        ("props.scope", before.scope, after.scope),
+    ):
+        if old != new:
+            changed.append(f"{name} {old!r} -> {new!r}")
     return "; ".join(changed) or "no change"
+
+
+def describe_policy(record: TokenRecord) -> str:
+    """A new token's enrollment policy, as ``, props.x …`` parts ("" when it has none)."""
+    parts = [
+        f", {name} {value!r}"
+        for name, value in (
+            ("props.expiresAt", _shown(record.expires_at)),
+            ("props.maxEnrollments", record.max_enrollments),
+            ("props.scope", record.scope),
+        )
+        if value is not None
+    ]
+    return "".join(parts)
+
+
+def _shown(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="milliseconds")
 
 
 def key_event(key: ApiKeyRecord, action: AuditAction, time: datetime, actor: str) -> AuditEvent:

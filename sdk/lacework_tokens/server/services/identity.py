@@ -14,11 +14,15 @@
 - A bearer and its key are read together on every request, so revoking the bearers of a key,
   disabling it (which revokes them: enabling it again brings none back) or deleting it locks
   them out at once, in every process sharing the database.
+- ``user_profile`` answers ``GET /api/v2/UserProfile`` in Lacework's shape: whose key it is, the
+  account it belongs to (as the host name ``<account>.lacework.net``, which is how Lacework's
+  clients read it) and the accounts it may act in.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import time
 from datetime import datetime, timedelta
@@ -57,7 +61,13 @@ from lacework_tokens.server.storage.records import (
     Role,
     TooManyKeys,
 )
-from lacework_tokens.wire import AccessTokenRequest, AccessTokenResponse, ApiKeyFile
+from lacework_tokens.wire import (
+    AccessTokenRequest,
+    AccessTokenResponse,
+    ApiKeyFile,
+    UserProfile,
+    UserProfileAccount,
+)
 
 __all__ = ["MAX_API_KEYS_PER_USER", "IdentityService", "Principal"]
 
@@ -368,9 +378,9 @@ class IdentityService:
         calling from ``address``.
 
         The bearer and its key are read on every call, so a revoked bearer or a disabled key
-        is locked out at once. ``subaccount`` (the ``Account-Name`` header) may name the key's own
-        account or, for a key of a top-level account, one of its sub-accounts; anything else is
-        ``Forbidden``, with one message whether the account exists or not.
+        is locked out at once. ``subaccount`` (the ``Account-Name`` header) may name the key's
+        own account or, for a key of a top-level account, one of its sub-accounts; anything
+        else is ``Forbidden``, with one message whether the account exists or not.
         """
         if authorization is None or not authorization.strip():
             raise Unauthorized(MISSING_AUTHORIZATION_MESSAGE)
@@ -420,6 +430,50 @@ class IdentityService:
                 "use a key of that account or of its parent account."
             )
         return found.name
+
+    # --- who am I ---------------------------------------------------------------------------
+
+    def user_profile(self, caller: Principal) -> UserProfile:
+        """The caller's key as Lacework's ``UserProfile`` describes a user.
+
+        ``url`` names the top-level account (``acme.lacework.net``: a sub-account key's account
+        is its parent's, as in its key file); ``accounts`` lists the accounts the key may act
+        in: its own and, for a key of a top-level account, that account's sub-accounts. A key
+        of a top-level account is an organization user (``orgUser``), and an organization
+        admin (``orgAdmin``) with the admin role; ``orgAccount`` says the account has
+        sub-accounts. The GUIDs are stable digests of the account and user names.
+        """
+        key = self.store.get_api_key(caller.key_id)
+        home = self.store.find_account(caller.key_account)
+        if key is None or home is None:  # pragma: no cover - authenticate just read both
+            raise Unauthorized(INVALID_BEARER_MESSAGE)
+        top = home.parent or home.name
+        subs = [a for a in self.store.list_accounts() if a.parent == top]
+        reachable = [home.name] if home.parent is not None else [home.name, *(a.name for a in subs)]
+        admin = key.role is Role.ADMIN
+        return UserProfile(
+            username=key.user,
+            url=f"{top.lower()}.lacework.net",
+            org_account=bool(subs),
+            org_admin=admin and home.parent is None,
+            org_user=home.parent is None,
+            accounts=tuple(
+                UserProfileAccount(
+                    account_name=name,
+                    admin=admin,
+                    cust_guid=_guid("account", name),
+                    user_guid=_guid("user", home.name, key.user),
+                    user_enabled=key.enabled,
+                )
+                for name in reachable
+            ),
+        )
+
+
+def _guid(*parts: str) -> str:
+    """A stable, opaque identifier in the style of Lacework's GUIDs."""
+    digest = hashlib.sha256("\x00".join(parts).casefold().encode()).hexdigest()
+    return digest[:32].upper()
 
 
 def _account_name(account: str, field: str = "account") -> str:

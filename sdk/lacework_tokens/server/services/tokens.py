@@ -5,9 +5,12 @@
 - Names follow ``limits`` (1 to 64 characters without surrounding whitespace or control
   characters; a soft-deleted ``<name>-xxxxx-deleted`` may be longer) and are unique per
   account. A PATCH merges ``props`` key by key and always moves the update time.
-- Roles: ``admin`` may do everything, ``agent-installer`` may create and read tokens,
-  ``read-only`` may only read. A token of another account is indistinguishable from one that
-  does not exist.
+- The enrollment policy (``props.expiresAt``, ``props.maxEnrollments``, ``props.scope``) is
+  this project's extension: set at create (an expiry must lie in the future), changed or cleared
+  (``null``) by a PATCH.
+- Roles: ``admin`` may do everything, ``agent-installer`` may create tokens (with a policy) and
+  read them, ``read-only`` may only read. A token of another account is indistinguishable from
+  one that does not exist.
 - Every read that returns token values (get, list, search) is audited, whoever reads: key,
   account, address and how many values (a get also names the token), in the deferred batch.
 - A list or search can be read page by page (``token_pages``): each page is one query, so a
@@ -23,13 +26,14 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator, Sequence
-from typing import Final
+from typing import Final, TypeVar
 
 from lacework_tokens import limits, wire
 from lacework_tokens.server.crypto import Sealer, new_agent_token
 from lacework_tokens.server.services.audit import (
     DeferredAudit,
     describe_changes,
+    describe_policy,
     token_id,
     update_action,
 )
@@ -44,6 +48,7 @@ from lacework_tokens.server.services.errors import (
 from lacework_tokens.server.services.identity import Principal
 from lacework_tokens.server.storage.protocol import Store
 from lacework_tokens.server.storage.records import (
+    UNCHANGED,
     AuditAction,
     AuditEvent,
     ConditionValue,
@@ -54,6 +59,7 @@ from lacework_tokens.server.storage.records import (
     TokenColumn,
     TokenCondition,
     TokenRecord,
+    Unchanged,
 )
 
 __all__ = ["SEARCH_COLUMNS", "SEARCH_FIELDS", "SUBSCRIPTIONS", "TokenService", "search_conditions"]
@@ -84,6 +90,8 @@ _OPERATORS: Final = {
 }
 _PATTERNS: Final = frozenset({Operator.LIKE, Operator.ILIKE})
 
+T = TypeVar("T")
+
 _CAN_CREATE: Final = frozenset({Role.ADMIN, Role.AGENT_INSTALLER})
 _CAN_UPDATE: Final = frozenset({Role.ADMIN})
 
@@ -113,6 +121,9 @@ class TokenService:
             last_updated_time=record.updated_time,
             version=record.version,
             subscription=record.subscription,
+            expires_at=record.expires_at,
+            max_enrollments=record.max_enrollments,
+            scope=record.scope,
         )
 
     def list_tokens(self, principal: Principal) -> list[wire.AgentAccessToken]:
@@ -191,6 +202,9 @@ class TokenService:
         alias = request.token_alias
         check_field("tokenAlias", limits.alias_problem(alias))
         props = _checked_props(request.props)
+        expires_at = _policy(props.expires_at)
+        if expires_at is not None and expires_at <= self.clock.precise():
+            raise BadRequest("props.expiresAt must be in the future.", "props.expiresAt")
         token = new_agent_token()
         now = self.clock.now()
         record = TokenRecord(
@@ -205,12 +219,15 @@ class TokenService:
             created_time=now,
             updated_time=now,
             version=wire.TOKEN_VERSION,
+            expires_at=expires_at,
+            max_enrollments=_policy(props.max_enrollments),
+            scope=_policy(props.scope),
         )
         audit = _event(
             principal,
             AuditAction.TOKEN_CREATED,
             record,
-            f"tokenEnabled {int(record.enabled)}, props.os {record.os!r}",
+            f"tokenEnabled {int(record.enabled)}, props.os {record.os!r}{describe_policy(record)}",
         )
         try:
             self.store.insert_token(record, audit)
@@ -235,6 +252,9 @@ class TokenService:
             description=props.description,
             os=props.os,
             subscription=props.subscription,
+            expires_at=_change(props.expires_at),
+            max_enrollments=_change(props.max_enrollments),
+            scope=_change(props.scope),
         )
 
         def audit(before: TokenRecord, after: TokenRecord) -> AuditEvent:
@@ -291,7 +311,14 @@ def _condition(where: str, item: wire.SearchFilter) -> TokenCondition:
         raise BadRequest(
             f"{where}.field: unknown field {item.field[:64]!r}; one of {allowed}", f"{where}.field"
         )
-    operator = _OPERATORS[item.expression]
+    operator = _OPERATORS.get(item.expression)
+    if operator is None:
+        allowed = ", ".join(expression.value for expression in _OPERATORS)
+        raise BadRequest(
+            f"{where}.expression: {item.expression.value!r} is not supported here; one of "
+            f"{allowed}",
+            f"{where}.expression",
+        )
     if operator is Operator.IN:
         values = item.values or ()
         if not values:
@@ -352,7 +379,21 @@ def _ends_in_escape(pattern: str) -> bool:
 # --- helpers --------------------------------------------------------------------------------
 
 
+def _policy(value: T | wire.Keep | None) -> T | None:
+    """A policy value of a create: absent is no limit."""
+    return None if isinstance(value, wire.Keep) else value
+
+
+def _change(value: T | wire.Keep | None) -> T | Unchanged | None:
+    """A policy value of a PATCH: absent leaves the column, ``null`` clears it."""
+    return UNCHANGED if isinstance(value, wire.Keep) else value
+
+
 def _checked_props(props: wire.TokenProps) -> wire.TokenProps:
+    if isinstance(props.scope, str):
+        check_field("props.scope", limits.scope_problem(props.scope))
+    if isinstance(props.max_enrollments, int):
+        check_field("props.maxEnrollments", limits.max_enrollments_problem(props.max_enrollments))
     if props.description is not None:
         check_field("props.description", limits.description_problem(props.description))
     if props.os is not None:
