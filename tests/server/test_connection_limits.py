@@ -1,7 +1,10 @@
 """What one client can cost the server before a request reaches the app, against a real server.
 
 - a header block is at most 16 KiB and 100 fields: past either, 431 and a closed connection,
-  and the server's memory stays flat however long a client streams header lines;
+  and the server's memory stays flat however long a client streams header lines; connections
+  that go leave no socket or memory behind;
+- a header block is due whole within the header timeout (from the connection's start for its
+  first request), however its bytes are spread;
 - the soft open-file limit is raised to the hard one at start, connections are capped (the
   longest-idle one makes room for a newcomer, or the newcomer gets 503), so idle connections
   past the open-file limit never leave ``/healthz`` unanswered;
@@ -171,6 +174,48 @@ def test_streamed_header_lines_are_cut_off_and_memory_stays_flat(tmp_path: Path)
     assert after - before < MEMORY_GROWTH_BOUND, (before, after)
 
 
+def hold_header_blocks(server: Backend, count: int, size: int) -> list[socket.socket]:
+    """``count`` connections, each part-way through a header block of ``size`` bytes."""
+    held = [connect(server) for _ in range(count)]
+    for sock in held:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Held: " + b"b" * size)
+    return held
+
+
+def wait_for_sockets(pid: int, count: int) -> int:
+    """The server's open sockets once it has let go of closed connections (or the guard ran out)."""
+    deadline = time.monotonic() + GUARD_SECONDS
+    while (now := open_sockets(pid)) > count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return now
+
+
+def test_connections_that_go_leave_nothing_behind(tmp_path: Path) -> None:
+    # Rounds of connections holding nearly a full header block each, cut by the client: once
+    # they go the server holds no socket of theirs and what they held is used again, so its
+    # memory after five rounds is what it was after the first (a leak would add 16 MiB).
+    rounds, count, size = 5, 200, MAX_HEADER_BYTES - 1024
+    args = ["--header-timeout", "60", "--body-timeout", "60"]
+    with run_backend(tmp_path, extra_args=args) as server:
+        pid = server.process.pid
+        assert requests.get(f"{server.url}/healthz", timeout=GUARD_SECONDS).ok
+        baseline_sockets = open_sockets(pid)
+        sockets_after: list[int] = []
+        resident_after: list[int] = []
+        for _ in range(rounds):
+            held = hold_header_blocks(server, count, size)
+            assert requests.get(f"{server.url}/healthz", timeout=GUARD_SECONDS).ok
+            for sock in held:
+                sock.close()
+            sockets_after.append(wait_for_sockets(pid, baseline_sockets))
+            resident_after.append(resident_bytes(pid))
+    assert all(held <= baseline_sockets for held in sockets_after), (
+        baseline_sockets,
+        sockets_after,
+    )
+    assert resident_after[-1] - resident_after[0] < rounds * count * size // 8, resident_after
+
+
 # --- time -----------------------------------------------------------------------------------------
 
 
@@ -184,6 +229,47 @@ def test_headers_slower_than_the_header_timeout_get_408(tmp_path: Path) -> None:
         status, body = status_and_body(read_until_closed(sock))
     assert status == 408
     assert json.loads(body)["message"] == "the request headers were not received within 0.5 seconds"
+
+
+def test_a_header_block_trickled_faster_than_the_header_timeout_is_still_cut_off(
+    tmp_path: Path,
+) -> None:
+    # One byte of a header value every 50 ms: each arrives well within the timeout, but the
+    # block as a whole does not, so the server answers while the client is still sending.
+    args = ["--header-timeout", "1", "--body-timeout", "60"]
+    sends = 400  # 20 s of trickling, twenty times the timeout
+    sent = 0
+    with (
+        run_backend(tmp_path, extra_args=args) as server,
+        contextlib.closing(connect(server)) as sock,
+    ):
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < sends and not select.select([sock], [], [], 0.05)[0]:
+                sock.sendall(b"b")
+                sent += 1
+        status, body = status_and_body(read_until_closed(sock))
+    assert status == 408
+    assert sent < sends
+    assert json.loads(body)["message"] == "the request headers were not received within 1 seconds"
+
+
+def test_waiting_before_the_first_byte_buys_no_time_for_the_headers(tmp_path: Path) -> None:
+    # The first request's headers are due a header timeout after the connection opens: a client
+    # that idles for 0.7 s and then takes 0.7 s over its headers is too late, though each part
+    # is within the timeout on its own.
+    args = ["--header-timeout", "1", "--body-timeout", "60"]
+    with (
+        run_backend(tmp_path, extra_args=args) as server,
+        contextlib.closing(connect(server)) as sock,
+    ):
+        time.sleep(0.7)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+            time.sleep(0.7)
+            sock.sendall(b"b\r\nConnection: close\r\n\r\n")
+        status, _ = status_and_body(read_until_closed(sock))
+    assert status == 408
 
 
 def test_a_tls_connection_that_never_starts_its_handshake_is_closed(tmp_path: Path) -> None:
@@ -205,11 +291,11 @@ def soft_open_file_limit(pid: int) -> int:
 
 
 def open_sockets(pid: int) -> int:
-    return sum(
-        1
-        for entry in os.scandir(f"/proc/{pid}/fd")
-        if os.readlink(entry.path).startswith("socket:")
-    )
+    count = 0
+    for entry in os.scandir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(FileNotFoundError):  # closed while being counted
+            count += os.readlink(entry.path).startswith("socket:")
+    return count
 
 
 def test_the_soft_open_file_limit_is_raised_to_the_hard_one(tmp_path: Path) -> None:
