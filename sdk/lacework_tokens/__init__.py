@@ -28,6 +28,7 @@ from lacework_tokens.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    TokenInUseError,
     TransportError,
 )
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from lacework_tokens.agents import Agents
     from lacework_tokens.client import Client
     from lacework_tokens.config import ClientSettings
+    from lacework_tokens.delivery import AgentConfig, agent_config, install_command
     from lacework_tokens.wire import (
         KEEP,
         Agent,
@@ -55,6 +57,9 @@ _LAZY: dict[str, str] = {
     "TokenUsage": "lacework_tokens.wire",
     "Client": "lacework_tokens.client",
     "ClientSettings": "lacework_tokens.config",
+    "AgentConfig": "lacework_tokens.delivery",
+    "agent_config": "lacework_tokens.delivery",
+    "install_command": "lacework_tokens.delivery",
     "AgentAccessToken": "lacework_tokens.wire",
     "Expression": "lacework_tokens.wire",
     "SearchFilter": "lacework_tokens.wire",
@@ -74,6 +79,7 @@ __all__ = [
     "KEEP",
     "Agent",
     "AgentAccessToken",
+    "AgentConfig",
     "AgentTokens",
     "Agents",
     "ApiError",
@@ -90,8 +96,11 @@ __all__ = [
     "RateLimitedError",
     "SearchFilter",
     "ServerError",
+    "TokenInUseError",
     "TokenUsage",
     "TransportError",
     "__version__",
+    "agent_config",
     "errors",
+    "install_command",
 ]

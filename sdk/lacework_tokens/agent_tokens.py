@@ -14,11 +14,11 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from lacework_tokens import errors, limits, wire
+from lacework_tokens import errors, limits, rotation, wire
 from lacework_tokens.wire import (
     KEEP,
     AgentAccessToken,
@@ -259,6 +259,77 @@ class AgentTokens:
             )
         return found
 
+    # --- rotation (rotation.py) ------------------------------------------------------------
+
+    def rotate(
+        self,
+        old: str | AgentAccessToken,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        os: str | None = None,
+        expires_in: timedelta | Keep | None = KEEP,
+        max_enrollments: int | Keep | None = KEEP,
+        scope: str | Keep | None = KEEP,
+    ) -> rotation.Rotation:
+        """Create the successor of ``old`` (same description, os and enrollment policy unless
+        given), or find it when a rotation with these arguments already did; returns both.
+        A successor expires as long after its creation as ``old`` did (``expires_in``).
+
+        The successor is the token named ``new_name`` (default: the name with its generation
+        raised, ``prod`` → ``prod-v2``): run again after an interruption, ``rotate`` resumes
+        and never makes a second one. ``errors.ConflictError`` when a token with that name is
+        not a successor (other os, description or policy; disabled).
+        """
+        return rotation.rotate(
+            self,
+            old,
+            new_name=new_name,
+            description=description,
+            os=os,
+            expires_in=expires_in,
+            max_enrollments=max_enrollments,
+            scope=scope,
+        )
+
+    def retire(
+        self,
+        old: str | AgentAccessToken,
+        *,
+        idle_for: timedelta = rotation.DEFAULT_IDLE_FOR,
+        force: bool = False,
+    ) -> rotation.Retirement:
+        """Disable ``old`` once no agent enrolled with it checked in within ``idle_for``.
+
+        Raises ``errors.TokenInUseError`` (how many agents, their last check-in, their host
+        names) while some did, unless ``force``; the backend checks again as it disables the
+        token and records the retire, forced or not, in its audit trail. A token that is
+        disabled already is returned as it is (``changed`` is ``False``).
+        """
+        current = self.get(old.token if isinstance(old, AgentAccessToken) else old)
+        if not current.enabled:
+            return rotation.Retirement(current, changed=False)
+        seen = rotation.activity(self, self._client.agents, current, idle_for)
+        if seen.agents and not force:
+            raise seen.in_use_error(current, idle_for)
+        intent = wire.RetireIntent(rotation.idle_seconds(idle_for), force=force)
+        body = wire.converter.unstructure(UpdateAgentTokenRequest(token_enabled=False))
+        try:
+            retired = self._patch(
+                current.token, body, headers={wire.RETIRE_HEADER: intent.header_value()}
+            )
+        except errors.ConflictError as exc:
+            # An agent checked in between the look above and the disable: the server refused.
+            again = rotation.activity(self, self._client.agents, current, idle_for)
+            if again.agents:
+                raise again.in_use_error(current, idle_for) from None
+            raise errors.TokenInUseError(
+                exc.message, token_name=current.name, active=1, idle_for=idle_for
+            ) from None
+        return rotation.Retirement(
+            retired, changed=True, forced=bool(seen.agents), active=seen.agents
+        )
+
     # --- helpers --------------------------------------------------------------------------
 
     def _path(self, token: str) -> str:
@@ -268,7 +339,14 @@ class AgentTokens:
             )
         return f"{TOKENS_PATH}/{_quoted(token)}"
 
-    def _patch(self, token: str, body: dict[str, Any]) -> AgentAccessToken:
+    def _patch(
+        self, token: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> AgentAccessToken:
         return self._client.request_one(
-            "PATCH", self._path(token), AgentAccessToken, body, secret_in_path=_quoted(token)
+            "PATCH",
+            self._path(token),
+            AgentAccessToken,
+            body,
+            secret_in_path=_quoted(token),
+            headers=headers,
         )

@@ -18,7 +18,6 @@ from typing import Final
 
 __all__ = [
     "ACCOUNT_NAME",
-    "AGENT_OS_VALUES",
     "ALIAS_MAX_LENGTH",
     "API_SECRET_MIN_BITS",
     "DEFAULT_OS",
@@ -27,7 +26,8 @@ __all__ = [
     "EXPIRY_DEFAULT_SECONDS",
     "EXPIRY_MAX_SECONDS",
     "HOSTNAME_MAX_LENGTH",
-    "OS_MAX_LENGTH",
+    "LABEL_MAX_LENGTH",
+    "OS_VALUES",
     "RESERVED_TAGS",
     "SCOPE_NAME",
     "SEARCH_FILTERS_MAX",
@@ -45,12 +45,14 @@ __all__ = [
     "api_secret_problem",
     "description_problem",
     "duration_seconds",
+    "duration_words",
     "expiry_problem",
     "has_control_characters",
     "hostname_problem",
     "invisible_character",
     "is_printable_token_value",
     "is_soft_deleted_name",
+    "label_problem",
     "max_enrollments_problem",
     "name_before_soft_delete",
     "normalized_user_name",
@@ -74,8 +76,10 @@ SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
 SOFT_DELETE_SUFFIX: Final = "-deleted"
 _SOFT_DELETED_NAME: Final = re.compile(r"(.+)-[a-z0-9]{5}-deleted", re.DOTALL)
 DESCRIPTION_MAX_LENGTH: Final = 1024
-OS_MAX_LENGTH: Final = 32
-DEFAULT_OS: Final = "linux"
+# The operating systems Lacework ships agents for, as the console and the official provider spell
+# them: lowercase, nothing else ("Linux" and "macos" are refused, not stored).
+OS_VALUES: Final = ("linux", "windows")
+DEFAULT_OS: Final = OS_VALUES[0]
 
 # Longer than any value the backend mints; bounds the work done on a garbage path segment.
 TOKEN_VALUE_MAX_LENGTH: Final = 256
@@ -129,8 +133,8 @@ ENROLLMENTS_MAX: Final = 1_000_000
 # A scope names an asset group: it goes into tags, filters and command lines, so it keeps to
 # characters none of them needs to quote.
 SCOPE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
-# What an agent may report about itself.
-AGENT_OS_VALUES: Final = ("linux", "windows")
+# What an agent may report about itself: its os is one of OS_VALUES, as a token's.
+LABEL_MAX_LENGTH: Final = 32
 HOSTNAME_MAX_LENGTH: Final = 255
 TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 TAG_VALUE_MAX_LENGTH: Final = 255
@@ -214,9 +218,16 @@ def description_problem(description: str) -> str | None:
 
 
 def os_problem(os_name: str) -> str | None:
-    if not 1 <= len(os_name) <= OS_MAX_LENGTH:
-        return f"must be 1 to {OS_MAX_LENGTH} characters long"
-    if os_name != os_name.strip() or has_control_characters(os_name):
+    if os_name not in OS_VALUES:
+        return "must be one of " + ", ".join(f'"{value}"' for value in OS_VALUES)
+    return None
+
+
+def label_problem(text: str) -> str | None:
+    """What is wrong with a short label an agent reports about itself (its arch, its mode)."""
+    if not 1 <= len(text) <= LABEL_MAX_LENGTH:
+        return f"must be 1 to {LABEL_MAX_LENGTH} characters long"
+    if text != text.strip() or has_control_characters(text):
         return "must not contain control characters or surrounding whitespace"
     return None
 
@@ -321,6 +332,15 @@ def tag_problem(key: str, value: str) -> str | None:
     if len(value) > TAG_VALUE_MAX_LENGTH or has_control_characters(value):
         return f"value of {key!r} must be at most {TAG_VALUE_MAX_LENGTH} printable characters"
     return None
+
+
+def duration_words(seconds: int) -> str:
+    """``7 days``, ``36 hours``, ``1 minute``, ``90 seconds``: the largest unit that is exact."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 def duration_seconds(text: str) -> int | None:

@@ -39,6 +39,7 @@ from lacework_tokens.limits import (
 __all__ = [
     "KEEP",
     "MID_MAX",
+    "RETIRE_HEADER",
     "AccessTokenRequest",
     "AccessTokenResponse",
     "Agent",
@@ -53,6 +54,7 @@ __all__ = [
     "ErrorBody",
     "Expression",
     "Keep",
+    "RetireIntent",
     "SearchFilter",
     "SearchRequest",
     "TokenProps",
@@ -384,6 +386,39 @@ class TokenUsage:
     def used_up(self, token: AgentAccessToken) -> bool:
         """Whether ``token`` has enrolled as many agents as its ``max_enrollments`` allows."""
         return token.max_enrollments is not None and self.enrolled >= token.max_enrollments
+
+
+# --- retiring a token (this project's extension) -------------------------------------------
+
+# Sent with the PATCH that disables a token (``{"tokenEnabled": 0}``) by ``retire``:
+# ``idle-for=<seconds>`` and, when the retire is forced, ``; force``. The backend then checks,
+# itself, that no agent enrolled with the token checked in within that time (409 otherwise,
+# unless forced) and records the retire, forced or not, with its own figures in the audit
+# trail. Lacework ignores headers it does not know: the PATCH is then a plain disable.
+RETIRE_HEADER: Final = "Lacework-Tokens-Retire"
+_RETIRE_VALUE: Final = re.compile(r"\s*idle-for=([0-9]{1,10})\s*(?:;\s*(force)\s*)?")
+
+
+@frozen
+class RetireIntent:
+    """What ``RETIRE_HEADER`` says: how long agents must have been silent, and whether the
+    retire goes ahead when they were not."""
+
+    idle_for_seconds: int
+    force: bool = False
+
+    def header_value(self) -> str:
+        return f"idle-for={self.idle_for_seconds}" + ("; force" if self.force else "")
+
+    @classmethod
+    def parse(cls, value: str) -> RetireIntent:
+        """``WireError`` (naming the header) for anything but ``idle-for=N[; force]``."""
+        match = _RETIRE_VALUE.fullmatch(value)
+        if match is None or int(match.group(1)) < 1:
+            raise WireError(
+                RETIRE_HEADER, "must be idle-for=<seconds, at least 1>, optionally '; force'"
+            )
+        return cls(int(match.group(1)), force=match.group(2) is not None)
 
 
 # --- access (bearer) tokens -----------------------------------------------------------------

@@ -98,6 +98,7 @@ def test_limits_come_from_the_wire_constants(served: dict[str, Any]) -> None:
     assert set(search["expression"]["enum"]) == {e.value for e in wire.Expression}
     props = schemas["TokenProps"]["properties"]
     assert props["description"]["maxLength"] == limits.DESCRIPTION_MAX_LENGTH
+    assert props["os"]["enum"] == list(limits.OS_VALUES)
 
 
 def test_real_answers_match_the_documented_schemas(

@@ -274,8 +274,9 @@ def test_a_name_already_in_soft_deleted_form_cannot_make_a_soft_delete_fail(
 
 
 def test_the_terraform_plugins_destroy_survives_a_squatted_name(
-    client: Client, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from lacework_tokens.config import ClientSettings
     from lacework_tokens.provider.configure import Connection
     from lacework_tokens.provider.resources.agent_access_token import (
         AgentAccessTokenResource,
@@ -286,7 +287,10 @@ def test_the_terraform_plugins_destroy_survives_a_squatted_name(
     client.agent_tokens.create("plugin-squatted-aaaaa-deleted")
     tried = squat_first_suffix(monkeypatch, "plugin-squatted")
     resource = AgentAccessTokenResource()
-    resource.configure(Connection(client))
+    settings = ClientSettings.given(
+        backend.account, backend.api_key, backend.api_secret, base_url=backend.url
+    )
+    resource.configure(Connection(settings, "terraform-provider-lacework"))
     resource.delete(to_state(created))  # what `terraform destroy` calls
     after = client.agent_tokens.get(created.token)
     assert len(tried) == 2 and after.name == tried[1] and not after.enabled

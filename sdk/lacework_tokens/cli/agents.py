@@ -341,7 +341,7 @@ def add_agent_command(subparsers: Any) -> None:
     )
     enroll.add_argument("token", metavar="TOKEN", help="the agent access token value")
     enroll.add_argument("--hostname", required=True, help="the agent's host name")
-    enroll.add_argument("--os", choices=limits.AGENT_OS_VALUES, default=limits.DEFAULT_OS)
+    enroll.add_argument("--os", choices=limits.OS_VALUES, default=limits.DEFAULT_OS)
     enroll.add_argument("--arch", default="amd64", help="the agent's architecture")
     enroll.add_argument(
         "--tag", action="append", default=[], metavar="KEY=VALUE", help="a tag (repeatable)"
@@ -371,7 +371,7 @@ def add_agent_command(subparsers: Any) -> None:
     simulate.add_argument("--count", type=_positive, required=True, help="how many agents")
     simulate.add_argument("--checkins", type=int, default=0, help="check-ins per agent")
     simulate.add_argument("--hostname-prefix", default="sim", help="host names: PREFIX-N")
-    simulate.add_argument("--os", choices=limits.AGENT_OS_VALUES, default=limits.DEFAULT_OS)
+    simulate.add_argument("--os", choices=limits.OS_VALUES, default=limits.DEFAULT_OS)
     simulate.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     simulate.add_argument("--scope", default=None, help="the asset group agents ask to join")
     simulate.add_argument("--concurrency", type=_positive, default=8, help="threads")

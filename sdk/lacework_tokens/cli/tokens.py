@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from lacework_tokens import errors, limits, wire
+from lacework_tokens.cli.delivery import add_delivery_commands
 from lacework_tokens.cli.output import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -678,3 +679,5 @@ def add_token_command(subparsers: Any) -> None:
         "The name becomes free for a new token. Deleting a deleted token changes nothing.",
     )
     delete.add_argument("token", metavar="TOKEN", help="the token value")
+
+    add_delivery_commands(command)  # config, install-command (cli/delivery.py)

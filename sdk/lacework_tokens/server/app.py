@@ -82,6 +82,7 @@ PAGE_PAUSE_SECONDS: Final = 0.0002
 UNPAUSED_PAGES: Final = 8
 
 
+_RETIRE_HEADER: Final = wire.RETIRE_HEADER.lower().encode()
 _JSON_HEADERS: Final = (
     (b"content-type", b"application/json"),
     # Answers carry token values: no cache on the way should keep them.
@@ -459,6 +460,8 @@ class BackendApp:
             call.secret = _header(scope, b"x-lw-uaks")
         elif operation.access is Access.AGENT_TOKEN:
             call.credential = _header(scope, b"authorization")
+        if "Retire" in operation.headers:
+            call.retire = _header(scope, _RETIRE_HEADER)
         request = None if operation.request is None else _parse(body, operation.request)
         if operation.access is Access.API_SECRET and self._login_backoff is not None:
             answer = self._login(operation, call, request)

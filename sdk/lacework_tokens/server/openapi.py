@@ -141,7 +141,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "description": {"type": "string", "maxLength": limits.DESCRIPTION_MAX_LENGTH},
-                "os": _name_schema(limits.OS_MAX_LENGTH),
+                "os": {"type": "string", "enum": list(limits.OS_VALUES)},
                 "subscription": subscription,
                 "createdTime": {
                     "type": "string",
@@ -314,10 +314,10 @@ def _schemas() -> dict[str, Any]:
             "required": ["hostname"],
             "properties": {
                 "hostname": _name_schema(limits.HOSTNAME_MAX_LENGTH),
-                "os": {"type": "string", "enum": list(limits.AGENT_OS_VALUES)},
-                "arch": _name_schema(limits.OS_MAX_LENGTH),
+                "os": {"type": "string", "enum": list(limits.OS_VALUES)},
+                "arch": _name_schema(limits.LABEL_MAX_LENGTH),
                 "agentVersion": {"type": "string", "maxLength": 64},
-                "mode": _name_schema(limits.OS_MAX_LENGTH),
+                "mode": _name_schema(limits.LABEL_MAX_LENGTH),
                 "ipAddr": {"type": "string", "maxLength": 64},
                 "tags": {
                     "type": "object",
@@ -475,8 +475,11 @@ def _operation(operation: Operation[Any]) -> dict[str, Any]:
         document["security"] = []
     else:
         document["security"] = [{operation.access.value: []}]
+    parameters = [{"$ref": f"#/components/parameters/{name}"} for name in operation.headers]
     if operation.access is Access.BEARER:
-        document["parameters"] = [{"$ref": "#/components/parameters/AccountName"}]
+        parameters.insert(0, {"$ref": "#/components/parameters/AccountName"})
+    if parameters:
+        document["parameters"] = parameters
     if operation.request is not None:
         document["requestBody"] = {
             "required": True,
@@ -544,7 +547,18 @@ def openapi_document() -> dict[str, Any]:
                     "required": False,
                     "description": "Act in this sub-account of the key's account.",
                     "schema": {"type": "string"},
-                }
+                },
+                "Retire": {
+                    "name": wire.RETIRE_HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "This server's extension, sent by the SDK's retire with a "
+                    "PATCH that disables the token: idle-for=<seconds>[; force]. The server "
+                    "answers 409 while an agent enrolled with the token checked in within that "
+                    "time, unless '; force' is given, and records the retire (forced or not, "
+                    "with the agents it counted) in its audit trail. Lacework ignores it.",
+                    "schema": {"type": "string", "pattern": r"^idle-for=[0-9]+(; ?force)?$"},
+                },
             },
             "headers": {
                 "RetryAfter": {

@@ -61,6 +61,7 @@ class Call:
     secret: str | None = None  # X-LW-UAKS, for ``Access.API_SECRET`` (may be absent)
     credential: str | None = None  # Authorization, for ``Access.AGENT_TOKEN`` (may be absent)
     address: str | None = None  # the client's network address
+    retire: str | None = None  # Lacework-Tokens-Retire, for an operation that declares it
 
     @property
     def caller(self) -> Principal:
@@ -93,6 +94,9 @@ class Operation(Generic[B]):
     schema: Mapping[str, Any] | None = None
     errors: tuple[int, ...] = ()
     access: Access = Access.BEARER
+    # Optional request headers beyond authentication, by their name in the OpenAPI document's
+    # components (``"Retire"``: ``wire.RETIRE_HEADER``, given to the handler as ``Call.retire``).
+    headers: tuple[str, ...] = ()
 
 
 @frozen
@@ -141,7 +145,7 @@ def _get_token(call: Call, body: None) -> wire.AgentAccessToken:
 
 
 def _update_token(call: Call, request: wire.UpdateAgentTokenRequest) -> wire.AgentAccessToken:
-    return call.services.tokens.update_token(call.caller, call.path, request)
+    return call.services.tokens.update_token(call.caller, call.path, request, retire=call.retire)
 
 
 def _user_profile(call: Call, body: None) -> list[wire.UserProfile]:
@@ -325,6 +329,7 @@ ROUTES: Final[tuple[Route, ...]] = (
                 request=wire.UpdateAgentTokenRequest,
                 response=wire.AgentAccessToken,
                 errors=(400, 401, 403, 404, 408, 409, 413, 429),
+                headers=("Retire",),
             ),
         ),
         trailing_slash=True,

@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from lacework_tokens import errors, limits
-from lacework_tokens.limits import DEFAULT_OS
+from lacework_tokens.limits import (
+    DEFAULT_OS,
+    OS_VALUES,
+    alias_problem,
+    description_problem,
+    os_problem,
+)
 from lacework_tokens.provider.diagnostics import ProviderError
 from lacework_tokens.provider.framework import (
     BOOL,
@@ -44,6 +50,7 @@ from lacework_tokens.provider.values import is_known
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
+    from lacework_tokens.provider.configure import Connection
     from lacework_tokens.wire import AgentAccessToken
 
 __all__ = ["SCHEMA", "TYPE_NAME", "AgentAccessTokenResource", "Arguments", "State"]
@@ -72,15 +79,29 @@ SCHEMA: Final = Schema(
     "agent access tokens cannot be deleted.",
     attributes=(
         Attribute("id", STRING, "The token's name (its alias).", computed=True),
-        Attribute("name", STRING, "The token's name, unique in the account.", required=True),
-        Attribute("description", STRING, "A description of the token.", optional=True),
+        Attribute(
+            "name",
+            STRING,
+            "The token's name, unique in the account.",
+            required=True,
+            validators=(alias_problem,),
+        ),
+        Attribute(
+            "description",
+            STRING,
+            "A description of the token.",
+            optional=True,
+            validators=(description_problem,),
+        ),
         Attribute(
             "os",
             STRING,
-            f'The operating system of the agents using the token. Defaults to "{DEFAULT_OS}".',
+            "The operating system of the agents using the token: "
+            f'{" or ".join(OS_VALUES)}. Defaults to "{DEFAULT_OS}".',
             optional=True,
             computed=True,
             default=DEFAULT_OS,
+            validators=(os_problem,),
         ),
         Attribute(
             "enabled",
@@ -252,6 +273,12 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
         self._snapshot_taken = 0.0
         self._snapshot_lock = threading.Lock()
 
+    def configure(self, connection: Connection) -> None:
+        super().configure(connection)
+        # A long-lived plugin is configured again for every terraform command: a refresh never
+        # answers from a listing an earlier command took.
+        self._forget_snapshot()
+
     @property
     def _tokens(self) -> AgentTokens:
         return self.connection.client.agent_tokens
@@ -279,7 +306,7 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
     # --- lifecycle ------------------------------------------------------------------------
 
     def create(self, arguments: Arguments) -> State:
-        self._wrote()
+        self._forget_snapshot()
         with self.connection.doing(f"creating agent access token '{arguments.name}'"):
             try:
                 token = self._tokens.create(
@@ -315,7 +342,7 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
         )
 
     def update(self, prior: State, arguments: Arguments) -> State:
-        self._wrote()
+        self._forget_snapshot()
         with self.connection.doing(f"updating agent access token '{prior.id}'"):
             try:
                 token = self._tokens.update(
@@ -345,7 +372,7 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
         )
 
     def delete(self, prior: State) -> None:
-        self._wrote()
+        self._forget_snapshot()
         # One PATCH, named from the state as the official provider does: the refresh before
         # destroy has just confirmed the name, so asking the server again would add a GET. A
         # soft-deleted name already taken is retried with another suffix by the SDK.
@@ -388,6 +415,6 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
             found = self._snapshot.get(token_value)
         return found if found is not None else self._tokens.get(token_value)
 
-    def _wrote(self) -> None:
+    def _forget_snapshot(self) -> None:
         with self._snapshot_lock:
             self._snapshot = None

@@ -210,10 +210,9 @@ class AgentService:
     def _new_agent(self, token: TokenRecord, request: wire.AgentEnrollmentRequest) -> AgentRecord:
         """The agent ``request`` describes, checked (400 naming the field at fault)."""
         check_field("hostname", limits.hostname_problem(request.hostname))
-        if request.os not in limits.AGENT_OS_VALUES:
-            raise BadRequest(f"os must be one of {', '.join(limits.AGENT_OS_VALUES)}.", "os")
-        check_field("arch", limits.os_problem(request.arch))
-        check_field("mode", limits.os_problem(request.mode))
+        check_field("os", limits.os_problem(request.os))
+        check_field("arch", limits.label_problem(request.arch))
+        check_field("mode", limits.label_problem(request.mode))
         for field, value in (("agentVersion", request.agent_version), ("ipAddr", request.ip_addr)):
             if len(value) > _TEXT_MAX or limits.has_control_characters(value):
                 raise BadRequest(

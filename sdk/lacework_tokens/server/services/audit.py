@@ -29,6 +29,7 @@ from lacework_tokens.server.storage.records import (
     StoreError,
     TokenRecord,
 )
+from lacework_tokens.wire import format_time
 
 __all__ = [
     "AUDIT_LIMIT_MAX",
@@ -36,9 +37,11 @@ __all__ = [
     "DEFERRED_AUDIT_SECONDS",
     "AuditService",
     "DeferredAudit",
+    "agents_seen",
     "describe_changes",
     "describe_policy",
     "key_event",
+    "retire_detail",
     "token_id",
     "update_action",
 ]
@@ -111,6 +114,23 @@ def describe_policy(record: TokenRecord) -> str:
 
 def _shown(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="milliseconds")
+
+
+def agents_seen(active: int, window_seconds: int, last: datetime | None, link: str = "") -> str:
+    """``3 agents <link>checked in within 7 days, the last at <time>``."""
+    agents = f"{active} agent{'' if active == 1 else 's'}"
+    text = f"{agents} {link}checked in within {limits.duration_words(window_seconds)}"
+    return text if last is None else f"{text}, the last at {format_time(last)}"
+
+
+def retire_detail(active: int, window_seconds: int, last: datetime | None) -> str:
+    """How a ``token.retired`` event begins: ``retired: no agent checked in within 7 days``,
+    or, when agents were active and the retire was forced, ``forced: 3 agents checked in …``.
+    The figures are the server's own, counted as it disabled the token."""
+    if not active:
+        window = limits.duration_words(window_seconds)
+        return f"retired: no agent checked in within {window}"
+    return f"forced: {agents_seen(active, window_seconds, last)}"
 
 
 def key_event(key: ApiKeyRecord, action: AuditAction, time: datetime, actor: str) -> AuditEvent:

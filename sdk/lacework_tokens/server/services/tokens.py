@@ -26,14 +26,17 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Final, TypeVar
 
 from lacework_tokens import limits, wire
 from lacework_tokens.server.crypto import Sealer, new_agent_token
 from lacework_tokens.server.services.audit import (
     DeferredAudit,
+    agents_seen,
     describe_changes,
     describe_policy,
+    retire_detail,
     token_id,
     update_action,
 )
@@ -236,15 +239,26 @@ class TokenService:
         return self._to_wire(record, token)
 
     def update_token(
-        self, principal: Principal, token: str, request: wire.UpdateAgentTokenRequest
+        self,
+        principal: Principal,
+        token: str,
+        request: wire.UpdateAgentTokenRequest,
+        *,
+        retire: str | None = None,
     ) -> wire.AgentAccessToken:
+        """A PATCH. With ``retire`` (``wire.RETIRE_HEADER``) it must disable the token, and
+        does so only when no agent enrolled with it checked in within the time given, unless
+        forced: 409 otherwise. The audit trail records it as ``token.retired``."""
         _require(principal, _CAN_UPDATE, "update agent access tokens")
         alias = request.token_alias
         if alias is not None:
             check_field("tokenAlias", limits.alias_problem(alias, allow_soft_deleted=True))
         props = _checked_props(request.props or wire.TokenProps())
+        intent = _retire_intent(retire, request)
         if not limits.is_printable_token_value(token):
             raise _not_found(token)
+        lookup = self.sealer.lookup(token)
+        retired = None if intent is None else self._retire_check(principal, lookup, intent)
         changes = TokenChanges(
             updated_time=self.clock.now(),
             alias=alias,
@@ -258,18 +272,38 @@ class TokenService:
         )
 
         def audit(before: TokenRecord, after: TokenRecord) -> AuditEvent:
-            action = update_action(before, after)
-            return _event(principal, action, after, describe_changes(before, after))
+            changed = describe_changes(before, after)
+            if retired is not None and before.enabled and not after.enabled:
+                return _event(principal, AuditAction.TOKEN_RETIRED, after, f"{retired}; {changed}")
+            return _event(principal, update_action(before, after), after, changed)
 
         try:
-            record = self.store.update_token(
-                principal.account, self.sealer.lookup(token), changes, audit
-            )
+            record = self.store.update_token(principal.account, lookup, changes, audit)
         except DuplicateAlias:
             raise _duplicate(alias or "") from None
         if record is None:
             raise _not_found(token)
         return self._to_wire(record, token)
+
+    def _retire_check(
+        self, principal: Principal, lookup: str, intent: wire.RetireIntent
+    ) -> str | None:
+        """What the audit trail says of this retire; ``Conflict`` while agents are active and
+        the retire is not forced. ``None`` when the token is disabled already."""
+        current = self.store.get_token(principal.account, lookup)
+        if current is None or not current.enabled:
+            return None  # 404 from the update, or a disable that changes nothing
+        since = self.clock.precise() - timedelta(seconds=intent.idle_for_seconds)
+        usage = self.store.token_usage(lookup, since)
+        active = 0 if usage is None else usage.active
+        last = None if usage is None else usage.last_checkin
+        if active and not intent.force:
+            raise Conflict(
+                f"Agent access token '{current.alias}' is in use: "
+                f"{agents_seen(active, intent.idle_for_seconds, last, 'enrolled with it ')}. "
+                "Move them to another token, or force the retire."
+            )
+        return retire_detail(active, intent.idle_for_seconds, last)
 
     def search_tokens(
         self, principal: Principal, request: wire.SearchRequest
@@ -402,6 +436,24 @@ def _checked_props(props: wire.TokenProps) -> wire.TokenProps:
         allowed = ", ".join(sorted(SUBSCRIPTIONS))
         raise BadRequest(f"props.subscription must be one of {allowed}.", "props.subscription")
     return props
+
+
+def _retire_intent(
+    retire: str | None, request: wire.UpdateAgentTokenRequest
+) -> wire.RetireIntent | None:
+    if retire is None:
+        return None
+    try:
+        intent = wire.RetireIntent.parse(retire)
+    except wire.WireError as exc:
+        raise BadRequest(str(exc), wire.RETIRE_HEADER) from None
+    if request.token_enabled is not False:
+        raise BadRequest(
+            f"{wire.RETIRE_HEADER} goes with a request that disables the token "
+            '({"tokenEnabled": 0}).',
+            wire.RETIRE_HEADER,
+        )
+    return intent
 
 
 def _event(

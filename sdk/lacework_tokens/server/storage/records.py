@@ -66,6 +66,7 @@ class AuditAction(enum.StrEnum):
     TOKEN_ENABLED = "token.enabled"
     TOKEN_DISABLED = "token.disabled"
     TOKEN_SOFT_DELETED = "token.soft-deleted"
+    TOKEN_RETIRED = "token.retired"  # disabled by a retire: idle, or forced (the detail says)
     KEY_CREATED = "key.created"
     KEY_ENABLED = "key.enabled"
     KEY_DISABLED = "key.disabled"
