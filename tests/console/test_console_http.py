@@ -8,7 +8,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import yaml
 from console_client import ConsoleClient, create_key, parse, secrets_in
 
 from lacework_tokens.enrollment import AgentConnection
+from lacework_tokens.server.ratelimit import LOGIN_FREE_FAILURES
 from lacework_tokens.testing import Backend, run_backend
 
 
@@ -36,6 +37,16 @@ def admin(backend: Backend) -> ConsoleClient:
     signed = client.sign_in(backend.api_key, backend.api_secret)
     assert signed.url.endswith("/console/tokens"), signed.url
     return client
+
+
+def eventually(read: Callable[[], str], done: Callable[[str], bool], seconds: float = 5.0) -> str:
+    """What ``read`` gives once ``done`` holds, or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    text = read()
+    while not done(text) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        text = read()
+    return text
 
 
 def unique(prefix: str) -> str:
@@ -108,8 +119,9 @@ def test_a_wrong_secret_gets_one_answer_and_is_audited(
         assert page.status_code == 401
         assert "Invalid API key or secret." in page.text
         assert "_wrong" not in page.text and backend.api_secret not in page.text
-    audit = admin.get("/audit")
-    assert "login.failed" in audit.text and "console.signed-in" in audit.text
+    # Failed logins are written by the deferred audit writer, within a second.
+    audit = eventually(lambda: admin.get("/audit").text, lambda text: "login.failed" in text)
+    assert "login.failed" in audit and "console.signed-in" in audit
 
 
 def test_sign_in_attempts_share_the_login_rate_limit(tmp_path: Path) -> None:
@@ -122,6 +134,38 @@ def test_sign_in_attempts_share_the_login_rate_limit(tmp_path: Path) -> None:
         limited = client.sign_in(backend.api_key, backend.api_secret)
         assert limited.status_code == 429 and limited.headers["Retry-After"].isdigit()
         assert "Too many sign-in attempts" in limited.text
+
+
+def test_failed_sign_ins_back_off_per_key_id_with_the_api_s_logins(tmp_path: Path) -> None:
+    with run_backend(
+        tmp_path, extra_args=["--login-rate-limit", "1000/s", "--login-rate-burst", "1000"]
+    ) as backend:
+        client = ConsoleClient(backend)
+        answers = [
+            client.sign_in(backend.api_key, "_wrong").status_code
+            for _ in range(LOGIN_FREE_FAILURES + 1)
+        ]
+        assert answers == [401] * LOGIN_FREE_FAILURES + [429]
+        # The right secret is not even checked now, through either door.
+        held = client.sign_in(backend.api_key, backend.api_secret)
+        assert held.status_code == 429 and held.headers["Retry-After"].isdigit()
+        assert "Too many failed sign-ins for this API key" in held.text
+        api = requests.post(
+            f"{backend.url}/api/v2/access/tokens",
+            headers={"X-LW-UAKS": backend.api_secret},
+            json={"keyId": backend.api_key, "expiryTime": 3600},
+            timeout=10,
+        )
+        assert api.status_code == 429
+        # Another key is not held back by this one's failures, and sees them audited.
+        other = create_key(backend, "admin", "second-admin")
+        reader = ConsoleClient(backend)
+        assert reader.sign_in(other["keyId"], other["secret"]).url.endswith("/console/tokens")
+        audit = eventually(
+            lambda: reader.get("/audit").text,
+            lambda text: text.count("login.failed") >= LOGIN_FREE_FAILURES,
+        )
+        assert audit.count("login.failed") >= LOGIN_FREE_FAILURES
 
 
 def test_every_form_needs_its_csrf_secret_and_this_origin(

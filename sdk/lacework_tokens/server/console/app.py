@@ -45,7 +45,7 @@ from lacework_tokens.server.console.web import (
     redirect,
     send_response,
 )
-from lacework_tokens.server.ratelimit import RateLimiter
+from lacework_tokens.server.ratelimit import LoginBackoff, RateLimiter
 from lacework_tokens.server.services import Principal, ServiceError, Services, Unauthorized
 from lacework_tokens.server.services.identity import may_manage_keys
 from lacework_tokens.server.services.tokens import may_create, may_update
@@ -140,14 +140,16 @@ class Page:
 
 
 class ConsoleApp:
-    """The console over ``services``. ``login_limiter`` is shared with the API's access-token
-    endpoint: guessing a secret costs the same budget through either door."""
+    """The console over ``services``. ``login_limiter`` (per address) and ``login_backoff`` (per
+    key id) are shared with the API's access-token endpoint: guessing a secret costs the same
+    budget through either door."""
 
     def __init__(
         self,
         services: Services,
         *,
         login_limiter: RateLimiter | None = None,
+        login_backoff: LoginBackoff | None = None,
         idle_timeout: float | None = None,
         sessions: SessionStore | None = None,
     ) -> None:
@@ -155,6 +157,7 @@ class ConsoleApp:
 
         self.services = services
         self.login_limiter = login_limiter
+        self.login_backoff = login_backoff
         self.sessions = sessions or SessionStore(
             idle_timeout=DEFAULT_IDLE_TIMEOUT_SECONDS if idle_timeout is None else idle_timeout
         )

@@ -156,12 +156,29 @@ def signin(console: ConsoleApp, request: Request) -> Response:
         key_id, secret = _credentials(request)
     except Refused as exc:
         return _signin_form(console, request, status=exc.status, message=exc.message)
+    backoff = console.login_backoff
+    wait = backoff.waiting(key_id[:256]) if backoff is not None else 0.0
+    if wait:
+        seconds = retry_after_header(wait).decode()
+        response = _signin_form(
+            console,
+            request,
+            status=429,
+            message=f"Too many failed sign-ins for this API key: wait {seconds} seconds.",
+            key_id=key_id[:128],
+        )
+        response.headers.append(("retry-after", seconds))
+        return response
     try:
-        principal = console.services.identity.sign_in(key_id, secret)
+        principal = console.services.identity.sign_in(key_id, secret, address=request.client)
     except Unauthorized:
+        if backoff is not None:
+            backoff.failed(key_id[:256])
         return _signin_form(
             console, request, status=401, message=INVALID_KEY_MESSAGE, key_id=key_id[:128]
         )
+    if backoff is not None:
+        backoff.succeeded(key_id[:256])
     # A new session on every sign-in: a cookie planted before sign-in is worth nothing after.
     console.sessions.close(request.cookies.get(SESSION_COOKIE))
     cookie, _ = console.sessions.open(principal.key_id, principal.account)

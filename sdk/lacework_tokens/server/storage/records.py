@@ -57,6 +57,9 @@ class Role(enum.StrEnum):
 class AuditAction(enum.StrEnum):
     """What an audit event records. Token events name the token; key events name the key."""
 
+    TOKEN_READ = "token.read"  # a get: the token's value was returned
+    TOKENS_LISTED = "tokens.listed"  # a list: every value of the account was returned
+    TOKENS_SEARCHED = "tokens.searched"  # a search: the values of the matches were returned
     TOKEN_CREATED = "token.created"
     TOKEN_UPDATED = "token.updated"
     TOKEN_RENAMED = "token.renamed"
@@ -70,6 +73,7 @@ class AuditAction(enum.StrEnum):
     KEY_ENABLED = "key.enabled"
     KEY_DISABLED = "key.disabled"
     KEY_DELETED = "key.deleted"
+    KEY_BEARERS_REVOKED = "key.bearers-revoked"
     LOGIN_FAILED = "login.failed"
     ACCOUNT_CREATED = "account.created"
     AGENT_ENROLLED = "agent.enrolled"
@@ -83,7 +87,8 @@ class AuditEvent:
     ``account`` is where the change happened; ``actor`` is who made it: an API key id (its home
     account in ``actor_account``) or, for local administration, ``cli:<os user>`` or ``serve``.
     ``token_id`` is the first 12 hex characters of the token's keyed lookup hash: enough to
-    follow one token through the trail, useless for recovering its value.
+    follow one token through the trail, useless for recovering its value. ``address`` is the
+    client's network address, for events a request caused.
     """
 
     time: datetime
@@ -95,6 +100,7 @@ class AuditEvent:
     token_id: str | None = None
     key_id: str | None = None
     detail: str = ""
+    address: str | None = None
     id: int | None = None  # assigned by the store; ``None`` before it is written
 
 
