@@ -41,13 +41,13 @@ from lacework_tokens.cli.env import export_line
 from lacework_tokens.cli.output import (
     EXIT_FAILURE,
     EXIT_OK,
+    positive_int,
     print_error,
     print_help,
     print_json,
     print_table,
     table_time,
 )
-from lacework_tokens.cli.serve import positive_int
 from lacework_tokens.files import make_private_dir, write_private
 from lacework_tokens.server.storage.records import (
     AccountRecord,

@@ -35,6 +35,7 @@ from lacework_tokens.cli.output import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    positive_int,
     print_error,
     print_help,
     print_json,
@@ -312,16 +313,6 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
-    return value
-
-
 def add_agent_command(subparsers: Any) -> None:
     """Register ``agent`` and its sub-commands on the top-level parser's sub-commands."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -355,7 +346,7 @@ def add_agent_command(subparsers: Any) -> None:
         help="check an enrolled agent in",
         description="Check agent MID in with the token it enrolled with from here (or --token).",
     )
-    checkin.add_argument("mid", type=_positive, metavar="MID", help="the agent's mid")
+    checkin.add_argument("mid", type=positive_int, metavar="MID", help="the agent's mid")
     checkin.add_argument("--token", default=None, help="the agent's token value")
     checkin.add_argument("--json", action="store_true", help="print the agent as JSON")
     _agent_options(checkin)
@@ -368,13 +359,13 @@ def add_agent_command(subparsers: Any) -> None:
         "threads, and check each in --checkins times; prints the rates.",
     )
     simulate.add_argument("token", metavar="TOKEN", help="the agent access token value")
-    simulate.add_argument("--count", type=_positive, required=True, help="how many agents")
+    simulate.add_argument("--count", type=positive_int, required=True, help="how many agents")
     simulate.add_argument("--checkins", type=int, default=0, help="check-ins per agent")
     simulate.add_argument("--hostname-prefix", default="sim", help="host names: PREFIX-N")
     simulate.add_argument("--os", choices=limits.OS_VALUES, default=limits.DEFAULT_OS)
     simulate.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     simulate.add_argument("--scope", default=None, help="the asset group agents ask to join")
-    simulate.add_argument("--concurrency", type=_positive, default=8, help="threads")
+    simulate.add_argument("--concurrency", type=positive_int, default=8, help="threads")
     _agent_options(simulate)
     simulate.set_defaults(handler=_runner(_simulate, "agent simulate"))
 
@@ -389,7 +380,7 @@ def add_agent_command(subparsers: Any) -> None:
         "--filter", action="append", default=[], metavar="KEY:VALUE", help="repeatable"
     )
     listing.add_argument("--token", default=None, metavar="NAME|VALUE", help="one token's agents")
-    listing.add_argument("--days", type=_positive, default=7, help="how far back (default: 7)")
+    listing.add_argument("--days", type=positive_int, default=7, help="how far back (default: 7)")
     listing.add_argument("--json", action="store_true", help="print JSON for scripts")
     add_connection_options(listing, default=None)
     listing.set_defaults(handler=_runner(_list, "agent list"))

@@ -28,6 +28,8 @@ from lacework_tokens.cli.output import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    duration_seconds,
+    max_enrollments,
     print_error,
     print_json,
     print_table,
@@ -278,26 +280,6 @@ def _retire(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _enrollments(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    problem = limits.max_enrollments_problem(value)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
-    return value
-
-
-def _duration(text: str) -> int:
-    seconds = limits.duration_seconds(text)
-    if seconds is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a duration such as 90s, 15m, 24h, 7d or 2w"
-        )
-    return seconds
-
-
 # --- parser ---------------------------------------------------------------------------------
 
 
@@ -371,10 +353,13 @@ def add_delivery_commands(command: CommandFactory) -> None:
         "creation as the old one did)"
     )
     policy.add_argument(
-        "--expires-in", type=_duration, metavar="15m|24h|7d", help="refuse enrollments after this"
+        "--expires-in",
+        type=duration_seconds,
+        metavar="15m|24h|7d",
+        help="refuse enrollments after this",
     )
     policy.add_argument(
-        "--max-enrollments", type=_enrollments, metavar="N", help="how many agents may enroll"
+        "--max-enrollments", type=max_enrollments, metavar="N", help="how many agents may enroll"
     )
     policy.add_argument("--scope", metavar="GROUP", help="the asset group enrolled agents join")
 
@@ -390,7 +375,7 @@ def add_delivery_commands(command: CommandFactory) -> None:
     retire.add_argument("reference", metavar="NAME|TOKEN", help="the token to retire")
     retire.add_argument(
         "--idle-for",
-        type=_duration,
+        type=duration_seconds,
         default=int(DEFAULT_IDLE_FOR.total_seconds()),
         metavar="DURATION",
         help="how long agents must have been silent: 90s, 15m, 24h, 7d (default), 2w",

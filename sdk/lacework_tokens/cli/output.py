@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
+from lacework_tokens import limits
+
 __all__ = [
     "EXIT_BROKEN_PIPE",
     "EXIT_FAILURE",
@@ -29,8 +31,11 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "PROGRAM",
+    "duration_seconds",
     "install_command",
+    "max_enrollments",
     "missing_extra",
+    "positive_int",
     "print_error",
     "print_help",
     "print_json",
@@ -48,6 +53,39 @@ EXIT_BROKEN_PIPE: Final = 141  # the reader went away (`| head`), as a shell rep
 
 PROGRAM: Final = "lacework-tokens"
 DISTRIBUTION: Final = "lacework-tokens"
+
+
+def duration_seconds(text: str) -> int:
+    """An argparse type: a duration such as 15m, 24h or 7d, in seconds."""
+    seconds = limits.duration_seconds(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a duration such as 90s, 15m, 24h, 7d or 2w"
+        )
+    return seconds
+
+
+def max_enrollments(text: str) -> int:
+    """An argparse type: how many agents may enroll with a token."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    problem = limits.max_enrollments_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
 
 
 def print_table(rows: Sequence[Sequence[str]]) -> None:

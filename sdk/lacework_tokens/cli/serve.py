@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 from typing import Any, Final
 
-from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, print_error, program
+from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, positive_int, print_error, program
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE
 
-__all__ = ["API_SECRET_ENV", "add_serve_command", "positive_int"]
+__all__ = ["API_SECRET_ENV", "add_serve_command"]
 
 # Where ``serve --api-key`` finds its secret when not in a file: the environment of a process
 # is readable by its user only, unlike its command line.
@@ -109,17 +109,6 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 seconds")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
     return value
 
 

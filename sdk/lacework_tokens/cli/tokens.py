@@ -27,6 +27,8 @@ from lacework_tokens.cli.output import (
     EXIT_OK,
     EXIT_USAGE,
     PROGRAM,
+    duration_seconds,
+    max_enrollments,
     print_error,
     print_help,
     print_json,
@@ -473,26 +475,6 @@ def add_connection_options(
         )
 
 
-def _duration(text: str) -> int:
-    seconds = limits.duration_seconds(text)
-    if seconds is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected a duration such as 90s, 15m, 24h, 7d or 2w"
-        )
-    return seconds
-
-
-def _enrollments(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    problem = limits.max_enrollments_problem(value)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
-    return value
-
-
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -616,14 +598,14 @@ def add_token_command(subparsers: Any) -> None:
     )
     policy.add_argument(
         "--expires-in",
-        type=_duration,
+        type=duration_seconds,
         default=None,
         metavar="15m|24h|7d",
         help="refuse enrollments after this long (enrolled agents keep checking in)",
     )
     policy.add_argument(
         "--max-enrollments",
-        type=_enrollments,
+        type=max_enrollments,
         default=None,
         metavar="N",
         help="how many agents may enroll with the token (1: single-use)",
