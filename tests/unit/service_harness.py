@@ -1,0 +1,260 @@
+"""The backend in-process, for tests that pin its rules: the one place that knows its modules.
+
+``Server`` builds the service over a fresh SQLite store and drives the real HTTP face as an
+ASGI application, without sockets or threads. Operations that have no HTTP route (API keys, the
+audit trail) call the service directly, and every refusal the service makes comes back as
+``Refused`` with the status and message a client would see. Tests that use only this module do
+not change when the service or the storage layer is split into other modules: this file does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+from attrs import frozen
+
+from lacework_tokens import wire
+from lacework_tokens.server.app import create_app
+from lacework_tokens.server.ratelimit import Rate
+from lacework_tokens.server.secrets import Sealer, hash_secret
+from lacework_tokens.server.service import ServiceError, TokenService
+from lacework_tokens.server.store import AuditEvent, Role, Store
+from lacework_tokens.server.stores import open_store
+
+__all__ = [
+    "START",
+    "Answer",
+    "Clock",
+    "MonotonicClock",
+    "Refused",
+    "Server",
+    "Session",
+]
+
+START: Final = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
+TOKENS: Final = "/api/v2/AgentAccessTokens"
+ACCESS_TOKENS: Final = "/api/v2/access/tokens"
+_UNLIMITED: Final = Rate(per_second=0.0, burst=0)
+
+
+class Clock:
+    """The server's wall clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class MonotonicClock:
+    """``time.monotonic`` under the test's control: it stands still until advanced.
+
+    It is the clock of the server's once-a-minute housekeeping (purging expired bearers).
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = time.monotonic()
+        monkeypatch.setattr(time, "monotonic", self)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance_to(self, seconds: float, since: float) -> None:
+        self.now = since + seconds
+
+
+class Refused(Exception):
+    """The server refused an operation: what a client would be told."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+@frozen
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def data(self) -> Any:
+        assert self.status < 300, (self.status, self.body)
+        return self.body["data"]
+
+    @property
+    def message(self) -> str:
+        assert self.status >= 400, (self.status, self.body)
+        assert set(self.body) == {"message"}, self.body
+        text: str = self.body["message"]
+        return text
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """The service's errors as ``Refused``, as the HTTP face turns them into answers."""
+    try:
+        yield
+    except ServiceError as error:
+        raise Refused(error.status, error.message) from None
+
+
+class Server:
+    """One backend: a SQLite store in ``directory``, the service, and its HTTP face."""
+
+    def __init__(self, directory: Path) -> None:
+        self.clock = Clock()
+        self._store: Store = open_store(str(directory / "tokens.db"))
+        self._sealer = Sealer.ephemeral()
+        self._start()
+
+    def _start(self) -> None:
+        self._service = TokenService(self._store, self._sealer, clock=self.clock)
+        self._app = create_app(self._service, key_rate=_UNLIMITED, login_rate=_UNLIMITED)
+
+    def restart(self) -> None:
+        """A new server process over the same database: nothing remembered in memory."""
+        self._start()
+
+    def close(self) -> None:
+        self._store.close()
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, directory: Path) -> Iterator[Server]:
+        server = cls(directory)
+        try:
+            yield server
+        finally:
+            server.close()
+
+    # --- HTTP -------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        raw = b"" if body is None else json.dumps(body).encode()
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "query_string": b"",
+            "client": ("127.0.0.1", 50000),
+            "headers": [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in (headers or {}).items()
+            ],
+        }
+        asyncio.run(self._app(scope, receive, send))
+        start, answer = sent
+        return Answer(
+            status=start["status"],
+            body=json.loads(answer["body"]),
+            headers={k.decode(): v.decode() for k, v in start["headers"]},
+        )
+
+    def issue_bearer(self, key: wire.ApiKeyFile, *, secret: str | None = None) -> Answer:
+        """``POST /api/v2/access/tokens`` with ``key`` (and its own secret unless given)."""
+        return self.call(
+            "POST",
+            ACCESS_TOKENS,
+            {"keyId": key.key_id, "expiryTime": 3600},
+            headers={"X-LW-UAKS": key.secret if secret is None else secret},
+        )
+
+    def login(
+        self, account: str = "acme", role: str = "admin", *, expiry_time: int = 3600
+    ) -> Session:
+        key = self.new_key(account, role=role)
+        answer = self.call(
+            "POST",
+            ACCESS_TOKENS,
+            {"keyId": key.key_id, "expiryTime": expiry_time},
+            headers={"X-LW-UAKS": key.secret},
+        )
+        assert answer.status == 201, answer.body
+        return Session(self, answer.body["token"])
+
+    # --- administration (no HTTP route) ------------------------------------------------
+
+    def new_key(self, account: str = "acme", *, role: str = "admin", user: str = "admin") -> Any:
+        """A new API key (Lacework's key file: ``key_id``, ``secret``)."""
+        with _refusals():
+            return self._service.create_api_key(account, role=Role(role), user=user)
+
+    def key_user(self, key_id: str) -> str:
+        with _refusals():
+            return self._service.get_api_key(key_id).user
+
+    def set_key_enabled(self, key_id: str, enabled: bool) -> None:
+        with _refusals():
+            self._service.set_api_key_enabled(key_id, enabled)
+
+    def audit(self, account: str | None = None, limit: int | None = None) -> list[AuditEvent]:
+        """The audit trail, newest first (``limit`` as the ``audit`` command passes it)."""
+        with _refusals():
+            if limit is None:
+                return self._service.list_audit(account)
+            return self._service.list_audit(account, limit)
+
+    def bearer_is_stored(self, bearer: str) -> bool:
+        """Whether the database still holds a row for this bearer token."""
+        return self._store.get_bearer(hash_secret(bearer)) is not None
+
+
+class Session:
+    """HTTP calls with one bearer token, as a client of the API makes them."""
+
+    def __init__(self, server: Server, bearer: str) -> None:
+        self.server = server
+        self.bearer = bearer
+
+    def call(self, method: str, path: str, body: Any = None) -> Answer:
+        return self.server.call(
+            method, path, body, headers={"Authorization": f"Bearer {self.bearer}"}
+        )
+
+    def create(self, alias: str, **props: str) -> Answer:
+        body: dict[str, Any] = {"tokenAlias": alias}
+        if props:
+            body["props"] = props
+        return self.call("POST", TOKENS, body)
+
+    def get(self, token: str) -> Answer:
+        return self.call("GET", f"{TOKENS}/{token}")
+
+    def patch(self, token: str, body: Any) -> Answer:
+        return self.call("PATCH", f"{TOKENS}/{token}", body)
+
+    def search(self, *filters: dict[str, Any]) -> Answer:
+        return self.call("POST", f"{TOKENS}/search", {"filters": list(filters)})
+
+    def aliases(self, *filters: dict[str, Any]) -> list[str]:
+        """The aliases a search finds, sorted."""
+        return sorted(token["tokenAlias"] for token in self.search(*filters).data)

@@ -1,0 +1,425 @@
+"""The server's rules at their edges, through its HTTP face in-process (``service_harness``).
+
+Every limit is tried at its end as well as past it, and each refusal is checked for the status
+and the message a client is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service_harness import START, MonotonicClock, Refused, Server, Session
+
+from lacework_tokens import wire
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with Server.running(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(server: Server) -> Session:
+    return server.login()
+
+
+def created(session: Session, alias: str, **props: str) -> dict[str, Any]:
+    answer = session.create(alias, **props)
+    assert answer.status == 201, answer.body
+    token: dict[str, Any] = answer.data
+    return token
+
+
+def refused(answer: Any, message: str) -> None:
+    assert (answer.status, answer.message) == (400, message)
+
+
+# --- props.os -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("os_name", ["x", "o" * 32, "windows server 2022", "名前"])
+def test_an_os_of_one_to_thirty_two_characters_is_kept(admin: Session, os_name: str) -> None:
+    token = created(admin, "node", os=os_name)
+    assert token["props"]["os"] == os_name
+    assert admin.get(token["accessToken"]).data["props"]["os"] == os_name
+
+
+@pytest.mark.parametrize("os_name", ["", "o" * 33])
+def test_an_os_of_no_or_too_many_characters_is_refused(admin: Session, os_name: str) -> None:
+    refused(admin.create("node", os=os_name), "props.os must be 1 to 32 characters long.")
+    token = created(admin, "other")
+    refused(
+        admin.patch(token["accessToken"], {"props": {"os": os_name}}),
+        "props.os must be 1 to 32 characters long.",
+    )
+
+
+@pytest.mark.parametrize(
+    "os_name", [" linux", "linux ", "linux\t", "\u00a0linux", "li\nnux", "li\x7fnux", "li\u2028nux"]
+)
+def test_an_os_with_surrounding_whitespace_or_control_characters_is_refused(
+    admin: Session, os_name: str
+) -> None:
+    refused(
+        admin.create("node", os=os_name),
+        "props.os must not contain control characters or surrounding whitespace.",
+    )
+    assert admin.call("GET", "/api/v2/AgentAccessTokens").data == []
+
+
+# --- tokenAlias -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alias", ["a\u2028b", "a\u2029b", "a\x85b", "a\x1fb", "a\x7fb"])
+def test_line_and_paragraph_separators_in_an_alias_are_refused(admin: Session, alias: str) -> None:
+    refused(admin.create(alias), "tokenAlias must not contain control characters.")
+    token = created(admin, "prod")
+    refused(
+        admin.patch(token["accessToken"], {"tokenAlias": alias}),
+        "tokenAlias must not contain control characters.",
+    )
+
+
+@pytest.mark.parametrize("alias", ["a\u00a0b", "a\u3000b", "a b", "prod\u200bblue"])
+def test_other_separators_inside_an_alias_are_kept(admin: Session, alias: str) -> None:
+    assert created(admin, alias)["tokenAlias"] == alias
+
+
+@pytest.mark.parametrize("alias", ["\u00a0prod", "prod\u3000", " prod", "prod\n"])
+def test_an_alias_with_surrounding_whitespace_is_refused(admin: Session, alias: str) -> None:
+    refused(admin.create(alias), "tokenAlias must not start or end with whitespace.")
+
+
+def test_a_soft_deleted_alias_may_have_eighty_characters_and_no_more(admin: Session) -> None:
+    token = created(admin, "n" * 64)["accessToken"]
+    longest = "n" * 72 + "-deleted"
+    assert len(longest) == 80
+    refused(
+        admin.patch(token, {"tokenAlias": "n" + longest, "tokenEnabled": 0}),
+        "tokenAlias must be 1 to 80 characters long.",
+    )
+    deleted = admin.patch(token, {"tokenAlias": longest, "tokenEnabled": 0}).data
+    assert (deleted["tokenAlias"], deleted["tokenEnabled"]) == (longest, 0)
+    # Only a rename gets the extra length: a new token's alias stops at 64.
+    refused(admin.create(longest), "tokenAlias must be 1 to 64 characters long.")
+    refused(
+        admin.patch(token, {"tokenAlias": "n" * 65}), "tokenAlias must be 1 to 64 characters long."
+    )
+
+
+# --- props.description ----------------------------------------------------------------------
+
+
+def test_a_description_of_1024_characters_is_kept(admin: Session) -> None:
+    token = created(admin, "prod", description="d" * 1024)
+    assert token["props"]["description"] == "d" * 1024
+    refused(
+        admin.patch(token["accessToken"], {"props": {"description": "d" * 1025}}),
+        "props.description must be at most 1024 characters long.",
+    )
+
+
+# --- token values in paths ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("x" * 256, "xxxx…xxxx"),
+        ("x" * 257, "****"),
+        ("abcdefgh", "****"),
+        ("abcdefghi", "abcd…fghi"),
+        ("tökentökentöken", "****"),
+        ("token\x7fvalue!", "****"),
+    ],
+)
+def test_an_unknown_token_is_named_masked_and_only_if_it_could_be_a_token(
+    admin: Session, value: str, shown: str
+) -> None:
+    for answer in (admin.get(value), admin.patch(value, {"tokenEnabled": 0})):
+        assert (answer.status, answer.message) == (
+            404,
+            f"Agent access token '{shown}' was not found.",
+        )
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def test_an_in_filter_takes_up_to_a_thousand_values(admin: Session) -> None:
+    for alias in ("a7", "a999", "b1"):
+        created(admin, alias)
+    values = [f"a{n}" for n in range(1000)]
+    in_filter = {"field": "tokenAlias", "expression": "in", "values": values}
+    assert admin.aliases(in_filter) == ["a7", "a999"]
+    answer = admin.search({**in_filter, "values": [*values, "b1"]})
+    refused(answer, "filters[0].values may hold at most 1000 values.")
+
+
+@pytest.mark.parametrize("expression", ["like", "ilike"])
+@pytest.mark.parametrize("field", ["createdTime", "tokenEnabled"])
+def test_like_applies_to_text_fields_only(admin: Session, field: str, expression: str) -> None:
+    created(admin, "prod")
+    value = wire.format_time(START) if field == "createdTime" else "1"
+    refused(
+        admin.search({"field": field, "expression": expression, "value": value}),
+        f"filters[0].expression: {expression!r} applies to text fields only.",
+    )
+
+
+def test_an_in_filter_written_with_value_finds_each_value(admin: Session) -> None:
+    for alias in ("prod", "dev", "test"):
+        created(admin, alias)
+    as_value = {"field": "tokenAlias", "expression": "in", "value": ["prod", "dev"]}
+    assert admin.aliases(as_value) == ["dev", "prod"]
+    # ``values`` wins when both are given.
+    both = {**as_value, "values": ["test"]}
+    assert admin.aliases(both) == ["test"]
+
+
+def test_an_in_filter_of_one_string_is_refused_not_split_into_characters(
+    admin: Session,
+) -> None:
+    for alias in ("p", "r", "o", "d", "prod"):
+        created(admin, alias)
+    answer = admin.search({"field": "tokenAlias", "expression": "in", "values": "prod"})
+    refused(answer, "filters[0].values: must be a non-empty list for 'in'")
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (
+            {"field": "tokenEnabled", "expression": "in", "values": [1, 2]},
+            "filters[0].values[1]: tokenEnabled is 0 or 1.",
+        ),
+        (
+            {"field": "createdTime", "expression": "in", "values": ["2026-11-25T12:00:00Z", "x"]},
+            "filters[0].values[1]: createdTime must be an RFC 3339 time.",
+        ),
+        (
+            {"field": "props.os", "expression": "in", "values": ["linux", "d" * 1025]},
+            "filters[0].values[1] is too long.",
+        ),
+        (
+            {"field": "props.os", "expression": "eq", "value": "d" * 1025},
+            "filters[0].value is too long.",
+        ),
+        (
+            {"field": "tokenAlias", "expression": "ilike", "value": "prod\\"},
+            "filters[0].value: a pattern must not end with an unescaped backslash.",
+        ),
+    ],
+)
+def test_filter_values_are_checked_per_field(
+    admin: Session, item: dict[str, Any], message: str
+) -> None:
+    refused(admin.search(item), message)
+
+
+def test_a_filter_value_of_1024_characters_and_an_escaped_backslash_are_searched(
+    admin: Session,
+) -> None:
+    created(admin, "back\\slash", description="d" * 1024)
+    longest = {"field": "props.description", "expression": "eq", "value": "d" * 1024}
+    assert admin.aliases(longest) == ["back\\slash"]
+    escaped = {"field": "tokenAlias", "expression": "like", "value": "back\\\\%"}
+    assert admin.aliases(escaped) == ["back\\slash"]
+
+
+def test_tokens_enabled_can_be_found_with_text_or_integer_values(admin: Session) -> None:
+    created(admin, "on")
+    off = created(admin, "off")
+    admin.patch(off["accessToken"], {"tokenEnabled": 0})
+    for value, found in ((0, ["off"]), ("0", ["off"]), (1, ["on"]), ("1", ["on"])):
+        item = {"field": "tokenEnabled", "expression": "eq", "value": value}
+        assert admin.aliases(item) == found
+    assert admin.aliases({"field": "tokenEnabled", "expression": "in", "values": ["0", 1]}) == [
+        "off",
+        "on",
+    ]
+
+
+# --- bearer tokens --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expiry", [1, 86400])
+def test_a_bearer_may_live_from_one_second_to_one_day(server: Server, expiry: int) -> None:
+    key = server.new_key()
+    answer = server.call(
+        "POST",
+        "/api/v2/access/tokens",
+        {"keyId": key.key_id, "expiryTime": expiry},
+        headers={"X-LW-UAKS": key.secret},
+    )
+    assert answer.status == 201
+    expected = START.replace(microsecond=123000) + timedelta(seconds=expiry)
+    assert wire.parse_time(answer.body["expiresAt"]) == expected
+
+
+@pytest.mark.parametrize("expiry", [0, 86401])
+def test_a_bearer_lifetime_past_a_day_or_under_a_second_is_refused(
+    server: Server, expiry: int
+) -> None:
+    key = server.new_key()
+    answer = server.call(
+        "POST",
+        "/api/v2/access/tokens",
+        {"keyId": key.key_id, "expiryTime": expiry},
+        headers={"X-LW-UAKS": key.secret},
+    )
+    refused(answer, "expiryTime: must be an integer from 1 to 86400")
+
+
+def test_a_bearer_works_until_the_millisecond_it_expires(server: Server) -> None:
+    session = server.login(expiry_time=60)
+    server.clock.advance(seconds=59, microseconds=999_543)  # 1 µs before expiresAt
+    assert session.call("GET", "/api/v2/AgentAccessTokens").status == 200
+    server.clock.advance(microseconds=1)
+    answer = session.call("GET", "/api/v2/AgentAccessTokens")
+    assert (answer.status, answer.message) == (401, "Invalid or expired access token.")
+
+
+def test_expired_bearers_are_purged_by_the_first_login_after_a_start(server: Server) -> None:
+    short = server.login(expiry_time=1)
+    long = server.login(expiry_time=3600)
+    server.clock.advance(seconds=2)
+    server.restart()
+    server.login()
+    assert not server.bearer_is_stored(short.bearer)
+    assert server.bearer_is_stored(long.bearer)
+
+
+def test_expired_bearers_are_purged_at_most_once_a_minute(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monotonic = MonotonicClock(monkeypatch)
+    start = monotonic.now
+    server.login()  # the first login purges; the next purge is due a minute later
+    for minute in (1, 2):
+        short = server.login(expiry_time=1)
+        server.clock.advance(seconds=2)
+        monotonic.advance_to(60.0 * minute - 0.5, since=start)
+        server.login()
+        assert server.bearer_is_stored(short.bearer)
+        monotonic.advance_to(60.0 * minute, since=start)
+        server.login()
+        assert not server.bearer_is_stored(short.bearer)
+
+
+def test_a_bearer_of_an_unknown_key_is_refused_without_an_audit_event(server: Server) -> None:
+    key = server.new_key()
+    before = server.audit()
+    answer = server.call(
+        "POST",
+        "/api/v2/access/tokens",
+        {"keyId": "ACME_UNKNOWN"},
+        headers={"X-LW-UAKS": key.secret},
+    )
+    assert (answer.status, answer.message) == (401, "Invalid API key or secret.")
+    assert server.audit() == before
+
+
+def test_a_wrong_secret_on_a_disabled_key_is_audited_as_a_wrong_secret(server: Server) -> None:
+    key = server.new_key()
+    server.set_key_enabled(key.key_id, False)
+    for secret, reason in (
+        (key.secret + "x", "wrong or missing secret"),
+        (key.secret, "the key is disabled"),
+        ("", "wrong or missing secret"),
+    ):
+        answer = server.issue_bearer(key, secret=secret)
+        assert (answer.status, answer.message) == (401, "Invalid API key or secret.")
+        newest = server.audit(limit=1)[0]
+        assert (newest.action, newest.key_id, newest.detail) == ("login.failed", key.key_id, reason)
+        assert newest.actor == key.key_id
+
+
+def test_a_login_without_a_secret_header_is_refused_and_audited(server: Server) -> None:
+    key = server.new_key()
+    answer = server.call("POST", "/api/v2/access/tokens", {"keyId": key.key_id})
+    assert (answer.status, answer.message) == (401, "Invalid API key or secret.")
+    assert server.audit(limit=1)[0].detail == "wrong or missing secret"
+
+
+# --- API key users and the audit trail ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("user", "kept"), [("u", "u"), ("u" * 255, "u" * 255), (" bob ", "bob")])
+def test_a_user_name_of_one_to_255_characters_is_kept(server: Server, user: str, kept: str) -> None:
+    key = server.new_key(user=user)
+    assert server.key_user(key.key_id) == kept
+
+
+@pytest.mark.parametrize("user", ["", "  ", "u" * 256, "a\tb", "a\u2028b", "a\u2029b"])
+def test_a_user_name_that_is_empty_too_long_or_has_control_characters_is_refused(
+    server: Server, user: str
+) -> None:
+    with pytest.raises(Refused) as caught:
+        server.new_key(user=user)
+    assert (caught.value.status, caught.value.message) == (
+        400,
+        "user must be 1 to 255 printable characters.",
+    )
+
+
+def test_the_audit_trail_is_read_from_one_to_100000_events(server: Server) -> None:
+    server.new_key("acme")
+    server.new_key("other")
+    everything = server.audit()
+    assert [e.action for e in everything] == [
+        "key.created",
+        "account.created",
+        "key.created",
+        "account.created",
+    ]
+    assert server.audit(limit=1) == everything[:1]
+    assert server.audit(limit=100_000) == everything
+    assert server.audit("other", limit=1) == everything[:1]
+    for limit in (0, 100_001):
+        with pytest.raises(Refused) as caught:
+            server.audit(limit=limit)
+        assert (caught.value.status, caught.value.message) == (
+            400,
+            "limit must be from 1 to 100000.",
+        )
+
+
+# --- the server's clock ---------------------------------------------------------------------
+
+
+def test_a_clock_without_a_time_zone_is_read_as_utc(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        server.clock.now = datetime(2026, 11, 25, 12, 0, 0, 123456)
+        session = server.login(expiry_time=60)
+        token = created(session, "prod")
+        assert token["createdTime"] == "2026-11-25T12:00:00.123Z"
+        assert token["props"]["createdTime"] == "2026-11-25T12:00:00.123Z"
+        server.clock.advance(seconds=59)
+        assert session.get(token["accessToken"]).status == 200
+        server.clock.advance(seconds=1)
+        assert session.get(token["accessToken"]).status == 401
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_times_are_kept_to_the_millisecond(admin: Session, server: Server) -> None:
+    token = created(admin, "prod")
+    assert token["createdTime"] == "2026-11-25T12:00:00.123Z"
+    server.clock.advance(microseconds=999)
+    patched = admin.patch(token["accessToken"], {"tokenEnabled": 0}).data
+    assert patched["createdTime"] == "2026-11-25T12:00:00.124Z"
+    assert re.fullmatch(r"[0-9a-f]{56}", token["accessToken"])
