@@ -194,11 +194,12 @@ class AgentTokens:
 
     @staticmethod
     def _items(raw: Any, method: str, path: str) -> _AnyList:
-        if raw is None:
+        if raw is None:  # an empty body: no tokens
             return []
-        data = raw.get("data") if isinstance(raw, dict) else None
-        if data is None and isinstance(raw, dict) and "data" not in raw:
+        if not isinstance(raw, dict) or "data" not in raw:
+            # Not ``{"data": ...}``: reading it as "no tokens" would hide a broken server.
             raise errors.TransportError(f"unexpected answer from {method} {path}: no data")
+        data = raw["data"]
         if data is None:
             return []
         if not isinstance(data, list):
