@@ -203,14 +203,33 @@ class Server:
 
     # --- administration (no HTTP route) ------------------------------------------------
 
-    def new_key(self, account: str = "acme", *, role: str = "admin", user: str = "admin") -> Any:
-        """A new API key (Lacework's key file: ``key_id``, ``secret``)."""
+    def new_key(
+        self, account: str = "acme", *, role: str = "admin", user: str | None = None
+    ) -> wire.ApiKeyFile:
+        """A new API key (Lacework's key file: ``key_id``, ``secret``), as ``keys create`` makes
+        it; ``user`` left out is the command's default."""
         with _refusals():
+            if user is None:
+                return self._service.create_api_key(account, role=Role(role))
             return self._service.create_api_key(account, role=Role(role), user=user)
+
+    def ensure_key(self, account: str, key_id: str, secret: str) -> bool:
+        """The key ``serve`` makes sure of at startup (``LW_API_KEY``); True when created."""
+        with _refusals():
+            return self._service.ensure_api_key(account, key_id, secret)
 
     def key_user(self, key_id: str) -> str:
         with _refusals():
             return self._service.get_api_key(key_id).user
+
+    def key_ids(self, account: str | None = None) -> list[str]:
+        """The ids of the API keys (of ``account``), as ``keys list`` shows them."""
+        with _refusals():
+            return [key.key_id for key in self._service.list_api_keys(account)]
+
+    def create_account(self, name: str, parent: str | None = None) -> None:
+        with _refusals():
+            self._service.create_account(name, parent=parent)
 
     def set_key_enabled(self, key_id: str, enabled: bool) -> None:
         with _refusals():

@@ -423,3 +423,151 @@ def test_times_are_kept_to_the_millisecond(admin: Session, server: Server) -> No
     patched = admin.patch(token["accessToken"], {"tokenEnabled": 0}).data
     assert patched["createdTime"] == "2026-11-25T12:00:00.124Z"
     assert re.fullmatch(r"[0-9a-f]{56}", token["accessToken"])
+    for micro, shown in ((5_999, "005"), (1_000, "001"), (999, "000"), (999_999, "999")):
+        server.clock.now = START.replace(microsecond=micro)
+        later = admin.patch(token["accessToken"], {"tokenEnabled": 1}).data
+        assert later["createdTime"] == f"2026-11-25T12:00:00.{shown}Z"
+        assert admin.get(token["accessToken"]).data["createdTime"] == later["createdTime"]
+
+
+# --- more of what a client is told ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("subscription", ["standard", "professional", "enterprise"])
+def test_each_documented_subscription_is_kept(admin: Session, subscription: str) -> None:
+    token = created(admin, "prod", subscription=subscription)
+    assert token["props"]["subscription"] == subscription
+
+
+def test_an_unknown_subscription_is_refused_naming_the_known_ones(admin: Session) -> None:
+    refused(
+        admin.create("prod", subscription="gold"),
+        "props.subscription must be one of enterprise, professional, standard.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "message"),
+    [
+        ("read-only", "create", "API key role 'read-only' may not create agent access tokens."),
+        ("read-only", "patch", "API key role 'read-only' may not update agent access tokens."),
+        (
+            "agent-installer",
+            "patch",
+            "API key role 'agent-installer' may not update agent access tokens.",
+        ),
+    ],
+)
+def test_a_role_that_may_not_write_is_told_so(
+    server: Server, admin: Session, role: str, method: str, message: str
+) -> None:
+    token = created(admin, "prod")["accessToken"]
+    session = server.login(role=role)
+    answer = session.create("mine") if method == "create" else session.patch(token, {})
+    assert (answer.status, answer.message) == (403, message)
+
+
+@pytest.mark.parametrize("scheme", ["Token", "Basic", "bearer", "BEARER"])
+def test_only_the_bearer_scheme_or_no_scheme_is_accepted(admin: Session, scheme: str) -> None:
+    answer = admin.server.call(
+        "GET", "/api/v2/AgentAccessTokens", headers={"Authorization": f"{scheme} {admin.bearer}"}
+    )
+    if scheme.lower() == "bearer":
+        assert answer.status == 200
+    else:
+        assert (answer.status, answer.message) == (401, "Invalid or expired access token.")
+    raw = admin.server.call(
+        "GET", "/api/v2/AgentAccessTokens", headers={"Authorization": admin.bearer}
+    )
+    assert raw.status == 200
+
+
+def test_a_token_is_found_by_its_own_created_time(admin: Session, server: Server) -> None:
+    first = created(admin, "first")
+    server.clock.advance(microseconds=700)
+    second = created(admin, "second")
+    assert first["createdTime"] == "2026-11-25T12:00:00.123Z"
+    assert second["createdTime"] == "2026-11-25T12:00:00.124Z"
+    for token in (first, second):
+        same = {"field": "createdTime", "expression": "eq", "value": token["createdTime"]}
+        assert admin.aliases(same) == [token["tokenAlias"]]
+    after = {"field": "createdTime", "expression": "gt", "value": first["createdTime"]}
+    assert admin.aliases(after) == ["second"]
+
+
+def test_a_value_ending_in_a_backslash_is_refused_only_as_a_pattern(admin: Session) -> None:
+    created(admin, "back\\")
+    for expression in ("eq", "ge", "le"):
+        item = {"field": "tokenAlias", "expression": expression, "value": "back\\"}
+        assert admin.aliases(item) == ["back\\"]
+    in_filter = {"field": "tokenAlias", "expression": "in", "values": ["back\\"]}
+    assert admin.aliases(in_filter) == ["back\\"]
+
+
+def test_changes_of_os_and_subscription_are_audited(admin: Session, server: Server) -> None:
+    token = created(admin, "prod")["accessToken"]
+    admin.patch(token, {"props": {"os": "windows", "subscription": "enterprise"}})
+    newest = server.audit(limit=1)[0]
+    assert (newest.action, newest.detail) == (
+        "token.updated",
+        "props.os 'linux' -> 'windows'; props.subscription None -> 'enterprise'",
+    )
+
+
+def test_keys_and_accounts_made_without_an_actor_or_user_are_the_systems(server: Server) -> None:
+    key = server.new_key("acme")
+    assert server.key_user(key.key_id) == "admin"
+    server.create_account("prod", parent="acme")
+    events = server.audit()
+    assert [(e.action, e.actor, e.detail) for e in events] == [
+        ("account.created", "system", "account 'prod': sub-account of 'acme'"),
+        ("key.created", "system", "role admin, user 'admin'"),
+        ("account.created", "system", "account 'acme': top-level account"),
+    ]
+
+
+def test_account_names_are_checked_as_account_or_parent(server: Server) -> None:
+    message = "must be 1 to 63 letters, digits, '-' or '_', starting with a letter or digit"
+    for name, parent, field in (("bad name", None, "account"), ("prod", "bad name", "parent")):
+        with pytest.raises(Refused) as caught:
+            server.create_account(name, parent=parent)
+        assert (caught.value.status, caught.value.message) == (
+            400,
+            f"{field} {message} (got 'bad name').",
+        )
+
+
+def test_the_audit_trail_shows_the_newest_hundred_by_default(server: Server) -> None:
+    for number in range(101):
+        server.new_key("acme", user=f"user{number}")
+    shown = server.audit()
+    assert len(shown) == 100
+    assert shown[0].detail == "role admin, user 'user100'"
+    assert shown[-1].detail == "role admin, user 'user1'"
+
+
+def test_keys_are_listed_per_account(server: Server) -> None:
+    acme = server.new_key("acme")
+    other = server.new_key("other")
+    assert server.key_ids("acme") == [acme.key_id]
+    assert server.key_ids(" ACME ") == [acme.key_id]
+    assert sorted(server.key_ids()) == sorted([acme.key_id, other.key_id])
+    assert server.key_ids("nobody") == []
+
+
+def test_a_key_given_at_startup_is_checked_and_never_rekeyed(server: Server) -> None:
+    assert server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", "_secret")
+    assert not server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", "_secret")
+    assert server.key_user("ACME_FROM_ENVIRONMENT") == "admin"
+    for key_id, secret, message in (
+        ("", "_secret", "keyId must be printable ASCII."),
+        ("KEY ID\n", "_secret", "keyId must be printable ASCII."),
+        ("KÉY", "_secret", "keyId must be printable ASCII."),
+        ("ACME_OTHER", "", "The API secret must not be empty."),
+    ):
+        with pytest.raises(Refused) as caught:
+            server.ensure_key("acme", key_id, secret)
+        assert (caught.value.status, caught.value.message) == (400, message)
+    with pytest.raises(Refused) as conflict:
+        server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", "_other")
+    assert conflict.value.status == 409
