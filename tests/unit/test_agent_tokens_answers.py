@@ -151,14 +151,6 @@ def test_a_malformed_token_in_a_listing_is_an_error_not_dropped(
         call(tokens)
 
 
-def test_find_refuses_a_malformed_answer_too(
-    rsps: responses.RequestsMock, tokens: AgentTokens
-) -> None:
-    rsps.add(responses.POST, SEARCH_URL, json={"data": [{**token_wire(), "tokenAlias": 5}]})
-    with pytest.raises(errors.TransportError, match=r"data\[0\]\.tokenAlias: must be a string"):
-        tokens.find("prod")
-
-
 def test_find_takes_the_exact_match_among_looser_ones(
     rsps: responses.RequestsMock, tokens: AgentTokens
 ) -> None:
@@ -250,3 +242,75 @@ def test_soft_delete_names_follow_the_providers_pattern() -> None:
         assert name.startswith("web-") and name.endswith("-deleted")
         suffix = name.removeprefix("web-").removesuffix("-deleted")
         assert len(suffix) == 5 and suffix.isascii() and suffix.isalnum() and suffix.islower()
+
+
+def test_a_malformed_patch_answer_names_the_masked_path(
+    rsps: responses.RequestsMock, tokens: AgentTokens
+) -> None:
+    rsps.add(responses.PATCH, TOKEN_URL, json={"data": {**token_wire(), "tokenEnabled": "0"}})
+    with pytest.raises(errors.TransportError) as caught:
+        tokens.disable(TOKEN)
+    shown = f"/api/v2/AgentAccessTokens/{wire.mask(TOKEN)}"
+    assert str(caught.value) == (
+        f"unexpected answer from PATCH {shown}: tokenEnabled: must be the integer 0 or 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({}, "no data"),
+        ({"data": [{**token_wire(), "tokenAlias": 5}]}, "data[0].tokenAlias: must be a string"),
+    ],
+)
+def test_find_names_what_is_wrong_with_its_answer(
+    rsps: responses.RequestsMock, tokens: AgentTokens, answer: Any, problem: str
+) -> None:
+    rsps.add(responses.POST, SEARCH_URL, json=answer)
+    with pytest.raises(errors.TransportError) as caught:
+        tokens.find("prod")
+    assert str(caught.value) == (
+        f"unexpected answer from POST /api/v2/AgentAccessTokens/search: {problem}"
+    )
+
+
+def test_import_refusing_another_token_is_a_not_found_error(
+    rsps: responses.RequestsMock, tokens: AgentTokens
+) -> None:
+    rsps.add(responses.GET, f"{TOKENS_URL}/{OTHER}", json={"data": token_wire()})
+    with pytest.raises(errors.NotFoundError) as caught:
+        tokens.import_token(OTHER)
+    error = caught.value
+    assert (error.status, error.method, error.path) == (
+        404,
+        "GET",
+        f"/api/v2/AgentAccessTokens/{wire.mask(OTHER)}",
+    )
+
+
+def test_an_empty_token_value_is_an_invalid_request(tokens: AgentTokens) -> None:
+    with pytest.raises(errors.InvalidRequestError) as caught:
+        tokens.update("", enabled=False)
+    error = caught.value
+    assert (error.status, error.method, error.path, error.message) == (
+        400,
+        "",
+        "/api/v2/AgentAccessTokens",
+        "an agent access token value is required",
+    )
+
+
+@pytest.mark.parametrize("lookup", ["search", "find"])
+def test_searches_are_repeated_after_a_gateway_error(
+    rsps: responses.RequestsMock, lookup: str
+) -> None:
+    rsps.add(responses.POST, SEARCH_URL, json={"message": "bad gateway"}, status=502)
+    rsps.add(responses.POST, SEARCH_URL, json={"data": [token_wire()]})
+    tokens = make_client().agent_tokens
+    if lookup == "search":
+        found = tokens.search([SearchFilter("tokenAlias", Expression.EQ, "prod")])
+        assert [t.token for t in found] == [TOKEN]
+    else:
+        one = tokens.find("prod")
+        assert one is not None and one.token == TOKEN
+    assert len(calls_to(rsps, "POST", SEARCH_URL)) == 2

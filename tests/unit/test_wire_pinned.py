@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from attrs import frozen
 
 from lacework_tokens import limits, wire
 from lacework_tokens.wire import (
@@ -458,3 +459,124 @@ def test_what_could_be_a_token_value() -> None:
         assert not limits.is_printable_token_value(bad)
     assert limits.SEARCH_VALUES_MAX == 1000
     assert limits.SOFT_DELETE_SUFFIX == "-deleted"
+
+
+# --- every model through the one converter --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        wire.CreateAgentTokenRequest,
+        UpdateAgentTokenRequest,
+        SearchRequest,
+        AccessTokenRequest,
+        wire.AccessTokenResponse,
+        wire.ErrorBody,
+        ApiKeyFile,
+        AgentAccessToken,
+    ],
+)
+@pytest.mark.parametrize("body", [None, [], "{}", 1])
+def test_a_body_that_is_no_object_is_refused_as_the_body(model: type[Any], body: Any) -> None:
+    with pytest.raises(WireError) as caught:
+        wire.parse(body, model)
+    assert str(caught.value) == "body: must be a JSON object"
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "problem"),
+    [
+        (wire.CreateAgentTokenRequest, {"tokenAlias": 1}, "tokenAlias: must be a string"),
+        (
+            wire.CreateAgentTokenRequest,
+            {"tokenAlias": "a", "tokenEnabled": True},
+            "tokenEnabled: must be the integer 0 or 1",
+        ),
+        (UpdateAgentTokenRequest, {"tokenAlias": 1}, "tokenAlias: must be a string"),
+        (UpdateAgentTokenRequest, {"tokenEnabled": 2}, "tokenEnabled: must be the integer 0 or 1"),
+        (UpdateAgentTokenRequest, {"props": {"os": 1}}, "props.os: must be a string"),
+        (AccessTokenRequest, {}, "keyId: is required"),
+        (AccessTokenRequest, {"keyId": 5}, "keyId: must be a string"),
+        (wire.AccessTokenResponse, {"expiresAt": "2026-11-25T13:00:00Z"}, "token: is required"),
+        (wire.AccessTokenResponse, {"token": "b"}, "expiresAt: is required"),
+        (wire.ErrorBody, {"message": 1}, "message: must be a string"),
+        (ApiKeyFile, {"secret": "s", "account": "a"}, "keyId: is required"),
+        (ApiKeyFile, {"keyId": "k", "account": "a"}, "secret: is required"),
+        (ApiKeyFile, {"keyId": "k", "secret": "s"}, "account: is required"),
+        (
+            ApiKeyFile,
+            {"keyId": "k", "secret": "s", "account": "a", "subAccount": 1},
+            "subAccount: must be a string",
+        ),
+        (
+            AgentAccessToken,
+            {
+                "accessToken": "t",
+                "tokenAlias": "a",
+                "createdTime": "2026-11-25T12:00:00Z",
+                "props": {"subscription": 1},
+            },
+            "props.subscription: must be a string",
+        ),
+    ],
+)
+def test_a_wrong_field_is_named_with_its_path(model: type[Any], body: Any, problem: str) -> None:
+    with pytest.raises(WireError) as caught:
+        wire.parse(body, model)
+    assert str(caught.value) == problem
+
+
+def test_props_alone_through_the_converter() -> None:
+    props = wire.parse({"os": "linux", "subscription": "standard"}, wire.TokenProps)
+    assert props == wire.TokenProps(os="linux", subscription="standard")
+    with pytest.raises(WireError) as caught:
+        wire.parse({"os": 1}, wire.TokenProps)
+    assert str(caught.value) == "props.os: must be a string"
+    assert wire.converter.unstructure(wire.TokenProps(description="", subscription="x")) == {
+        "description": "",
+        "subscription": "x",
+    }
+    create = wire.CreateAgentTokenRequest("a", props=wire.TokenProps(subscription="enterprise"))
+    assert wire.converter.unstructure(create)["props"] == {"subscription": "enterprise"}
+
+
+def test_one_filter_and_an_error_body_through_the_converter() -> None:
+    item = wire.parse({"field": "props.os", "expression": "ne", "value": "linux"}, SearchFilter)
+    assert item == SearchFilter("props.os", Expression.NE, "linux")
+    assert wire.converter.unstructure(item) == {
+        "expression": "ne",
+        "field": "props.os",
+        "value": "linux",
+    }
+    with pytest.raises(WireError) as caught:
+        wire.parse({"field": "props.os", "expression": "in"}, SearchFilter)
+    assert str(caught.value) == "filter.values: must be a non-empty list for 'in'"
+    assert wire.converter.unstructure(wire.ErrorBody("no")) == {"message": "no"}
+    assert wire.converter.unstructure(SearchRequest()) == {"filters": []}
+
+
+def test_a_model_without_a_hook_is_refused_as_the_body() -> None:
+    @frozen
+    class Thing:
+        count: int
+
+    with pytest.raises(WireError) as caught:
+        wire.parse({"count": "many"}, Thing)
+    assert (caught.value.field, caught.value.message) == (
+        "body",
+        "does not match Thing: ClassValidationError",
+    )
+
+
+def test_a_token_built_in_code_has_the_documented_defaults() -> None:
+    token = AgentAccessToken(token="t", name="prod")
+    assert (token.description, token.os, token.enabled, token.version, token.subscription) == (
+        "",
+        "linux",
+        True,
+        "0.1",
+        None,
+    )
+    assert wire.CreateAgentTokenRequest("a").token_enabled is True
+    assert ApiKeyFile("k", "s", "a").sub_account == ""
