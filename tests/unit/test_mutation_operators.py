@@ -50,7 +50,7 @@ def test_each_operator_makes_the_expected_change() -> None:
     assert described() == [
         ("<module>", "32", "33", True),
         ("Rule", "400", "401", True),
-        ("<module>", "False", "True", True),
+        ("check", "False", "True", True),
         (
             "check",
             "not 1 <= len(name) <= LIMIT and strict",
@@ -84,6 +84,21 @@ def test_every_mutant_compiles_and_changes_only_its_own_spot() -> None:
         changed = ast.unparse(tree)
         assert changed != original
         assert len(changed.splitlines()) - len(original.splitlines()) in (0, 1)
+
+
+def test_ids_survive_a_function_moving_to_a_class_or_module() -> None:
+    in_class = "class Checks:\n" + textwrap.indent(SOURCE.split("def check", 1)[1], "    ")
+    in_class = in_class.replace("    (name", "    def check(name", 1)
+    moved = {m.id for m in mutants("other.py", in_class)}
+    inside = {m.id for m in mutants("m.py", SOURCE) if m.qualname == "check"}
+    assert inside and inside <= moved
+
+
+def test_the_same_change_at_import_in_two_modules_has_two_ids() -> None:
+    first = mutants("a.py", "LIMIT = 1\n")
+    second = mutants("b.py", "OTHER = 1\n")
+    assert first[0].id != second[0].id
+    assert mutants("c.py", "LIMIT = 1\n")[0].id == first[0].id
 
 
 def test_ids_are_stable_when_other_code_moves() -> None:

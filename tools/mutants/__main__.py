@@ -106,6 +106,14 @@ def report(
         print("\nlisted as equivalent but killed (remove from equivalent.txt):")
         for result in wrongly_marked:
             print(f"  {result.mutant.id} {result.mutant.path}:{result.mutant.line}")
+    seen: dict[str, Mutant] = {}
+    for result in results:
+        twin = seen.setdefault(result.mutant.id, result.mutant)
+        if twin is not result.mutant:
+            print(
+                f"\ntwo mutants share the id {twin.id}: {twin.path}:{twin.line} and "
+                f"{result.mutant.path}:{result.mutant.line}; an equivalent entry covers both"
+            )
     if not only:
         produced = {r.mutant.id for r in results}
         stale = sorted(set(equivalent) - produced)

@@ -78,15 +78,26 @@ class Mutant:
     at_import: bool
     occurrence: int
     names: tuple[str, ...]
+    bound: tuple[str, ...]
 
     @property
     def id(self) -> str:
-        """Stable across edits elsewhere in the file: where, what, and which of identical ones."""
-        text = f"{self.path}|{self.qualname}|{self.before}|{self.after}|{self.occurrence}"
+        """The function's name, the change, and which of identical changes in it this is.
+
+        Neither the line, the file nor the enclosing class is part of it: an id survives edits
+        elsewhere and the move of a function to another module or class. At import level, the
+        names the statement defines stand beside the function's.
+        """
+        identity = _identity(self.qualname, self.bound)
+        text = f"{identity}|{self.before}|{self.after}|{self.occurrence}"
         return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
 
     def describe(self) -> str:
         return f"`{_shorten(self.before)}` -> `{_shorten(self.after)}`"
+
+
+def _identity(qualname: str, names: tuple[str, ...]) -> str:
+    return f"{qualname.rsplit('.', 1)[-1]}:{','.join(names)}"
 
 
 def _shorten(text: str) -> str:
@@ -198,7 +209,10 @@ class _Walker(ast.NodeTransformer):
 
     def _mutant(self, node: ast.AST, ordinal: int, before: str, after: str) -> Mutant:
         qualname = ".".join(self._scope) or "<module>"
-        key = (qualname, before, after)
+        bound = () if self._in_function else tuple(sorted(self._bound()))
+        # Code that uses the statement's names, or its classes, may notice the change.
+        names = () if self._in_function else tuple(sorted({*self._classes, *bound}))
+        key = (_identity(qualname, bound), before, after)
         occurrence = self._seen.get(key, 0)
         self._seen[key] = occurrence + 1
         first = getattr(node, "lineno", 0)
@@ -216,18 +230,16 @@ class _Walker(ast.NodeTransformer):
             after=after,
             at_import=not self._in_function,
             occurrence=occurrence,
-            names=() if self._in_function else tuple(sorted(self._names())),
+            names=names,
+            bound=bound,
         )
 
-    def _names(self) -> set[str]:
-        """What the import-level statement being visited binds, within its classes."""
-        names = set(self._classes)
+    def _bound(self) -> set[str]:
+        """What the import-level statement being visited binds."""
         statement = self._statement
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(statement.name)
-        elif statement is not None:
-            names |= bound_names(statement)
-        return names
+            return {statement.name}
+        return set() if statement is None else bound_names(statement)
 
     def _done(self) -> bool:
         return self.applied
@@ -269,12 +281,12 @@ class _Walker(ast.NodeTransformer):
     def _visit_function(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> ast.FunctionDef | ast.AsyncFunctionDef:
-        # Defaults run at import, in the enclosing scope; decorators and annotations are left.
+        # Defaults run at import; decorators and annotations are left alone.
         args = node.args
-        args.defaults = [self._expr(d) for d in args.defaults]
-        args.kw_defaults = [None if d is None else self._expr(d) for d in args.kw_defaults]
         self._scope.append(node.name)
         try:
+            args.defaults = [self._expr(d) for d in args.defaults]
+            args.kw_defaults = [None if d is None else self._expr(d) for d in args.kw_defaults]
             node.body = self._visit_body(node.body, in_function=True)
         finally:
             self._scope.pop()

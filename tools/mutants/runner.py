@@ -25,6 +25,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -243,12 +244,12 @@ def _fork(child: Any) -> int:
     """Run ``child()`` in a forked process of its own group; its return value is the exit code."""
     pid = os.fork()
     if pid == 0:  # the child
-        code = 70
+        code = _CHILD_FAILED
         try:
             os.setpgid(0, 0)
             code = int(child())
         except BaseException:  # whatever happens, the child must end here
-            code = 71
+            code = _CHILD_FAILED
         finally:
             os._exit(code)
     return pid
@@ -262,9 +263,7 @@ def _wait(pid: int, timeout: float | None) -> int | None:
         if done:
             return os.waitstatus_to_exitcode(status)
         if deadline is not None and time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            _kill(pid)
             return None
         time.sleep(POLL_SECONDS)
 
@@ -293,7 +292,7 @@ def _traced_roots(config: Config) -> list[Path]:
 
 def _baseline(config: Config, log: Path) -> Baseline:
     prefixes = tuple(f"{root}{os.sep}" for root in _traced_roots(config))
-    out = Path(tempfile.mkdtemp(prefix="mutants-")) / "baseline.json"
+    out = log.with_suffix(".json")
 
     def child() -> int:
         with log.open("w") as sink:
@@ -486,42 +485,67 @@ class _Progress:
         print(mark, end="\n" if self.done % 80 == 0 else "", flush=True)
 
 
+_CHILD_FAILED: Final = 71
+
+
+def _outcome(code: int, mutant: Mutant) -> str:
+    """What a child's exit code says. The unmutated baseline passed with the same tests and
+    arguments, so any failure (failed tests, a module that no longer imports, test ids that no
+    longer exist, a crash) is the mutant's doing."""
+    if code == 0:
+        return Outcome.SURVIVED
+    if code != _CHILD_FAILED:
+        return Outcome.KILLED
+    raise RuntimeError(
+        f"the child for {mutant.path}:{mutant.line} {mutant.describe()} failed before pytest "
+        "ran; re-run it with --only and --verbose"
+    )
+
+
 def _execute(
     config: Config, jobs: list[_Job], sources: dict[str, str], verbose: bool
 ) -> list[Result]:
     results: list[Result] = []
     progress = _Progress(verbose)
-    pending = list(jobs)
-    running: dict[int, tuple[_Job, float]] = {}
-    for job in [j for j in pending if not j.tests]:
+    for job in [j for j in jobs if not j.tests]:
         result = Result(job.mutant, Outcome.UNCOVERED, 0.0, 0)
         results.append(result)
         progress.step(result)
-    pending = [j for j in pending if j.tests]
-    while pending or running:
-        while pending and len(running) < config.jobs:
-            job = pending.pop(0)
-            running[_start(config, job, sources[job.target.path])] = (job, time.monotonic())
-        for pid, (job, started) in list(running.items()):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            elapsed = time.monotonic() - started
-            if not done and elapsed <= job.timeout:
-                continue
-            if not done:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                outcome = Outcome.TIMED_OUT
-            else:
-                code = os.waitstatus_to_exitcode(status)
-                outcome = Outcome.SURVIVED if code == 0 else Outcome.KILLED
-            del running[pid]
-            result = Result(job.mutant, outcome, elapsed, len(job.tests))
-            results.append(result)
-            progress.step(result)
-        time.sleep(POLL_SECONDS)
+    pending = [j for j in jobs if j.tests]
+    running: dict[int, tuple[_Job, float]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < config.jobs:
+                job = pending.pop(0)
+                running[_start(config, job, sources[job.target.path])] = (job, time.monotonic())
+            for pid, (job, started) in list(running.items()):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                elapsed = time.monotonic() - started
+                if not done and elapsed <= job.timeout:
+                    continue
+                del running[pid]
+                if done:
+                    outcome = _outcome(os.waitstatus_to_exitcode(status), job.mutant)
+                else:
+                    _kill(pid)
+                    outcome = Outcome.TIMED_OUT
+                result = Result(job.mutant, outcome, elapsed, len(job.tests))
+                results.append(result)
+                progress.step(result)
+            time.sleep(POLL_SECONDS)
+    finally:
+        for pid in running:
+            _kill(pid)
     print()
     return results
+
+
+def _kill(pid: int) -> None:
+    """End a child and whatever it started (its own process group), and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def run(
@@ -531,12 +555,17 @@ def run(
     targets = [t for t in config.targets if not only or t.path in only or t.module in only]
     if not targets:
         raise ValueError(f"no configured target matches {list(only)}")
-    os.environ.setdefault(
-        "HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="mutants-hypothesis-")
-    )
-    log = Path(tempfile.mkdtemp(prefix="mutants-")) / "baseline.log"
-    print(f"baseline: {' '.join(config.tests)} (log {log})", flush=True)
-    baseline = _baseline(config, log)
+    # Hypothesis keeps the examples that failed on a mutant: keep them out of the project's own.
+    work = Path(tempfile.mkdtemp(prefix="mutants-"))
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(work / "hypothesis"))
+    log = work / "baseline.log"
+    print(f"baseline: {' '.join(config.tests)}", flush=True)
+    try:
+        baseline = _baseline(config, log)
+    except RuntimeError:
+        print(log.read_text() if log.exists() else "(no log)", file=sys.stderr)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     print(
         f"baseline: {len(baseline.lines)} tests in {baseline.wall_seconds:.1f} s; "
         f"warming {len(baseline.modules)} modules",
@@ -549,4 +578,7 @@ def run(
     for target in targets:
         jobs.extend(_plan(config, baseline, references, target, sources[target.path]))
     print(f"{len(jobs)} mutants in {len(targets)} modules, {config.jobs} at a time", flush=True)
-    return _execute(config, jobs, sources, verbose), baseline.wall_seconds
+    try:
+        return _execute(config, jobs, sources, verbose), baseline.wall_seconds
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
