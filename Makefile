@@ -3,25 +3,38 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
+TERRAFORM_STAMP := $(VENV)/.installed-terraform
 DEV_STAMP := $(VENV)/.installed-dev
 
 HOST ?= 127.0.0.1
 PORT ?= 8080
 SERVE_ARGS ?=
 
-.PHONY: run test lint bench mutants install dev clean
+.PHONY: run test lint bench mutants install dev terraform walkthrough clean
 
+# pip is quiet, and takes a while: each step says what it does before it starts.
 $(VENV)/bin/python:
+	@echo "Creating $(VENV) (a Python virtual environment for lacework-tokens)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# `make run` needs the backend: the SDK plus the server extra.
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "Installing lacework-tokens and the server's dependencies into $(VENV) (pip; about 30 s the first time)..."
+	$(BIN)/python -m pip install --quiet -e '.[server]'
 	touch $@
 
+# `make terraform` needs the plugin's dependencies: the terraform extra.
+$(TERRAFORM_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing the Terraform plugin's dependencies into $(VENV) (pip; about 30 s the first time)..."
+	$(BIN)/python -m pip install --quiet -e '.[terraform]'
+	touch $@
+
+# The tests need every extra (server, terraform, postgres) and the test tools.
 $(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing lacework-tokens with every extra and the test tools into $(VENV) (pip; a few minutes the first time)..."
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@ $(RUN_STAMP)
+	touch $@ $(RUN_STAMP) $(TERRAFORM_STAMP)
 
 install: $(RUN_STAMP)
 
@@ -30,6 +43,14 @@ dev: $(DEV_STAMP)
 ## make run: start the backend on http://$(HOST):$(PORT) with the embedded SQLite database
 run: $(RUN_STAMP)
 	$(BIN)/lacework-tokens serve --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+
+## make terraform: install the Terraform plugin (lacework/lacework) into ~/.terraform.d/plugins
+terraform: $(TERRAFORM_STAMP)
+	$(BIN)/lacework-tokens terraform install $(INSTALL_ARGS)
+
+## make walkthrough: follow the README in a fresh clone of this commit (installs from PyPI)
+walkthrough:
+	$(PYTHON) tests/walkthrough.py
 
 ## make test: install what the tests need, lint, type-check and run the whole suite
 test: $(DEV_STAMP)

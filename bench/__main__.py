@@ -14,7 +14,7 @@ def show(rows: list[tuple[str, float, str]]) -> None:
 
 
 def main() -> int:
-    which = set(sys.argv[1:]) or {"backend", "terraform"}
+    which = set(sys.argv[1:]) or {"backend", "terraform", "review"}
     if "backend" in which:
         print("# backend and SDK", flush=True)
         show(backend_bench.run())
@@ -23,6 +23,11 @@ def main() -> int:
 
         print("# terraform", flush=True)
         terraform_bench.main()
+    if "review" in which:
+        from bench import review_bench
+
+        print("# review", flush=True)
+        review_bench.main()
     return 0
 
 

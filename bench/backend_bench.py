@@ -26,9 +26,9 @@ import requests
 
 from bench.load import Request, run_load
 from lacework_tokens import wire
-from lacework_tokens.server.secrets import Sealer, new_agent_token
-from lacework_tokens.server.sqlite_store import SqliteStore
-from lacework_tokens.server.store import TokenRecord
+from lacework_tokens.server.crypto import Sealer, new_agent_token
+from lacework_tokens.server.storage.records import TokenRecord
+from lacework_tokens.server.storage.sqlite import SqliteStore
 from lacework_tokens.testing import Backend, run_backend
 
 Row = tuple[str, float, str]

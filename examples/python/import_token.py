@@ -5,8 +5,8 @@ secret out of the process list and shell history) or from the first argument. Th
 looked up and must come back with exactly that value; its name, state and times are printed,
 with the value masked.
 
-    export LW_ACCOUNT=... LW_API_KEY=... LW_API_SECRET=...   # plus LW_API_SERVER_URL for a backend
-    LW_AGENT_TOKEN=<token value> python examples/python/import_token.py
+    eval "$(.venv/bin/lacework-tokens env)"     # or: export LW_ACCOUNT=... LW_API_KEY=... etc.
+    LW_AGENT_TOKEN=<token value> .venv/bin/python examples/python/import_token.py
 
 Exit status: 0 when found, 1 when not found or on any other error, 2 without a token value.
 """

@@ -7,9 +7,9 @@ finally soft-deletes it (Lacework tokens cannot be deleted: they are disabled an
 Configuration comes from the usual Lacework settings, so it runs against Lacework itself or
 against a local backend (``make run``)::
 
-    export LW_ACCOUNT=local LW_API_KEY=... LW_API_SECRET=...
-    export LW_API_SERVER_URL=http://127.0.0.1:8080   # only for a local backend
-    python examples/python/quickstart.py --name quickstart-example
+    eval "$(.venv/bin/lacework-tokens env)"   # the backend `make run` started here; for Lacework
+                                              # itself: export LW_ACCOUNT=... LW_API_KEY=... etc.
+    .venv/bin/python examples/python/quickstart.py --name quickstart-example
 
 Token values are printed masked; ``--show-token`` prints the value in full.
 """

@@ -12,12 +12,14 @@ the name without an enabled token behind it for agents to use:
 5. give the successor the name NAME, so lookups by name (the Terraform data source, the CLI's
    ``show --name``) now find it.
 
-    export LW_ACCOUNT=... LW_API_KEY=... LW_API_SECRET=...   # plus LW_API_SERVER_URL for a backend
-    python examples/python/rotation.py prod --show-token
+    eval "$(.venv/bin/lacework-tokens env)"     # or: export LW_ACCOUNT=... LW_API_KEY=... etc.
+    .venv/bin/python examples/python/rotation.py prod --show-token
 
 The report is JSON on stdout (token values masked unless ``--show-token``); progress goes to
-stderr. Exit status 1 on any error; the old token is left untouched if the successor could not
-be created.
+stderr. Exit status 1 on any error. A rotation that fails leaves nothing half-done: the names
+it needs are checked before anything is created, a successor whose predecessor could not be
+retired is deleted again, and if even that fails, the error says exactly which tokens are left
+in which state.
 """
 
 from __future__ import annotations
@@ -50,13 +52,41 @@ def rotate(client: Client, name: str, show_token: bool) -> dict[str, Any]:
     if not old.enabled:
         raise SystemExit(f"error: {name!r} is disabled; rotate an enabled token")
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    next_name, retired_name = f"{name}-next-{stamp}", f"{name}-retired-{stamp}"
+    for needed in (next_name, retired_name):
+        if tokens.find(needed) is not None:
+            raise SystemExit(
+                f"error: a token named {needed!r} exists already (a rotation of {name!r} in this "
+                "second?); nothing changed, try again in a second"
+            )
 
-    successor = tokens.create(f"{name}-next-{stamp}", description=old.description, os=old.os)
+    successor = tokens.create(next_name, description=old.description, os=old.os)
     # Both tokens are enabled now: agents can move to the successor before the old one stops.
     print(f"created the successor of {name!r}; disabling the old token", file=sys.stderr)
 
-    retired = tokens.update(old.token, name=f"{name}-retired-{stamp}", enabled=False)
-    successor = tokens.update(successor.token, name=name)
+    try:
+        retired = tokens.update(old.token, name=retired_name, enabled=False)
+    except LaceworkError as exc:
+        try:
+            tokens.soft_delete(successor.token)
+        except LaceworkError as undo:
+            raise SystemExit(
+                f"error: could not retire {name!r} ({exc}), nor delete its successor again "
+                f"({undo}): left behind an enabled token {next_name!r} "
+                f"({wire.mask(successor.token)}); {name!r} is unchanged"
+            ) from None
+        raise SystemExit(
+            f"error: could not retire {name!r} ({exc}); its successor was deleted again, so "
+            f"nothing is left enabled but {name!r}, unchanged"
+        ) from None
+    try:
+        successor = tokens.update(successor.token, name=name)
+    except LaceworkError as exc:
+        raise SystemExit(
+            f"error: {name!r} was retired (disabled, renamed {retired_name!r}) but its successor "
+            f"could not take the name ({exc}): the successor is enabled as {next_name!r} "
+            f"({wire.mask(successor.token)}); rename it to {name!r} to finish"
+        ) from None
     print(f"{name!r} now names the successor", file=sys.stderr)
     return {"old": summary(retired, show_token), "new": summary(successor, show_token)}
 

@@ -15,55 +15,41 @@ __version__ = "0.1.0"
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+# The errors module imports nothing: every caller may have it at once.
+from lacework_tokens import errors
+from lacework_tokens.errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    InvalidRequestError,
+    LaceworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
 if TYPE_CHECKING:
-    from lacework_tokens import errors
     from lacework_tokens.agent_tokens import AgentTokens
     from lacework_tokens.client import Client
-    from lacework_tokens.errors import (
-        ApiError,
-        AuthenticationError,
-        ConfigurationError,
-        ConflictError,
-        InvalidRequestError,
-        LaceworkError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitedError,
-        ServerError,
-        TransportError,
-    )
+    from lacework_tokens.config import ClientSettings
     from lacework_tokens.wire import AgentAccessToken, Expression, SearchFilter
 
-# Public names are imported on first use: the Terraform plugin starts a process per command and
-# must not pay for requests, attrs and cattrs before its handshake.
+# The other public names are imported on first use: the Terraform plugin starts a process per
+# command and must not pay for requests, attrs and cattrs before its handshake.
 _LAZY: dict[str, str] = {
     "AgentTokens": "lacework_tokens.agent_tokens",
     "Client": "lacework_tokens.client",
+    "ClientSettings": "lacework_tokens.config",
     "AgentAccessToken": "lacework_tokens.wire",
     "Expression": "lacework_tokens.wire",
     "SearchFilter": "lacework_tokens.wire",
-    **{
-        name: "lacework_tokens.errors"
-        for name in (
-            "ApiError",
-            "AuthenticationError",
-            "ConfigurationError",
-            "ConflictError",
-            "InvalidRequestError",
-            "LaceworkError",
-            "NotFoundError",
-            "PermissionDeniedError",
-            "RateLimitedError",
-            "ServerError",
-            "TransportError",
-        )
-    },
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name == "errors":
-        return import_module("lacework_tokens.errors")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lacework_tokens' has no attribute {name!r}")
@@ -78,6 +64,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "Client",
+    "ClientSettings",
     "ConfigurationError",
     "ConflictError",
     "Expression",

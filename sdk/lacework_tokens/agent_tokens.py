@@ -33,7 +33,6 @@ TOKENS_PATH: Final = "/api/v2/AgentAccessTokens"
 _SUFFIX_ALPHABET: Final = string.ascii_lowercase + string.digits
 # ``AgentTokens.list`` shadows the builtin inside the class body.
 TokenList = list[AgentAccessToken]
-_AnyList = list[Any]
 
 
 def _quoted(token: str) -> str:
@@ -56,9 +55,9 @@ class AgentTokens:
 
     def get(self, token: str) -> AgentAccessToken:
         """The token with this value; ``errors.NotFoundError`` when there is none."""
-        path = self._path(token)
-        raw = self._client.request("GET", path, secret_in_path=_quoted(token))
-        return self._one(raw, "GET", path, _quoted(token))
+        return self._client.request_one(
+            "GET", self._path(token), AgentAccessToken, secret_in_path=_quoted(token)
+        )
 
     def import_token(self, token: str) -> AgentAccessToken:
         """``get``, refusing an answer about another token (as ``terraform import`` does)."""
@@ -73,8 +72,7 @@ class AgentTokens:
         return found
 
     def list(self) -> TokenList:
-        raw = self._client.request("GET", TOKENS_PATH)
-        return self._many(raw, "GET", TOKENS_PATH)
+        return self._client.request_list("GET", TOKENS_PATH, AgentAccessToken)
 
     def search(self, filters: Sequence[SearchFilter]) -> TokenList:
         """Tokens matching every filter.
@@ -82,13 +80,17 @@ class AgentTokens:
         ``SearchFilter("tokenAlias", Expression.EQ, "prod")`` finds the token named ``prod``.
         """
         body = wire.converter.unstructure(SearchRequest(filters=tuple(filters)))
-        path = f"{TOKENS_PATH}/search"
-        raw = self._client.request("POST", path, body, idempotent=True)
-        return self._many(raw, "POST", path)
+        return self._client.request_list(
+            "POST", f"{TOKENS_PATH}/search", AgentAccessToken, body, idempotent=True
+        )
 
     def find(self, name: str) -> AgentAccessToken | None:
         """The token named exactly ``name``, or ``None``."""
-        return self._find(name)[0]
+        for found in self.search((SearchFilter("tokenAlias", Expression.EQ, name),)):
+            # The server's "eq" may be looser than an exact, case-sensitive match.
+            if found.name == name:
+                return found
+        return None
 
     # --- writing --------------------------------------------------------------------------
 
@@ -112,11 +114,9 @@ class AgentTokens:
         )
         body = wire.converter.unstructure(request)
 
-        def recover() -> Any | None:
-            found, raw = self._find(name)
-            if found is None:
-                return None
-            if found.description != description or found.os != os:
+        def recover() -> AgentAccessToken | None:
+            found = self.find(name)
+            if found is not None and (found.description != description or found.os != os):
                 raise errors.ConflictError(
                     f"the outcome of creating agent access token '{name}' is unknown, and a "
                     "token with that name but other settings exists",
@@ -124,10 +124,11 @@ class AgentTokens:
                     method="POST",
                     path=TOKENS_PATH,
                 )
-            return {"data": raw}
+            return found
 
-        raw = self._client.request("POST", TOKENS_PATH, body, idempotent=False, recover=recover)
-        created = self._one(raw, "POST", TOKENS_PATH, None)
+        created = self._client.request_one(
+            "POST", TOKENS_PATH, AgentAccessToken, body, idempotent=False, recover=recover
+        )
         if not enabled and created.enabled:
             return self.disable(created.token)
         return created
@@ -157,8 +158,14 @@ class AgentTokens:
         return self.update(token, enabled=False)
 
     def soft_delete(self, token: str) -> AgentAccessToken:
-        """Disable the token and rename it ``<name>-<5 random>-deleted``, freeing its name."""
+        """Disable the token and rename it ``<name>-<5 random>-deleted``, freeing its name.
+
+        A token already soft-deleted (``token.soft_deleted``) is returned as it is: a second
+        delete changes nothing.
+        """
         current = self.get(token)
+        if current.soft_deleted:
+            return current
         request = UpdateAgentTokenRequest(
             token_alias=soft_delete_name(current.name), token_enabled=False
         )
@@ -174,58 +181,6 @@ class AgentTokens:
         return f"{TOKENS_PATH}/{_quoted(token)}"
 
     def _patch(self, token: str, body: dict[str, Any]) -> AgentAccessToken:
-        path = self._path(token)
-        raw = self._client.request("PATCH", path, body, secret_in_path=_quoted(token))
-        return self._one(raw, "PATCH", path, _quoted(token))
-
-    def _find(self, name: str) -> tuple[AgentAccessToken | None, Any]:
-        body = wire.converter.unstructure(
-            SearchRequest(filters=(SearchFilter("tokenAlias", Expression.EQ, name),))
+        return self._client.request_one(
+            "PATCH", self._path(token), AgentAccessToken, body, secret_in_path=_quoted(token)
         )
-        path = f"{TOKENS_PATH}/search"
-        raw = self._client.request("POST", path, body, idempotent=True)
-        items: _AnyList = self._items(raw, "POST", path)
-        parsed_tokens: TokenList = self._many(raw, "POST", path)
-        for item, parsed in zip(items, parsed_tokens, strict=True):
-            # The server's "eq" may be looser than an exact, case-sensitive match.
-            if parsed.name == name:
-                return parsed, item
-        return None, None
-
-    @staticmethod
-    def _items(raw: Any, method: str, path: str) -> _AnyList:
-        if raw is None:  # an empty body: no tokens
-            return []
-        if not isinstance(raw, dict) or "data" not in raw:
-            # Not ``{"data": ...}``: reading it as "no tokens" would hide a broken server.
-            raise errors.TransportError(f"unexpected answer from {method} {path}: no data")
-        data = raw["data"]
-        if data is None:
-            return []
-        if not isinstance(data, list):
-            raise errors.TransportError(f"unexpected answer from {method} {path}: data is no list")
-        return data
-
-    @classmethod
-    def _many(cls, raw: Any, method: str, path: str) -> TokenList:
-        tokens: TokenList = []
-        for index, item in enumerate(cls._items(raw, method, path)):
-            try:
-                tokens.append(wire.parse(item, AgentAccessToken))
-            except wire.WireError as exc:
-                raise errors.TransportError(
-                    f"unexpected answer from {method} {path}: data[{index}].{exc}"
-                ) from None
-        return tokens
-
-    @staticmethod
-    def _one(raw: Any, method: str, path: str, token: str | None) -> AgentAccessToken:
-        shown = path.replace(token, wire.mask(token)) if token else path
-        data = raw.get("data") if isinstance(raw, dict) else None
-        if isinstance(data, list) and len(data) == 1:
-            # Some deployments wrap a single object in a list.
-            data = data[0]
-        try:
-            return wire.parse(data, AgentAccessToken)
-        except wire.WireError as exc:
-            raise errors.TransportError(f"unexpected answer from {method} {shown}: {exc}") from None

@@ -4,9 +4,17 @@
   thread (one fetch at a time), refreshed shortly before ``expiresAt``, and fetched once more
   when an API call answers 401. A static ``api_token`` is used as given.
 - Connection failures, timeouts, 429 (after ``Retry-After``) and 502/503/504 are retried with
-  exponential backoff and jitter, at most ``max_attempts`` times in all.
+  exponential backoff and jitter, at most ``max_attempts`` times in all. Before each wait the
+  client calls ``on_retry`` (if given) with a ``RetryNotice`` and logs it at INFO on
+  ``lacework_tokens.client``; a library stays silent unless its user asks. A host name that does
+  not resolve is not retried: the error names DNS and the setting that chose the host.
+- Against a server other than the account's own (``LW_API_SERVER_URL``), ``check_account`` (on
+  in ``from_env``) asks ``GET /api/v2/UserProfile`` once whose key this is, and refuses a key of
+  another account than the configured one, naming both.
 - A request that must not run twice (creating a token) is retried only after asking the server
   whether the first attempt took effect: see ``request(..., recover=...)``.
+- ``request`` answers parsed JSON (``Json``); ``request_one`` and ``request_list`` answer models of
+  ``wire``, read from the API v2 envelope ``{"data": ...}``.
 - Errors become ``lacework_tokens.errors`` exceptions carrying the server's message; a token
   value in a path is masked and secrets are never part of a message.
 - urllib3 logs every request line at DEBUG, and a token value is the last segment of a
@@ -20,34 +28,70 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 import tenacity
+from attrs import frozen
 
 from lacework_tokens import __version__, errors, limits, wire
-from lacework_tokens.config import default_base_url, resolve_settings
+from lacework_tokens.config import (
+    SERVER_URL_VARIABLE,
+    ClientSettings,
+    default_base_url,
+    resolve_settings,
+)
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
 
-__all__ = ["ACCESS_TOKEN_PATH", "Client"]
+__all__ = ["ACCESS_TOKEN_PATH", "USER_PROFILE_PATH", "Client", "Json", "RetryNotice"]
 
 ACCESS_TOKEN_PATH: Final = "/api/v2/access/tokens"
+USER_PROFILE_PATH: Final = "/api/v2/UserProfile"
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
 # A gateway error or timeout does not say whether the server acted on the request.
 UNCERTAIN_STATUSES: Final = frozenset({502, 503, 504})
 REFRESH_MARGIN: Final = timedelta(seconds=60)
 SNIPPET_LENGTH: Final = 200
 
-Recover = Callable[[], Any | None]
+# Parsed JSON, as ``json.loads`` returns it.
+Json: TypeAlias = dict[str, "Json"] | list["Json"] | str | int | float | bool | None
+T = TypeVar("T")
+
+logger = logging.getLogger("lacework_tokens.client")
+
+
+@frozen
+class RetryNotice:
+    """One failed attempt, told before the client waits ``wait`` seconds to try again.
+
+    ``elapsed`` is the time since the first attempt of this call began, so ``elapsed + wait``
+    is how long the caller will have waited when the next attempt starts.
+    """
+
+    method: str
+    path: str  # token values masked
+    failure: errors.LaceworkError
+    attempt: int  # the attempt that failed, from 1
+    max_attempts: int
+    elapsed: float
+    wait: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.failure}; retrying in {self.wait:.1f} s "
+            f"(attempt {self.attempt + 1} of {self.max_attempts})"
+        )
+
 
 # A token value in a request path, as urllib3 logs it ("GET /api/v2/AgentAccessTokens/<value>").
 _TOKEN_IN_PATH: Final = re.compile(r"(/AgentAccessTokens/)(?!search(?:[\s\"?/]|$))([^/\s\"?#]+)")
@@ -125,7 +169,8 @@ class Client:
     """A client for the Lacework API v2 agent-token surface (the real service or a backend).
 
     ``base_url`` defaults to ``LW_API_SERVER_URL`` when set, else ``https://{account}.lacework.net``.
-    Use ``Client.from_env()`` to read ``LW_*`` variables and ``~/.lacework.toml`` profiles.
+    Use ``Client.from_env()`` to read ``LW_*`` variables and ``~/.lacework.toml`` profiles, or
+    pass resolved ``settings=`` (a ``ClientSettings``) instead of account and credentials.
     """
 
     def __init__(
@@ -138,6 +183,7 @@ class Client:
         api_token: str | None = None,
         base_url: str | None = None,
         organization: bool = False,
+        settings: ClientSettings | None = None,
         timeout: float = 30.0,
         max_attempts: int = 4,
         backoff_initial: float = 0.5,
@@ -145,28 +191,26 @@ class Client:
         retry_after_cap: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
+        check_account: bool = False,
     ) -> None:
-        if not account:
-            raise errors.ConfigurationError("no account configured: pass account or set LW_ACCOUNT")
-        if not api_token and not (api_key and api_secret):
-            missing = "api_key" if not api_key else "api_secret"
-            variable = "LW_API_KEY" if not api_key else "LW_API_SECRET"
-            raise errors.ConfigurationError(
-                f"no {missing} configured: pass {missing} (or api_token) or set {variable}"
+        if settings is None:
+            settings = ClientSettings.given(
+                account,
+                api_key,
+                api_secret,
+                api_token=api_token,
+                subaccount=subaccount,
+                organization=organization,
+                base_url=base_url,
             )
+        elif any((account, api_key, api_secret, subaccount, api_token, base_url, organization)):
+            raise TypeError("pass either settings or the account and its credentials, not both")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self.account = account
-        self.subaccount = subaccount or None
-        self.organization = organization
-        self.base_url = (
-            base_url or os.environ.get("LW_API_SERVER_URL") or default_base_url(account)
-        ).rstrip("/")
+        self.settings = settings
         self.timeout = timeout
         self.max_attempts = max_attempts
-        self._api_key = api_key
-        self._api_secret = api_secret
-        self._static_token = api_token or None
         # Exponential growth plus up to one second of jitter, so clients that failed together
         # do not retry together.
         self._backoff = tenacity.wait_exponential(
@@ -179,6 +223,12 @@ class Client:
         self._refresh_at: datetime | None = None
         self._bearer_lock = threading.Lock()
         self._bearer_fetches = 0
+        self._on_retry = on_retry
+        # The real service has the account in its host name; any other server is asked once.
+        self._account_checked = not (
+            check_account and _names_an_account(settings.account) and not self._own_server()
+        )
+        self._account_lock = threading.Lock()
         self.session = requests.Session()
         self.session.headers.update(
             {
@@ -195,9 +245,9 @@ class Client:
         if bundle:
             self.session.verify = bundle
         self.session.trust_env = False
-        if self.subaccount:
-            self.session.headers["Account-Name"] = self.subaccount
-        if organization:
+        if settings.subaccount:
+            self.session.headers["Account-Name"] = settings.subaccount
+        if settings.organization:
             self.session.headers["Org-Access"] = "true"
 
     @classmethod
@@ -217,7 +267,8 @@ class Client:
     ) -> Client:
         """Explicit values > ``LW_*`` variables > the profile in ``~/.lacework.toml``.
 
-        ``options`` go to the constructor unchanged (``timeout``, ``max_attempts``, ...).
+        ``options`` go to the constructor unchanged (``timeout``, ``max_attempts``, ...);
+        ``check_account`` is on unless ``options`` turn it off.
         """
         settings = resolve_settings(
             profile,
@@ -230,16 +281,24 @@ class Client:
             base_url=base_url,
             environ=environ,
         )
-        return cls(
-            settings.account,
-            settings.api_key,
-            settings.api_secret,
-            subaccount=settings.subaccount,
-            api_token=settings.api_token,
-            base_url=settings.base_url,
-            organization=settings.organization,
-            **options,
-        )
+        options.setdefault("check_account", True)
+        return cls(settings=settings, **options)
+
+    @property
+    def account(self) -> str:
+        return self.settings.account
+
+    @property
+    def subaccount(self) -> str | None:
+        return self.settings.subaccount
+
+    @property
+    def organization(self) -> bool:
+        return self.settings.organization
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
 
     def __repr__(self) -> str:
         return f"Client(account={self.account!r}, base_url={self.base_url!r})"
@@ -275,15 +334,67 @@ class Client:
         return self._bearer_fetches
 
     def authenticate(self) -> None:
-        """Fetch a bearer token now rather than on the first call (no-op with ``api_token``).
+        """Fetch a bearer token now rather than on the first call (no-op with ``api_token``),
+        and check the key's account when ``check_account`` asks for it.
 
-        Wrong credentials or an unreachable server surface here, once, as the usual errors.
+        Wrong credentials, a key of another account or an unreachable server surface here,
+        once, as the usual errors.
         """
         self._current_bearer()
+        self._check_account_once()
+
+    def _own_server(self) -> bool:
+        return self.base_url == default_base_url(self.account).rstrip("/")
+
+    def _check_account_once(self) -> None:
+        if self._account_checked:
+            return
+        with self._account_lock:
+            if self._account_checked:
+                return
+            profile = self._user_profile()
+            if profile is not None:
+                self._refuse_another_account(profile)
+            self._account_checked = True
+
+    def _user_profile(self) -> wire.UserProfile | None:
+        """Whose key this is, or ``None`` from a server that cannot say (404, 405)."""
+        where = f"GET {USER_PROFILE_PATH}"
+
+        def ask() -> list[wire.UserProfile]:
+            headers = {"Authorization": f"Bearer {self._current_bearer()}"}
+            answer = self._send("GET", USER_PROFILE_PATH, None, headers, USER_PROFILE_PATH)
+            return _parsed_list(answer, wire.UserProfile, where)
+
+        try:
+            profiles = self._with_retries(
+                ask, "GET", USER_PROFILE_PATH, recover=None, idempotent=True
+            )
+        except errors.ApiError as exc:
+            if exc.status in (404, 405):
+                return None
+            raise
+        return profiles[0] if profiles else None
+
+    def _refuse_another_account(self, profile: wire.UserProfile) -> None:
+        configured = self.account.strip().lower()
+        own = profile.account_name
+        if configured == own:
+            return
+        key = f"API key {self.settings.api_key}" if self.settings.api_key else "The API token"
+        subs = profile.sub_account_names
+        listed = f" (sub-accounts: {', '.join(subs)})" if subs else ""
+        advice = f"set LW_ACCOUNT={own}"
+        if configured in subs:
+            advice += f" and LW_SUBACCOUNT={configured} to act in {configured}"
+        raise errors.ConfigurationError(
+            f"the account is set to '{self.account}', but {key} belongs to account "
+            f"'{own}'{listed}: {advice} (or the account in the profile or options)"
+        )
 
     def _current_bearer(self) -> str:
-        if self._static_token is not None:
-            return self._static_token
+        if self.settings.api_token is not None:
+            return self.settings.api_token
         with self._bearer_lock:
             # One thread fetches; the others wait on the lock and then reuse its token.
             if (
@@ -303,25 +414,25 @@ class Client:
                 self._refresh_at = None
 
     def _fetch_bearer(self) -> None:
-        assert self._api_key is not None and self._api_secret is not None
+        key, secret = self.settings.api_key, self.settings.api_secret
+        assert key is not None and secret is not None  # ClientSettings guarantees one or the other
         body = wire.converter.unstructure(
-            wire.AccessTokenRequest(key_id=self._api_key, expiry_time=limits.EXPIRY_DEFAULT_SECONDS)
+            wire.AccessTokenRequest(key_id=key, expiry_time=limits.EXPIRY_DEFAULT_SECONDS)
         )
-        headers = {"X-LW-UAKS": self._api_secret}
+        headers = {"X-LW-UAKS": secret}
         fetched_at = self._clock()
-        raw = self._with_retries(
-            lambda: self._send("POST", ACCESS_TOKEN_PATH, body, headers, ACCESS_TOKEN_PATH),
+        where = f"POST {ACCESS_TOKEN_PATH}"
+        issued = self._with_retries(
+            lambda: _parsed(
+                self._send("POST", ACCESS_TOKEN_PATH, body, headers, ACCESS_TOKEN_PATH),
+                wire.AccessTokenResponse,
+                where,
+            ),
             "POST",
             ACCESS_TOKEN_PATH,
             recover=None,
             idempotent=True,
         )
-        try:
-            issued = wire.parse(raw, wire.AccessTokenResponse)
-        except wire.WireError as exc:
-            raise errors.TransportError(
-                f"unexpected answer from POST {ACCESS_TOKEN_PATH}: {exc}"
-            ) from None
         lifetime = max(issued.expires_at - fetched_at, timedelta(0))
         self._bearer = issued.token
         self._refresh_at = issued.expires_at - min(REFRESH_MARGIN, lifetime / 2)
@@ -333,12 +444,12 @@ class Client:
         self,
         method: str,
         path: str,
-        body: Any = None,
+        body: Json = None,
         *,
         secret_in_path: str | None = None,
         idempotent: bool | None = None,
-        recover: Recover | None = None,
-    ) -> Any:
+        recover: Callable[[], Json | None] | None = None,
+    ) -> Json:
         """Send one API call with retries and return its parsed JSON (``None`` when empty).
 
         ``secret_in_path`` is masked wherever the path is shown. A non-idempotent request
@@ -346,11 +457,85 @@ class Client:
         it, or, when the outcome is unknown, after ``recover()`` found no trace of it; whatever
         ``recover()`` returns instead (not ``None``) becomes the result.
         """
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, _where: raw,
+            secret_in_path=secret_in_path,
+            idempotent=idempotent,
+            recover=recover,
+        )
+
+    def request_one(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        body: Json = None,
+        *,
+        secret_in_path: str | None = None,
+        idempotent: bool | None = None,
+        recover: Callable[[], T | None] | None = None,
+    ) -> T:
+        """``request``, answering the one ``model`` in ``{"data": ...}``.
+
+        Some deployments wrap the object in a one-item list; that is accepted. ``recover``
+        answers a ``model`` (or ``None``), as ``request``'s does JSON. An answer that is not a
+        ``model`` is an ``errors.TransportError`` naming the field at fault.
+        """
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, where: _parsed(_single(_data(raw)), model, where),
+            secret_in_path=secret_in_path,
+            idempotent=idempotent,
+            recover=recover,
+        )
+
+    def request_list(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        body: Json = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> list[T]:
+        """``request``, answering the list of ``model`` in ``{"data": [...]}``.
+
+        No answer, or ``"data": null``, is an empty list; a missing or non-list ``data`` and any
+        item that is not a ``model`` are an ``errors.TransportError``: nothing is dropped silently.
+        """
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, where: _parsed_list(raw, model, where),
+            idempotent=idempotent,
+            recover=None,
+        )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Json,
+        read: Callable[[Json, str], T],
+        *,
+        secret_in_path: str | None = None,
+        idempotent: bool | None,
+        recover: Callable[[], T | None] | None,
+    ) -> T:
+        """One API call with retries; ``read(parsed JSON, "METHOD shown-path")`` makes the
+        answer, inside each attempt, so a recovered answer and a fresh one are alike."""
         shown = path.replace(secret_in_path, wire.mask(secret_in_path)) if secret_in_path else path
         if idempotent is None:
             idempotent = method.upper() != "POST"
+        where = f"{method} {shown}"
         return self._with_retries(
-            lambda: self._authorized(method, path, body, shown),
+            lambda: read(self._authorized(method, path, body, shown), where),
             method,
             shown,
             recover=recover,
@@ -359,18 +544,20 @@ class Client:
 
     def _with_retries(
         self,
-        attempt_once: Callable[[], Any],
+        attempt_once: Callable[[], T],
         method: str,
         shown_path: str,
         *,
-        recover: Recover | None,
+        recover: Callable[[], T | None] | None,
         idempotent: bool,
-    ) -> Any:
+    ) -> T:
+        started = time.monotonic()
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=self._wait,
             retry=tenacity.retry_if_exception_type(_RetryableFailure),
             sleep=self._sleep,
+            before_sleep=lambda state: self._tell_retry(state, method, shown_path, started),
             reraise=True,
         )
         uncertain: _RetryableFailure | None = None
@@ -397,13 +584,14 @@ class Client:
                 recovered = self._recover(recover, uncertain, method, shown_path)
                 if recovered is not None:
                     return recovered
-            raise failure.final from None
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise _after_attempts(failure.final, attempts, time.monotonic() - started) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     @staticmethod
     def _recover(
-        recover: Recover, failure: _RetryableFailure, method: str, shown_path: str
-    ) -> Any | None:
+        recover: Callable[[], T | None], failure: _RetryableFailure, method: str, shown_path: str
+    ) -> T | None:
         """Ask the server whether an attempt with an unknown outcome took effect."""
         try:
             return recover()
@@ -412,6 +600,26 @@ class Client:
                 f"{method} {shown_path} may or may not have taken effect ({failure.final}); "
                 f"checking failed: {exc}"
             ) from None
+
+    def _tell_retry(
+        self, state: tenacity.RetryCallState, method: str, shown_path: str, started: float
+    ) -> None:
+        outcome = state.outcome
+        failure = outcome.exception() if outcome is not None else None
+        if not isinstance(failure, _RetryableFailure):
+            return
+        notice = RetryNotice(
+            method=method,
+            path=shown_path,
+            failure=failure.final,
+            attempt=state.attempt_number,
+            max_attempts=self.max_attempts,
+            elapsed=time.monotonic() - started,
+            wait=state.next_action.sleep if state.next_action is not None else 0.0,
+        )
+        logger.info("%s", notice)
+        if self._on_retry is not None:
+            self._on_retry(notice)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         outcome = state.outcome
@@ -424,12 +632,13 @@ class Client:
             return min(failure.final.retry_after, self._retry_after_cap)
         return float(self._backoff(state))
 
-    def _authorized(self, method: str, path: str, body: Any, shown_path: str) -> Any:
+    def _authorized(self, method: str, path: str, body: Json, shown_path: str) -> Json:
+        self._check_account_once()
         bearer = self._current_bearer()
         try:
             return self._send(method, path, body, {"Authorization": f"Bearer {bearer}"}, shown_path)
         except errors.AuthenticationError:
-            if self._static_token is not None:
+            if self.settings.api_token is not None:
                 raise
             # The bearer was revoked or expired early (clock skew): fetch a new one, once.
             self._invalidate_bearer(bearer)
@@ -440,10 +649,10 @@ class Client:
         self,
         method: str,
         path: str,
-        body: Any,
+        body: Json,
         headers: Mapping[str, str],
         shown_path: str,
-    ) -> Any:
+    ) -> Json:
         """One HTTP exchange: the parsed JSON, or an exception (``_RetryableFailure`` if worth
         another attempt)."""
         url = self.base_url + path
@@ -468,6 +677,9 @@ class Client:
             )
             raise errors.TransportError(f"{method} {shown_path} to {host}: {reason}") from None
         except requests.exceptions.ConnectionError as exc:
+            if _name_not_resolved(exc):
+                # Another attempt would ask the resolver the same question.
+                raise errors.TransportError(self._unresolved(method, shown_path)) from None
             # Refused before anything was sent; anything else may have reached the server.
             never_sent = _connection_refused(exc)
             what = "connection refused" if never_sent else "connection failed"
@@ -483,6 +695,21 @@ class Client:
             ) from None
         return self._read(response, method, shown_path)
 
+    def _unresolved(self, method: str, shown_path: str) -> str:
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or parts.netloc
+        where = f"{method} {shown_path} to {parts.netloc or self.base_url}"
+        if self._own_server():
+            return (
+                f"{where}: cannot resolve the host name {host} (DNS); it comes from the account "
+                f"'{self.account}', so to reach a local backend set {SERVER_URL_VARIABLE} to its "
+                f"URL, e.g. {SERVER_URL_VARIABLE}=http://127.0.0.1:8080"
+            )
+        return (
+            f"{where}: cannot resolve the host name {host} (DNS); check the server URL "
+            f"{self.base_url} ({SERVER_URL_VARIABLE} or base_url)"
+        )
+
     def _transport_failure(
         self, method: str, shown_path: str, what: str, uncertain: bool
     ) -> _RetryableFailure:
@@ -490,18 +717,19 @@ class Client:
         error = errors.TransportError(f"{method} {shown_path} to {host}: {what}")
         return _RetryableFailure(error, uncertain=uncertain)
 
-    def _read(self, response: requests.Response, method: str, shown_path: str) -> Any:
+    def _read(self, response: requests.Response, method: str, shown_path: str) -> Json:
         status = response.status_code
         if 200 <= status < 300:
             if not response.content:
                 return None
             try:
-                return response.json()
+                parsed: Json = response.json()
             except ValueError:
                 raise errors.TransportError(
                     f"{method} {shown_path} answered {status} with a body that is not JSON: "
                     f"{_snippet(response.text)!r}"
                 ) from None
+            return parsed
         retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
         error = errors.error_for_status(
             status,
@@ -516,27 +744,89 @@ class Client:
 
     def _scrub(self, message: str) -> str:
         """Remove any secret this client knows from text the server sent back."""
-        for secret in (self._api_secret, self._static_token, self._bearer):
+        for secret in (self.settings.api_secret, self.settings.api_token, self._bearer):
             if secret and secret in message:
                 message = message.replace(secret, wire.mask(secret))
         return message
 
 
-def _connection_refused(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection was never established, so the request was never sent."""
+def _data(raw: Json) -> Json:
+    """The ``data`` of an API v2 answer (``None`` when the answer has none)."""
+    return raw.get("data") if isinstance(raw, dict) else None
+
+
+def _single(data: Json) -> Json:
+    # Some deployments wrap a single object in a list.
+    if isinstance(data, list) and len(data) == 1:
+        return data[0]
+    return data
+
+
+def _parsed(data: Json, model: type[T], where: str, at: str = "") -> T:
+    """``data`` as a ``model``, or a ``TransportError`` naming the call and the field at fault."""
+    try:
+        return wire.parse(data, model)
+    except wire.WireError as exc:
+        raise errors.TransportError(f"unexpected answer from {where}: {at}{exc}") from None
+
+
+def _parsed_list(raw: Json, model: type[T], where: str) -> list[T]:
+    if raw is None:
+        return []
+    if isinstance(raw, dict) and "data" not in raw:
+        raise errors.TransportError(f"unexpected answer from {where}: no data")
+    data = _data(raw)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise errors.TransportError(f"unexpected answer from {where}: data is no list")
+    return [_parsed(item, model, where, f"data[{index}].") for index, item in enumerate(data)]
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: urllib3's ``reason``, a wrapped first argument, the cause."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return True
-        name = type(current).__name__
-        if name in ("NewConnectionError", "NameResolutionError"):
-            return True
+        yield current
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             current = reason
             continue
         nested = current.args[0] if current.args else None
         current = nested if isinstance(nested, BaseException) else current.__cause__
-    return False
+
+
+def _connection_refused(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never established, so the request was never sent."""
+    return any(
+        isinstance(cause, ConnectionRefusedError)
+        or type(cause).__name__ in ("NewConnectionError", "NameResolutionError")
+        for cause in _causes(exc)
+    )
+
+
+def _name_not_resolved(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the server's host name could not be resolved."""
+    return any(
+        isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError"
+        for cause in _causes(exc)
+    )
+
+
+def _names_an_account(account: str) -> bool:
+    """False for an "account" that is a host (``127.0.0.1:8443#``, as the Go SDK is pointed
+    at a local server): there is no account name to compare."""
+    return not any(c in account for c in ".:#/")
+
+
+def _after_attempts(
+    error: errors.LaceworkError, attempts: int, elapsed: float
+) -> errors.LaceworkError:
+    """A transport error that says how long the client tried; other errors as they are."""
+    if attempts < 2 or type(error) is not errors.TransportError:
+        return error
+    return errors.TransportError(
+        f"{errors.as_clause(error.message)} (gave up after {attempts} attempts in {elapsed:.1f} s)"
+    )

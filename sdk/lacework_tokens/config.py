@@ -5,8 +5,10 @@ an explicit value wins over its ``LW_*`` environment variable, which wins over t
 ``~/.lacework.toml`` (``[default]`` unless ``LW_PROFILE`` or ``profile`` names another).
 ``LW_API_SERVER_URL`` points the client at another server (a local backend, a proxy).
 
-A missing setting is a ``ConfigurationError`` naming the variable to set and the profile file to
-edit; a secret never appears in a message or a repr.
+Settings are resolved once, into one ``ClientSettings``; the client takes that object and reads
+nothing else from the environment about its account, credentials or server. A missing setting is
+a ``ConfigurationError`` naming the variable to set (and, for ``resolve_settings``, the profile
+file to edit); a secret never appears in a message or a repr.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
@@ -23,15 +26,19 @@ from lacework_tokens.errors import ConfigurationError
 
 __all__ = [
     "PROFILE_FILE_NAME",
+    "SERVER_URL_VARIABLE",
     "ClientSettings",
+    "checked_server_url",
     "default_base_url",
     "profile_path",
     "resolve_settings",
+    "server_url",
 ]
 
 PROFILE_FILE_NAME: Final = ".lacework.toml"
 DEFAULT_PROFILE: Final = "default"
 DEFAULT_DOMAIN: Final = "lacework.net"
+SERVER_URL_VARIABLE: Final = "LW_API_SERVER_URL"
 
 # setting -> environment variable
 ENVIRONMENT: Final = {
@@ -41,7 +48,7 @@ ENVIRONMENT: Final = {
     "api_secret": "LW_API_SECRET",
     "api_token": "LW_API_TOKEN",
     "organization": "LW_ORGANIZATION",
-    "base_url": "LW_API_SERVER_URL",
+    "base_url": SERVER_URL_VARIABLE,
 }
 PROFILE_KEYS: Final = ("account", "subaccount", "api_key", "api_secret", "api_token")
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -50,7 +57,13 @@ _FALSE: Final = frozenset({"", "0", "false", "no", "off"})
 
 @frozen
 class ClientSettings:
-    """Everything a ``Client`` needs. ``api_token`` (a static bearer) replaces key and secret."""
+    """Everything a ``Client`` needs, resolved once. ``api_token`` (a static bearer) replaces key
+    and secret.
+
+    Build one with ``resolve_settings`` (explicit values, ``LW_*`` variables, profiles) or
+    ``ClientSettings.given`` (the values of ``Client(...)``), never by hand: both refuse settings
+    a client cannot work with.
+    """
 
     account: str
     base_url: str
@@ -60,6 +73,105 @@ class ClientSettings:
     subaccount: str | None = None
     organization: bool = False
     profile: str | None = None
+
+    @classmethod
+    def given(
+        cls,
+        account: str | None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        *,
+        api_token: str | None = None,
+        subaccount: str | None = None,
+        organization: bool = False,
+        base_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> ClientSettings:
+        """The values as given; only the server URL falls back to ``LW_API_SERVER_URL``.
+
+        An empty string counts as not given.
+        """
+        missing = _missing_setting(account, api_key, api_secret, api_token)
+        if missing is not None:
+            alternative = " (or api_token)" if missing != "account" else ""
+            raise ConfigurationError(
+                f"no {missing} configured: pass {missing}{alternative} or set "
+                f"{ENVIRONMENT[missing]}"
+            )
+        assert account
+        return cls(
+            account=account,
+            base_url=server_url(account, base_url, environ),
+            api_key=api_key or None,
+            api_secret=api_secret or None,
+            api_token=api_token or None,
+            subaccount=subaccount or None,
+            organization=organization,
+        )
+
+
+def _missing_setting(
+    account: str | None, api_key: str | None, api_secret: str | None, api_token: str | None
+) -> str | None:
+    """The first setting no client can do without that is missing, or ``None``."""
+    if not account:
+        return "account"
+    if api_token:
+        return None
+    if not api_key:
+        return "api_key"
+    if not api_secret:
+        return "api_secret"
+    return None
+
+
+def server_url(
+    account: str,
+    base_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    setting: str = "base_url",
+) -> str:
+    """``base_url``, else ``LW_API_SERVER_URL``, else the account's own server; no trailing /.
+
+    A given URL must be ``http://`` or ``https://`` with a host; otherwise the
+    ``ConfigurationError`` names where it came from (``setting`` for ``base_url``, else the
+    variable) and what it should look like.
+    """
+    environ = os.environ if environ is None else environ
+    if base_url:
+        return checked_server_url(base_url, setting)
+    from_environment = environ.get(SERVER_URL_VARIABLE)
+    if from_environment:
+        return checked_server_url(from_environment, SERVER_URL_VARIABLE)
+    return default_base_url(account)
+
+
+def checked_server_url(url: str, setting: str) -> str:
+    """``url`` without a trailing /, or a ``ConfigurationError`` naming ``setting``."""
+    text = url.strip()
+    shown = text if len(text) <= 100 else text[:100] + "…"
+    if "://" not in text:
+        raise ConfigurationError(
+            f"{setting} is '{shown}', which has no scheme: write the server's URL in full, "
+            f"like http://{shown.lstrip('/') or '127.0.0.1:8080'}"
+        )
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigurationError(
+            f"{setting} is '{shown}': the server's URL must start with http:// or https://"
+        )
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        host = None
+    if not host:
+        raise ConfigurationError(
+            f"{setting} is '{shown}', which names no valid host and port: write it like "
+            "http://127.0.0.1:8080"
+        )
+    return text.rstrip("/")
 
 
 def default_base_url(account: str) -> str:
@@ -170,10 +282,12 @@ def resolve_settings(
         "base_url": base_url,
     }
     merged: dict[str, str | bool] = {}
+    explicit_base_url = False
     for setting, variable in ENVIRONMENT.items():
         given = explicit[setting]
         if given is not None and given != "":
             merged[setting] = given
+            explicit_base_url = explicit_base_url or setting == "base_url"
             continue
         from_env = environ.get(variable)
         if from_env:
@@ -182,34 +296,34 @@ def resolve_settings(
         if setting in from_profile:
             merged[setting] = from_profile[setting]
 
-    def missing(setting: str) -> ConfigurationError:
-        profile_label = f"[{used_profile or profile_name or DEFAULT_PROFILE}]"
-        return ConfigurationError(
-            f"no {setting} configured: set {ENVIRONMENT[setting]} or add `{setting}` "
-            f"to profile {profile_label} in {path}"
-        )
-
     def text(setting: str) -> str | None:
         value = merged.get(setting)
         return value if isinstance(value, str) else None
 
-    resolved_account = text("account")
-    if not resolved_account:
-        raise missing("account")
-    resolved_token = text("api_token")
-    resolved_key = text("api_key")
-    resolved_secret = text("api_secret")
-    if not resolved_token:
-        if not resolved_key:
-            raise missing("api_key")
-        if not resolved_secret:
-            raise missing("api_secret")
+    account_name, key, secret, token = (
+        text("account"),
+        text("api_key"),
+        text("api_secret"),
+        text("api_token"),
+    )
+    missing = _missing_setting(account_name, key, secret, token)
+    if missing is not None:
+        profile_label = f"[{used_profile or profile_name or DEFAULT_PROFILE}]"
+        raise ConfigurationError(
+            f"no {missing} configured: set {ENVIRONMENT[missing]} or add `{missing}` "
+            f"to profile {profile_label} in {path}"
+        )
+    assert account_name
     return ClientSettings(
-        account=resolved_account,
-        base_url=(text("base_url") or default_base_url(resolved_account)).rstrip("/"),
-        api_key=resolved_key,
-        api_secret=resolved_secret,
-        api_token=resolved_token,
+        account=account_name,
+        base_url=server_url(
+            account_name,
+            text("base_url") if explicit_base_url else None,
+            environ,
+        ),
+        api_key=key,
+        api_secret=secret,
+        api_token=token,
         subaccount=text("subaccount"),
         organization=bool(merged.get("organization", False)),
         profile=used_profile,

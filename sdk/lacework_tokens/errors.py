@@ -14,7 +14,10 @@ LaceworkError
     └── ServerError           5xx
 ```
 
-Messages carry the server's text and the status, never a secret.
+Messages carry the server's text and the status, never a secret. ``str(error)`` is a clause
+without a closing full stop (``[401] Invalid API key or secret``), so it reads the same at the end
+of a line and inside a longer sentence ("answered [401] Invalid API key or secret while …");
+``message`` is the text as the server sent it.
 """
 
 from __future__ import annotations
@@ -31,8 +34,17 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "TransportError",
+    "as_clause",
     "error_for_status",
 ]
+
+
+def as_clause(text: str) -> str:
+    """``text`` without surrounding blanks or one closing full stop (an ellipsis stays)."""
+    text = text.strip()
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1].rstrip()
+    return text
 
 
 class LaceworkError(Exception):
@@ -44,7 +56,8 @@ class LaceworkError(Exception):
         self.status = status
 
     def __str__(self) -> str:
-        return f"[{self.status}] {self.message}" if self.status else self.message
+        text = as_clause(self.message)
+        return f"[{self.status}] {text}" if self.status else text
 
 
 class ConfigurationError(LaceworkError):

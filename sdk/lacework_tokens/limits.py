@@ -34,6 +34,8 @@ __all__ = [
     "expiry_problem",
     "has_control_characters",
     "is_printable_token_value",
+    "is_soft_deleted_name",
+    "name_before_soft_delete",
     "os_problem",
     "user_name_problem",
 ]
@@ -49,6 +51,7 @@ SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
 # A soft-deleted token is disabled and renamed ``<name>-<5 random [a-z0-9]>-deleted`` (what the
 # official provider does on destroy); such a name is recognised by this suffix.
 SOFT_DELETE_SUFFIX: Final = "-deleted"
+_SOFT_DELETED_NAME: Final = re.compile(r"(.+)-[a-z0-9]{5}-deleted", re.DOTALL)
 DESCRIPTION_MAX_LENGTH: Final = 1024
 OS_MAX_LENGTH: Final = 32
 DEFAULT_OS: Final = "linux"
@@ -73,6 +76,17 @@ def has_control_characters(text: str) -> bool:
 def is_printable_token_value(value: str) -> bool:
     """Whether ``value`` could be a token value at all (short, printable ASCII)."""
     return 0 < len(value) <= TOKEN_VALUE_MAX_LENGTH and value.isascii() and value.isprintable()
+
+
+def is_soft_deleted_name(alias: str) -> bool:
+    """Whether ``alias`` has the shape a soft delete gives: ``<name>-<5 [a-z0-9]>-deleted``."""
+    return _SOFT_DELETED_NAME.fullmatch(alias) is not None
+
+
+def name_before_soft_delete(alias: str) -> str | None:
+    """The name a soft-deleted token had (``prod`` for ``prod-x1y2z-deleted``), else ``None``."""
+    match = _SOFT_DELETED_NAME.fullmatch(alias)
+    return match.group(1) if match else None
 
 
 def alias_problem(alias: str, *, allow_soft_deleted: bool = False) -> str | None:

@@ -20,10 +20,14 @@ import attrs
 import cattrs
 from attrs import field, frozen
 
-from lacework_tokens.limits import DEFAULT_OS, EXPIRY_DEFAULT_SECONDS, expiry_problem
+from lacework_tokens.limits import (
+    DEFAULT_OS,
+    EXPIRY_DEFAULT_SECONDS,
+    expiry_problem,
+    is_soft_deleted_name,
+)
 
 __all__ = [
-    "SEARCH_FIELDS",
     "AccessTokenRequest",
     "AccessTokenResponse",
     "AgentAccessToken",
@@ -35,6 +39,8 @@ __all__ = [
     "SearchRequest",
     "TokenProps",
     "UpdateAgentTokenRequest",
+    "UserProfile",
+    "UserProfileAccount",
     "WireError",
     "converter",
     "format_time",
@@ -124,9 +130,20 @@ class AgentAccessToken:
     version: str = TOKEN_VERSION
     subscription: str | None = None
 
+    @property
+    def soft_deleted(self) -> bool:
+        """Disabled and renamed ``<name>-<5 random>-deleted``, as a soft delete leaves it."""
+        return not self.enabled and is_soft_deleted_name(self.name)
+
+    @property
+    def state(self) -> str:
+        """``enabled``, ``disabled`` or ``deleted`` (soft-deleted)."""
+        if self.enabled:
+            return "enabled"
+        return "deleted" if self.soft_deleted else "disabled"
+
     def __str__(self) -> str:
-        state = "enabled" if self.enabled else "disabled"
-        return f"agent access token {self.name!r} ({self.os}, {state})"
+        return f"agent access token {self.name!r} ({self.os}, {self.state})"
 
 
 @frozen
@@ -166,14 +183,13 @@ class Expression(enum.StrEnum):
     LE = "le"
 
 
-SEARCH_FIELDS: Final = frozenset(
-    {"tokenAlias", "tokenEnabled", "props.os", "props.description", "createdTime"}
-)
-
-
 @frozen
 class SearchFilter:
-    """One condition. ``in`` takes ``values``; every other expression takes ``value``."""
+    """One condition. ``in`` takes ``values``; every other expression takes ``value``.
+
+    Which fields a server can search, and which values each field takes, is the server's
+    business (the backend's rules are in ``server/services/tokens.py``).
+    """
 
     field: str
     expression: Expression
@@ -214,6 +230,50 @@ class ApiKeyFile:
     secret: str = field(repr=_hidden)
     account: str
     sub_account: str = ""
+
+
+# --- who am I -------------------------------------------------------------------------------
+
+
+@frozen
+class UserProfileAccount:
+    """One account an API key may act in, as ``GET /api/v2/UserProfile`` lists it."""
+
+    account_name: str
+    admin: bool = False
+    cust_guid: str = ""
+    user_guid: str = ""
+    user_enabled: bool = True
+
+
+@frozen
+class UserProfile:
+    """``GET /api/v2/UserProfile``: whose key this is. ``url`` is the account's own host
+    (``acme.lacework.net``); ``accounts`` lists the (sub-)accounts the key may act in."""
+
+    username: str
+    url: str
+    org_account: bool = False
+    org_admin: bool = False
+    org_user: bool = False
+    accounts: tuple[UserProfileAccount, ...] = ()
+
+    @property
+    def account_name(self) -> str:
+        """The account the key belongs to: the first label of ``url``'s host, lower case."""
+        host = self.url.split("://", 1)[-1].split("/", 1)[0]
+        return host.split(".", 1)[0].lower()
+
+    @property
+    def sub_account_names(self) -> tuple[str, ...]:
+        """Enabled accounts other than ``account_name``, lower case (as Lacework's CLI reads
+        them)."""
+        own = self.account_name
+        return tuple(
+            name
+            for name in (a.account_name.lower() for a in self.accounts if a.user_enabled)
+            if name != own
+        )
 
 
 # --- the converter --------------------------------------------------------------------------
@@ -376,9 +436,6 @@ def _structure_filter(data: Any, path: str) -> SearchFilter:
     body = _expect_mapping(data, path)
     name = _str(body, "field", path, required=True)
     assert name is not None
-    if name not in SEARCH_FIELDS:
-        allowed = ", ".join(sorted(SEARCH_FIELDS))
-        raise WireError(_where(path, "field"), f"unknown field {name[:64]!r}; one of {allowed}")
     raw_expression = _str(body, "expression", path, required=True)
     assert raw_expression is not None
     try:
@@ -394,8 +451,8 @@ def _structure_filter(data: Any, path: str) -> SearchFilter:
     if expression is Expression.IN:
         if values is None and isinstance(value, list):
             values, value = value, None
-        if not isinstance(values, list) or not values:
-            raise WireError(_where(path, "values"), "must be a non-empty list for 'in'")
+        if not isinstance(values, list):
+            raise WireError(_where(path, "values"), "must be a list for 'in'")
         for index, item in enumerate(values):
             if isinstance(item, bool) or not isinstance(item, str | int):
                 raise WireError(f"{_where(path, 'values')}[{index}]", "must be a string or integer")
@@ -469,6 +526,70 @@ def _structure_key_file(data: Any, _: type) -> ApiKeyFile:
     )
 
 
+def _bool(data: dict[str, Any], key: str, path: str) -> bool:
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise WireError(_where(path, key), "must be true or false")
+    return value
+
+
+def _structure_profile_account(data: Any, path: str) -> UserProfileAccount:
+    body = _expect_mapping(data, path)
+    name = _str(body, "accountName", path, required=True)
+    assert name is not None
+    enabled = _enabled(body, "userEnabled", path)
+    return UserProfileAccount(
+        account_name=name,
+        admin=_bool(body, "admin", path),
+        cust_guid=_str(body, "custGuid", path) or "",
+        user_guid=_str(body, "userGuid", path) or "",
+        user_enabled=True if enabled is None else enabled,
+    )
+
+
+def _unstructure_profile_account(account: UserProfileAccount) -> dict[str, Any]:
+    return {
+        "admin": account.admin,
+        "accountName": account.account_name,
+        "custGuid": account.cust_guid,
+        "userGuid": account.user_guid,
+        "userEnabled": 1 if account.user_enabled else 0,
+    }
+
+
+def _structure_profile(data: Any, _: type) -> UserProfile:
+    body = _expect_mapping(data, "")
+    username = _str(body, "username", "") or ""
+    url = _str(body, "url", "", required=True)
+    assert url is not None
+    accounts = body.get("accounts") or []
+    if not isinstance(accounts, list):
+        raise WireError("accounts", "must be a list")
+    return UserProfile(
+        username=username,
+        url=url,
+        org_account=_bool(body, "orgAccount", ""),
+        org_admin=_bool(body, "orgAdmin", ""),
+        org_user=_bool(body, "orgUser", ""),
+        accounts=tuple(
+            _structure_profile_account(a, f"accounts[{i}]") for i, a in enumerate(accounts)
+        ),
+    )
+
+
+def _unstructure_profile(profile: UserProfile) -> dict[str, Any]:
+    return {
+        "username": profile.username,
+        "orgAccount": profile.org_account,
+        "url": profile.url,
+        "orgAdmin": profile.org_admin,
+        "orgUser": profile.org_user,
+        "accounts": [_unstructure_profile_account(a) for a in profile.accounts],
+    }
+
+
 def _unstructure_camel(instance: Any) -> dict[str, Any]:
     return {_camel(a.name): getattr(instance, a.name) for a in attrs.fields(type(instance))}
 
@@ -493,6 +614,12 @@ converter.register_structure_hook(AccessTokenResponse, _structure_access_respons
 converter.register_unstructure_hook(AccessTokenResponse, _unstructure_access_response)
 converter.register_structure_hook(ErrorBody, _structure_error)
 converter.register_unstructure_hook(ErrorBody, _unstructure_camel)
+converter.register_structure_hook(UserProfile, _structure_profile)
+converter.register_unstructure_hook(UserProfile, _unstructure_profile)
+converter.register_structure_hook(
+    UserProfileAccount, lambda d, _: _structure_profile_account(d, "account")
+)
+converter.register_unstructure_hook(UserProfileAccount, _unstructure_profile_account)
 converter.register_structure_hook(ApiKeyFile, _structure_key_file)
 converter.register_unstructure_hook(ApiKeyFile, _unstructure_camel)
 

@@ -16,14 +16,14 @@ import pytest
 
 from lacework_tokens import wire
 from lacework_tokens.server.app import create_app
-from lacework_tokens.server.secrets import Sealer
-from lacework_tokens.server.service import Principal, TokenService
-from lacework_tokens.server.stores import open_store
+from lacework_tokens.server.crypto import Sealer
+from lacework_tokens.server.services import Principal, Services, TokenService
+from lacework_tokens.server.storage import open_store
 
 LEAKY = "s3cr3t-in-an-exception-message"
 
 
-class BrokenListService(TokenService):
+class BrokenListTokens(TokenService):
     def list_tokens(self, principal: Principal) -> list[wire.AgentAccessToken]:
         raise RuntimeError(f"driver exploded near {LEAKY}")
 
@@ -54,10 +54,13 @@ def test_an_unexpected_error_is_a_json_500_logged_without_secrets(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = open_store(str(tmp_path / "tokens.db"))
-    service = BrokenListService(store, Sealer.ephemeral())
-    key = service.create_api_key("local")
-    issued = service.issue_access_token(wire.AccessTokenRequest(key_id=key.key_id), key.secret)
-    app = create_app(service)
+    services = Services(store, Sealer.ephemeral())
+    services.tokens = BrokenListTokens(store, services.sealer, services.clock)
+    key = services.identity.create_api_key("local")
+    issued = services.identity.issue_access_token(
+        wire.AccessTokenRequest(key_id=key.key_id), key.secret
+    )
+    app = create_app(services)
     with caplog.at_level(logging.DEBUG):
         status, body = call(
             app, "GET", "/api/v2/AgentAccessTokens", [(b"authorization", issued.token.encode())]

@@ -71,8 +71,12 @@ def test_create_list_show_update_enable_disable_delete(backend: Backend, tmp_pat
     listed = token_cli(backend, "list")
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()
-    assert header.split() == ["NAME", "TOKEN", "OS", "ENABLED", "CREATED", "UPDATED"]
-    row = next(r for r in rows if r.startswith("cli-prod "))
+    # Lacework's CLI lists TOKEN, NAME, STATE; OS and the times are this project's additions.
+    assert re.split(r"\s{2,}", header) == [
+        "TOKEN", "NAME", "STATE", "OS", "CREATED AT", "UPDATED AT"
+    ]  # fmt: skip
+    row = next(r for r in rows if r.split()[1] == "cli-prod")
+    assert row.split()[2] == "Enabled"
     assert wire.mask(value) in row
     assert value not in listed.stdout
 
@@ -110,9 +114,13 @@ def test_list_json_masks_tokens_unless_asked(backend: Backend) -> None:
     assert token_cli(backend, "create", "cli-json", "--os", "windows", "--disabled").returncode == 0
     value = backend_token(backend, "cli-json")
 
-    masked = json.loads(token_cli(backend, "list", "--json").stdout)
+    hidden = token_cli(backend, "list", "--json")
+    masked = json.loads(hidden.stdout)
     entry = next(t for t in masked if t["tokenAlias"] == "cli-json")
-    assert entry["accessToken"] == wire.mask(value)
+    # A hidden value must not look like a value: null, with the reason on stderr.
+    assert entry["accessToken"] is None
+    assert "accessToken is null" in hidden.stderr and "--show-token" in hidden.stderr
+    assert wire.mask(value) not in hidden.stdout
     assert entry["tokenEnabled"] == 0
     assert entry["props"]["os"] == "windows"
 
@@ -125,14 +133,14 @@ def test_failures_are_one_line_on_stderr_without_a_traceback(backend: Backend) -
     missing = token_cli(backend, "show", unknown)
     assert missing.returncode == 1
     assert missing.stdout == ""
-    assert missing.stderr.startswith("error: [404]")
+    assert missing.stderr.startswith("lacework-tokens token show: error: [404]")
     assert len(missing.stderr.strip().splitlines()) == 1
     assert unknown not in missing.stderr
 
     assert token_cli(backend, "create", "cli-dup").returncode == 0
     duplicate = token_cli(backend, "create", "cli-dup")
     assert duplicate.returncode == 1
-    assert duplicate.stderr.startswith("error: [409]")
+    assert duplicate.stderr.startswith("lacework-tokens token create: error: [409]")
     assert "Traceback" not in duplicate.stderr
 
     by_name = token_cli(backend, "show", "--name", "no-such-name")
@@ -152,7 +160,7 @@ def test_wrong_secret_is_reported_without_the_secret(backend: Backend) -> None:
     wrong = "_not-the-secret-at-all"
     result = token_cli(backend, "--api-secret", wrong, "list")
     assert result.returncode == 1
-    assert result.stderr.startswith("error: [401]")
+    assert result.stderr.startswith("lacework-tokens token list: error: [401]")
     assert wrong not in result.stderr
 
 

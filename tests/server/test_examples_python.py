@@ -105,3 +105,26 @@ def test_rotation_of_an_unknown_name_fails_cleanly(backend: Backend) -> None:
     assert result.returncode == 1
     assert "no-such-token" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_rotation_that_cannot_finish_leaves_nothing_behind(backend: Backend) -> None:
+    """A second rotation within the same second needs the names the first one used."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    with backend.client() as client:
+        old = client.agent_tokens.create("rotate-twice", description="k8s")
+        # The names a rotation of this second (or the next few) would retire the old token to.
+        for seconds in range(10):
+            stamp = (now + timedelta(seconds=seconds)).strftime("%Y%m%d%H%M%S")
+            client.agent_tokens.create(f"rotate-twice-retired-{stamp}", enabled=False)
+    result = run_example(backend, "rotation.py", "rotate-twice")
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "exists already" in line and "nothing changed" in line
+    assert result.stdout == ""
+    with backend.client() as client:
+        current = client.agent_tokens.find("rotate-twice")
+        leftovers = [t.name for t in client.agent_tokens.list() if "rotate-twice-next" in t.name]
+    assert current is not None and current.token == old.token and current.enabled
+    assert leftovers == []

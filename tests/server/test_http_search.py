@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
-from wire_calls import Wire, assert_error
+from wire_calls import WIRE_TIME, Wire, assert_error
 
 from lacework_tokens.testing import run_backend
 from lacework_tokens.wire import parse_time
@@ -206,14 +205,17 @@ def test_empty_filters_return_every_token(api: Wire, listed: list[dict[str, Any]
     assert search_aliases(api, []) == sorted(t["tokenAlias"] for t in listed)
 
 
-def test_search_answers_the_wire_shape(api: Wire) -> None:
+def test_search_answers_the_wire_shape(api: Wire, listed: list[dict[str, Any]]) -> None:
     response = api.search(
         {"filters": [{"expression": "eq", "field": "tokenAlias", "value": "zeta"}]}
     )
     assert response.status_code == 200
     [token] = response.json()["data"]
     assert token["tokenEnabled"] == 1 and type(token["tokenEnabled"]) is int
-    assert isinstance(parse_time(token["createdTime"]), datetime)
+    # Times as laceworksdk parses them (UTC, milliseconds, Z), and the very token a list shows.
+    assert WIRE_TIME.match(token["createdTime"]), token["createdTime"]
+    assert WIRE_TIME.match(token["props"]["createdTime"]), token["props"]["createdTime"]
+    assert token == next(t for t in listed if t["tokenAlias"] == "zeta")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ import http.client
 import json
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -240,3 +242,77 @@ def test_errors_have_the_status_and_a_top_level_message(backend: Backend) -> Non
     deleted = go_request(backend, "DELETE", "/api/v2/AgentAccessTokens/x", token=token)
     assert deleted.status == 405
     go_error_message(deleted)
+
+
+def go_decode_user_profile(body: Any) -> dict[str, Any]:
+    """What ``api.UserProfileResponse`` in the Go SDK needs to decode without error: a list of
+    profiles whose booleans are JSON booleans and whose ``userEnabled`` is an integer."""
+    assert isinstance(body, dict) and isinstance(body["data"], list)
+    [profile] = body["data"]
+    for name in ("username", "url"):
+        assert type(profile[name]) is str
+    for name in ("orgAccount", "orgAdmin", "orgUser"):
+        assert type(profile[name]) is bool
+    assert isinstance(profile["accounts"], list)
+    for account in profile["accounts"]:
+        assert type(account["admin"]) is bool
+        for name in ("accountName", "custGuid", "userGuid"):
+            assert type(account[name]) is str
+        assert type(account["userEnabled"]) is int and account["userEnabled"] in (0, 1)
+    return dict(profile)
+
+
+def go_org_account_name(profile: dict[str, Any]) -> str:
+    """``UserProfile.OrgAccountName``: the account label of ``url`` (``lwdomain.New``)."""
+    return str(profile["url"]).split("://")[-1].split(".")[0].lower()
+
+
+def go_sub_account_names(profile: dict[str, Any]) -> list[str]:
+    """``UserProfile.SubAccountNames``: enabled accounts other than the org account."""
+    own = go_org_account_name(profile)
+    return [
+        a["accountName"].lower()
+        for a in profile["accounts"]
+        if a["accountName"].lower() != own and a["userEnabled"] == 1
+    ]
+
+
+def test_user_profile_is_read_as_lacework_s_cli_reads_it(backend: Backend) -> None:
+    def admin(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "lacework_tokens", *args, "--db", str(backend.db_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
+
+    admin("accounts", "create", "goprod", "--parent", backend.account)
+    answer = go_request(backend, "GET", "/api/v2/UserProfile", token=provider_token(backend))
+    assert answer.status == 200
+    profile = go_decode_user_profile(answer.json())
+    assert go_org_account_name(profile) == backend.account
+    assert go_sub_account_names(profile) == ["goprod"]
+    assert profile["orgAccount"] is True and profile["orgAdmin"] is True
+    assert profile["username"] == "admin"
+
+    confined = json.loads(admin("keys", "create", "--account", "goprod", "--json"))
+    bearer = go_request(
+        backend,
+        "POST",
+        "/api/v2/access/tokens",
+        f'{{"keyId":"{confined["keyId"]}","expiryTime":3600}}\n',
+        secret=confined["secret"],
+    ).json()["token"]
+    own = go_decode_user_profile(
+        go_request(backend, "GET", "/api/v2/UserProfile", token=bearer).json()
+    )
+    # A sub-account key belongs to its parent's organization, and may act only in goprod.
+    assert go_org_account_name(own) == backend.account == confined["account"]
+    assert go_sub_account_names(own) == ["goprod"]
+    assert own["orgUser"] is False and own["orgAdmin"] is False
+
+    unauthenticated = go_request(backend, "GET", "/api/v2/UserProfile")
+    assert unauthenticated.status == 401
+    assert go_error_message(unauthenticated)

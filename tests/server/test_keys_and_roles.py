@@ -20,9 +20,9 @@ import requests
 from raw_api import TIMEOUT_SECONDS, TOKENS, RawApi
 
 from lacework_tokens import errors
-from lacework_tokens.server.secrets import Sealer
-from lacework_tokens.server.service import TokenService
-from lacework_tokens.server.sqlite_store import SqliteStore
+from lacework_tokens.server.crypto import Sealer
+from lacework_tokens.server.services import Services
+from lacework_tokens.server.storage.sqlite import SqliteStore
 from lacework_tokens.testing import Backend, run_backend
 
 SEARCH = f"{TOKENS}/search"
@@ -189,9 +189,9 @@ def test_a_user_gets_at_most_twenty_keys(backend: Backend, db: str) -> None:
     # The other 19 in-process, on the same database file as the running server: quicker.
     store = SqliteStore(db)
     try:
-        service = TokenService(store, Sealer.ephemeral())
+        services = Services(store, Sealer.ephemeral())
         for _ in range(19):
-            service.create_api_key("local", user="busy")
+            services.identity.create_api_key("local", user="busy")
     finally:
         store.close()
     refused = admin_cli("keys", "create", "--db", db, "--user", "busy")
@@ -383,8 +383,15 @@ def test_admin_command_failures_are_one_line(db: str, tmp_path: Path) -> None:
 
 
 def test_default_database_is_serve_s(tmp_path: Path) -> None:
-    """Without --db, keys and audit use ./.lacework-tokens/tokens.db, as serve does."""
-    made = admin_cli("keys", "create", "--account", "acme", "--json", cwd=tmp_path)
+    """Without --db, keys and audit use ./.lacework-tokens/tokens.db, as serve does; only a
+    named database may be created before the first serve."""
+    stray = admin_cli("keys", "create", "--account", "acme", "--json", cwd=tmp_path)
+    assert_one_line_error(stray, "no database at .lacework-tokens/tokens.db", "--db")
+    assert not (tmp_path / ".lacework-tokens").exists()
+    made = admin_cli(
+        "keys", "create", "--account", "acme", "--json", "--db", ".lacework-tokens/tokens.db",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert (tmp_path / ".lacework-tokens" / "tokens.db").is_file()
     assert not (tmp_path / ".lacework-tokens" / "secrets.key").exists()

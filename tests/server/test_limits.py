@@ -23,10 +23,10 @@ import requests
 from wire_calls import ACCESS_TOKENS, TOKENS, Wire, assert_error, bearer_token, issue_bearer
 
 from lacework_tokens import errors
+from lacework_tokens.server.crypto import Sealer
 from lacework_tokens.server.openapi import openapi_document
-from lacework_tokens.server.secrets import Sealer
-from lacework_tokens.server.service import TokenService
-from lacework_tokens.server.stores import open_store
+from lacework_tokens.server.services import Services
+from lacework_tokens.server.storage import open_store
 from lacework_tokens.testing import Backend, run_backend
 
 # A guard against a hang, not a measurement: every wait below ends far sooner.
@@ -39,8 +39,8 @@ def second_api_key(tmp_path: Path) -> tuple[str, str]:
     state.mkdir(parents=True, exist_ok=True)
     store = open_store(str(state / "tokens.db"))
     try:
-        service = TokenService(store, Sealer.from_key_file(state / "secrets.key"))
-        key = service.create_api_key("local", user="second")
+        services = Services(store, Sealer.from_key_file(state / "secrets.key"))
+        key = services.identity.create_api_key("local", user="second")
     finally:
         store.close()
     return key.key_id, key.secret

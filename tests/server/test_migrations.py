@@ -20,9 +20,10 @@ import pytest
 import requests
 from raw_api import RawApi
 
-from lacework_tokens.server import postgres_store, sqlite_store
-from lacework_tokens.server.postgres_store import PostgresStore
-from lacework_tokens.server.secrets import Sealer, hash_secret
+from lacework_tokens.server.crypto import Sealer, hash_secret
+from lacework_tokens.server.storage import postgres as postgres_store
+from lacework_tokens.server.storage import sqlite as sqlite_store
+from lacework_tokens.server.storage.postgres import PostgresStore
 from lacework_tokens.testing import Backend, run_backend
 from together import run_together
 

@@ -21,6 +21,7 @@ from wire_calls import TOKENS, Wire, bearer_token
 
 from lacework_tokens import limits, wire
 from lacework_tokens.server.openapi import openapi_document
+from lacework_tokens.server.services.tokens import SEARCH_FIELDS
 from lacework_tokens.testing import Backend, run_backend
 
 # Every response the app can give on any route, by status: the document must name each.
@@ -87,7 +88,7 @@ def test_limits_come_from_the_wire_constants(served: dict[str, Any]) -> None:
     expiry = schemas["AccessTokenRequest"]["properties"]["expiryTime"]
     assert (expiry["minimum"], expiry["maximum"]) == (1, limits.EXPIRY_MAX_SECONDS)
     search = schemas["SearchFilter"]["properties"]
-    assert set(search["field"]["enum"]) == wire.SEARCH_FIELDS
+    assert set(search["field"]["enum"]) == SEARCH_FIELDS
     assert set(search["expression"]["enum"]) == {e.value for e in wire.Expression}
     props = schemas["TokenProps"]["properties"]
     assert props["description"]["maxLength"] == limits.DESCRIPTION_MAX_LENGTH

@@ -115,9 +115,15 @@ def test_a_static_api_token_works_without_key_or_secret(backend: Backend) -> Non
         timeout=30,
     )
     bearer = wire.parse(response.json(), wire.AccessTokenResponse).token
+    with backend.client() as keyed:
+        seen = keyed.agent_tokens.create("static-bearer-seen")
     with Client(backend.account, api_token=bearer, base_url=backend.url) as client:
-        assert isinstance(client.agent_tokens.list(), list)
+        listed = {token.token: token for token in client.agent_tokens.list()}
+        assert listed[seen.token] == seen
+        made = client.agent_tokens.create("static-bearer-made")
         assert client.bearer_fetches == 0
+    with backend.client() as keyed:
+        assert keyed.agent_tokens.get(made.token) == made
 
 
 def test_threads_share_one_client_and_one_bearer(backend: Backend) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lacework_tokens.server.sqlite_store import SqliteStore
-from lacework_tokens.server.store import Store
+from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.server.storage.sqlite import SqliteStore
 
 StoreFactory = Callable[[pytest.FixtureRequest, Path], Store]
 
@@ -22,7 +22,7 @@ def _sqlite_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 
 def _postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    from lacework_tokens.server.postgres_store import PostgresStore
+    from lacework_tokens.server.storage.postgres import PostgresStore
 
     # A fresh database of the session's throw-away cluster (tests/conftest.py).
     return PostgresStore(request.getfixturevalue("postgres_dsn"))

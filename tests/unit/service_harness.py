@@ -24,10 +24,11 @@ from attrs import frozen
 from lacework_tokens import wire
 from lacework_tokens.server.app import create_app
 from lacework_tokens.server.ratelimit import Rate
-from lacework_tokens.server.secrets import Sealer, hash_secret
-from lacework_tokens.server.service import ServiceError, TokenService
-from lacework_tokens.server.store import AuditEvent, Role, Store
-from lacework_tokens.server.stores import open_store
+from lacework_tokens.server.crypto import Sealer, hash_secret
+from lacework_tokens.server.services import ServiceError, Services
+from lacework_tokens.server.storage import open_store
+from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.server.storage.records import AuditEvent, Role
 
 __all__ = [
     "START",
@@ -122,8 +123,10 @@ class Server:
         self._start()
 
     def _start(self) -> None:
-        self._service = TokenService(self._store, self._sealer, clock=self.clock)
-        self._app = create_app(self._service, key_rate=_UNLIMITED, login_rate=_UNLIMITED)
+        services = Services(self._store, self._sealer, clock=self.clock)
+        self._identity = services.identity
+        self._audit = services.audit
+        self._app = create_app(services, key_rate=_UNLIMITED, login_rate=_UNLIMITED)
 
     def restart(self) -> None:
         """A new server process over the same database: nothing remembered in memory."""
@@ -210,37 +213,37 @@ class Server:
         it; ``user`` left out is the command's default."""
         with _refusals():
             if user is None:
-                return self._service.create_api_key(account, role=Role(role))
-            return self._service.create_api_key(account, role=Role(role), user=user)
+                return self._identity.create_api_key(account, role=Role(role))
+            return self._identity.create_api_key(account, role=Role(role), user=user)
 
     def ensure_key(self, account: str, key_id: str, secret: str) -> bool:
         """The key ``serve`` makes sure of at startup (``LW_API_KEY``); True when created."""
         with _refusals():
-            return self._service.ensure_api_key(account, key_id, secret)
+            return self._identity.ensure_api_key(account, key_id, secret)
 
     def key_user(self, key_id: str) -> str:
         with _refusals():
-            return self._service.get_api_key(key_id).user
+            return self._identity.get_api_key(key_id).user
 
     def key_ids(self, account: str | None = None) -> list[str]:
         """The ids of the API keys (of ``account``), as ``keys list`` shows them."""
         with _refusals():
-            return [key.key_id for key in self._service.list_api_keys(account)]
+            return [key.key_id for key in self._identity.list_api_keys(account)]
 
     def create_account(self, name: str, parent: str | None = None) -> None:
         with _refusals():
-            self._service.create_account(name, parent=parent)
+            self._identity.create_account(name, parent=parent)
 
     def set_key_enabled(self, key_id: str, enabled: bool) -> None:
         with _refusals():
-            self._service.set_api_key_enabled(key_id, enabled)
+            self._identity.set_api_key_enabled(key_id, enabled)
 
     def audit(self, account: str | None = None, limit: int | None = None) -> list[AuditEvent]:
         """The audit trail, newest first (``limit`` as the ``audit`` command passes it)."""
         with _refusals():
             if limit is None:
-                return self._service.list_audit(account)
-            return self._service.list_audit(account, limit)
+                return self._audit.list_events(account)
+            return self._audit.list_events(account, limit)
 
     def bearer_is_stored(self, bearer: str) -> bool:
         """Whether the database still holds a row for this bearer token."""

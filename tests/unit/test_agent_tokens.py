@@ -258,3 +258,24 @@ def test_a_create_that_cannot_be_checked_says_its_outcome_is_unknown(
     with pytest.raises(errors.TransportError, match="may or may not have taken effect"):
         make_client(max_attempts=2).agent_tokens.create("prod")
     assert len(calls_to(rsps, "POST", TOKENS_URL)) == 1
+
+
+def test_a_second_soft_delete_changes_nothing(rsps: responses.RequestsMock) -> None:
+    rsps.add(
+        responses.GET, TOKEN_URL, json={"data": token_wire(name="prod-x1y2z-deleted", enabled=0)}
+    )
+    deleted = make_client().agent_tokens.soft_delete(TOKEN)
+    assert deleted.name == "prod-x1y2z-deleted"
+    assert deleted.soft_deleted and deleted.state == "deleted"
+    assert not calls_to(rsps, "PATCH", TOKEN_URL)
+
+
+def test_a_token_s_state_tells_deleted_from_disabled() -> None:
+    def state(name: str, enabled: int) -> str:
+        return wire.parse(token_wire(name=name, enabled=enabled), AgentAccessToken).state
+
+    assert state("prod", 1) == "enabled"
+    assert state("prod", 0) == "disabled"
+    assert state("prod-x1y2z-deleted", 0) == "deleted"
+    assert state("prod-x1y2z-deleted", 1) == "enabled"  # revived: in use again
+    assert state("prod-deleted", 0) == "disabled"  # not the shape a soft delete gives

@@ -30,6 +30,7 @@ from sdk_fakes import (
 )
 
 from lacework_tokens import Client, errors, wire
+from lacework_tokens.config import ClientSettings
 
 
 @pytest.fixture
@@ -561,3 +562,98 @@ def test_authenticate_fetches_a_bearer_up_front(rsps: responses.RequestsMock) ->
         make_client().authenticate()
     Client("acme", api_token="static", base_url=BASE_URL).authenticate()
     assert len(rsps.calls) == 1
+
+
+def test_settings_are_resolved_once_and_taken_as_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = ClientSettings.given("acme", API_KEY, API_SECRET, base_url=BASE_URL)
+    # The client reads no LW_* variable once it holds its settings.
+    monkeypatch.setenv("LW_API_SERVER_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("LW_ACCOUNT", "other")
+    client = Client(settings=settings)
+    assert client.settings is settings
+    assert (client.account, client.base_url) == ("acme", BASE_URL)
+    with pytest.raises(TypeError, match="either settings or"):
+        Client("acme", settings=settings)
+
+
+def test_given_settings_fall_back_only_to_the_server_url_variable() -> None:
+    environ = {"LW_API_SERVER_URL": "http://127.0.0.1:9/", "LW_API_SECRET": "_from_env"}
+    settings = ClientSettings.given("acme", api_token="t", subaccount="", environ=environ)
+    assert settings.base_url == "http://127.0.0.1:9"
+    assert settings.subaccount is None
+    with pytest.raises(errors.ConfigurationError, match="no api_secret configured"):
+        ClientSettings.given("acme", API_KEY, "", environ=environ)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"data": [token_wire()]}, TOKEN),  # some deployments wrap one object in a list
+        ({"data": token_wire()}, TOKEN),
+        ({"data": None}, "unexpected answer from GET /api/v2/AgentAccessTokens/6f3a…3f5a: body"),
+        ({"data": [token_wire(), token_wire()]}, "must be a JSON object"),
+    ],
+    ids=["wrapped", "object", "null", "two"],
+)
+def test_request_one_reads_the_model_from_the_data_envelope(
+    rsps: responses.RequestsMock, answer: dict[str, Any], expected: str
+) -> None:
+    add_bearer(rsps)
+    rsps.add(responses.GET, f"{TOKENS_URL}/{TOKEN}", json=answer)
+    client = make_client()
+    path = f"/api/v2/AgentAccessTokens/{TOKEN}"
+    if expected == TOKEN:
+        one = client.request_one("GET", path, wire.AgentAccessToken, secret_in_path=TOKEN)
+        assert one.token == TOKEN
+        return
+    with pytest.raises(errors.TransportError) as caught:
+        client.request_one("GET", path, wire.AgentAccessToken, secret_in_path=TOKEN)
+    assert expected in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"data": None}, []),
+        ({"data": []}, []),
+        (None, []),
+        ({"items": []}, "unexpected answer from GET /api/v2/AgentAccessTokens: no data"),
+        ({"data": {}}, "unexpected answer from GET /api/v2/AgentAccessTokens: data is no list"),
+        ({"data": [token_wire(), {"tokenAlias": "x"}]}, "data[1].accessToken: is required"),
+    ],
+    ids=["null", "empty", "no-body", "no-data", "not-a-list", "malformed-item"],
+)
+def test_request_list_reads_every_item_or_fails(
+    rsps: responses.RequestsMock, answer: dict[str, Any] | None, expected: list[Any] | str
+) -> None:
+    add_bearer(rsps)
+    if answer is None:
+        rsps.add(responses.GET, TOKENS_URL, body="", status=200)
+    else:
+        rsps.add(responses.GET, TOKENS_URL, json=answer)
+    client = make_client()
+    if isinstance(expected, list):
+        assert client.request_list("GET", "/api/v2/AgentAccessTokens", wire.AgentAccessToken) == []
+        return
+    # A malformed item is never dropped silently.
+    with pytest.raises(errors.TransportError) as caught:
+        client.request_list("GET", "/api/v2/AgentAccessTokens", wire.AgentAccessToken)
+    assert str(caught.value).endswith(expected)
+
+
+def test_request_one_recovery_answers_the_model_it_found(rsps: responses.RequestsMock) -> None:
+    add_bearer(rsps)
+    rsps.add(responses.POST, TOKENS_URL, body=requests.exceptions.ConnectionError("dropped"))
+    existing = wire.parse(token_wire(), wire.AgentAccessToken)
+    created = make_client().request_one(
+        "POST",
+        "/api/v2/AgentAccessTokens",
+        wire.AgentAccessToken,
+        {"tokenAlias": "prod"},
+        recover=lambda: existing,
+    )
+    assert created is existing
+    assert len(calls_to(rsps, "POST", TOKENS_URL)) == 1

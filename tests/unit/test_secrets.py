@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lacework_tokens.server.secrets import (
+from lacework_tokens.server.crypto import (
     Sealer,
     SealerError,
     hash_secret,

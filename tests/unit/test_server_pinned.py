@@ -189,7 +189,32 @@ def test_an_in_filter_of_one_string_is_refused_not_split_into_characters(
     for alias in ("p", "r", "o", "d", "prod"):
         created(admin, alias)
     answer = admin.search({"field": "tokenAlias", "expression": "in", "values": "prod"})
-    refused(answer, "filters[0].values: must be a non-empty list for 'in'")
+    refused(answer, "filters[0].values: must be a list for 'in'")
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (
+            {"field": "tokenAlias", "expression": "in", "values": []},
+            "filters[0].values: must be a non-empty list for 'in'",
+        ),
+        (
+            {"field": "token", "expression": "eq", "value": "a"},
+            "filters[0].field: unknown field 'token'; one of createdTime, props.description, "
+            "props.os, tokenAlias, tokenEnabled",
+        ),
+        (
+            {"field": "t" * 100, "expression": "eq", "value": "a"},
+            f"filters[0].field: unknown field {'t' * 64!r}; one of createdTime, "
+            "props.description, props.os, tokenAlias, tokenEnabled",
+        ),
+    ],
+)
+def test_a_filter_without_values_or_on_an_unknown_field_is_refused(
+    admin: Session, item: dict[str, Any], message: str
+) -> None:
+    refused(admin.search(item), message)
 
 
 @pytest.mark.parametrize(

@@ -1,26 +1,37 @@
-"""The backend's rules, exercised through ``TokenService`` on each store."""
+"""The backend's rules, exercised through ``Services`` on each store."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from lacework_tokens import wire
-from lacework_tokens.server.secrets import Sealer
-from lacework_tokens.server.service import (
+from lacework_tokens import limits, wire
+from lacework_tokens.server.crypto import Sealer
+from lacework_tokens.server.services import (
     BadRequest,
     Conflict,
     Forbidden,
     NotFound,
     Principal,
     ServiceError,
-    TokenService,
+    Services,
     Unauthorized,
 )
-from lacework_tokens.server.store import AuditEvent, Role, Store
+from lacework_tokens.server.services.tokens import SEARCH_FIELDS, search_conditions
+from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.server.storage.records import (
+    AuditEvent,
+    Operator,
+    Role,
+    TokenColumn,
+    TokenCondition,
+)
 from lacework_tokens.wire import (
     AccessTokenRequest,
     CreateAgentTokenRequest,
@@ -49,76 +60,72 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(store: Store, clock: Clock) -> TokenService:
-    return TokenService(store, Sealer.ephemeral(), clock=clock)
+def services(store: Store, clock: Clock) -> Services:
+    return Services(store, Sealer.ephemeral(), clock=clock)
 
 
 @pytest.fixture
-def admin(service: TokenService) -> Principal:
-    return login(service, "acme", Role.ADMIN)
+def admin(services: Services) -> Principal:
+    return login(services, "acme", Role.ADMIN)
 
 
-def login(service: TokenService, account: str, role: Role) -> Principal:
-    key = service.create_api_key(account, role=role)
-    bearer = service.issue_access_token(AccessTokenRequest(key_id=key.key_id), key.secret)
-    return service.authenticate(f"Bearer {bearer.token}")
+def login(services: Services, account: str, role: Role) -> Principal:
+    key = services.identity.create_api_key(account, role=role)
+    bearer = services.identity.issue_access_token(AccessTokenRequest(key_id=key.key_id), key.secret)
+    return services.identity.authenticate(f"Bearer {bearer.token}")
 
 
 def create(
-    service: TokenService, principal: Principal, alias: str, **props: str
+    services: Services, principal: Principal, alias: str, **props: str
 ) -> wire.AgentAccessToken:
-    return service.create_token(
+    return services.tokens.create_token(
         principal, CreateAgentTokenRequest(token_alias=alias, props=wire.TokenProps(**props))
     )
 
 
 def parse_create(body: str) -> CreateAgentTokenRequest:
-    import json
-
     return wire.parse(json.loads(body), CreateAgentTokenRequest)
 
 
 def parse_update(body: str) -> UpdateAgentTokenRequest:
-    import json
-
     return wire.parse(json.loads(body), UpdateAgentTokenRequest)
 
 
 def parse_search(body: str) -> SearchRequest:
-    import json
-
     return wire.parse(json.loads(body), SearchRequest)
 
 
 # --- API keys and bearer tokens -------------------------------------------------------------
 
 
-def test_api_key_file_looks_like_lacework_s(service: TokenService) -> None:
-    assert not service.has_api_keys()
-    key = service.create_api_key("acme")
+def test_api_key_file_looks_like_lacework_s(services: Services) -> None:
+    assert not services.identity.has_api_keys()
+    key = services.identity.create_api_key("acme")
     assert re.fullmatch(r"ACME_[0-9A-F]{32}", key.key_id)
     assert re.fullmatch(r"_[0-9a-f]{32}", key.secret)
     assert key.account == "acme"
-    assert service.has_api_keys()
+    assert services.identity.has_api_keys()
     assert key.secret not in repr(key)
 
 
 def test_bearer_token_authenticates_raw_or_with_bearer_prefix(
-    service: TokenService, clock: Clock
+    services: Services, clock: Clock
 ) -> None:
-    key = service.create_api_key("acme", role=Role.READ_ONLY, user="ci")
-    issued = service.issue_access_token(AccessTokenRequest(key.key_id, expiry_time=60), key.secret)
+    key = services.identity.create_api_key("acme", role=Role.READ_ONLY, user="ci")
+    issued = services.identity.issue_access_token(
+        AccessTokenRequest(key.key_id, expiry_time=60), key.secret
+    )
     assert issued.expires_at == datetime(2026, 11, 25, 12, 1, 0, 123000, tzinfo=UTC)
     expected = Principal(account="acme", key_id=key.key_id, role=Role.READ_ONLY, key_account="acme")
-    assert service.authenticate(issued.token) == expected
-    assert service.authenticate(f"Bearer {issued.token}") == expected
-    assert service.authenticate(f"bearer  {issued.token} ") == expected
+    assert services.identity.authenticate(issued.token) == expected
+    assert services.identity.authenticate(f"Bearer {issued.token}") == expected
+    assert services.identity.authenticate(f"bearer  {issued.token} ") == expected
 
 
-def test_one_message_for_every_bad_key_or_secret(service: TokenService) -> None:
-    key = service.create_api_key("acme")
-    disabled = service.create_api_key("acme")
-    service.set_api_key_enabled(disabled.key_id, False)
+def test_one_message_for_every_bad_key_or_secret(services: Services) -> None:
+    key = services.identity.create_api_key("acme")
+    disabled = services.identity.create_api_key("acme")
+    services.identity.set_api_key_enabled(disabled.key_id, False)
     attempts = [
         (key.key_id, key.secret + "x"),
         (key.key_id, None),
@@ -128,59 +135,59 @@ def test_one_message_for_every_bad_key_or_secret(service: TokenService) -> None:
     ]
     for key_id, secret in attempts:
         with pytest.raises(Unauthorized) as caught:
-            service.issue_access_token(AccessTokenRequest(key_id), secret)
+            services.identity.issue_access_token(AccessTokenRequest(key_id), secret)
         assert caught.value.status == 401
         assert caught.value.message == "Invalid API key or secret."
 
 
-def test_expired_or_unknown_bearer_is_refused(service: TokenService, clock: Clock) -> None:
-    key = service.create_api_key("acme")
-    issued = service.issue_access_token(AccessTokenRequest(key.key_id, 10), key.secret)
+def test_expired_or_unknown_bearer_is_refused(services: Services, clock: Clock) -> None:
+    key = services.identity.create_api_key("acme")
+    issued = services.identity.issue_access_token(AccessTokenRequest(key.key_id, 10), key.secret)
     clock.advance(seconds=9)
-    service.authenticate(issued.token)
+    services.identity.authenticate(issued.token)
     clock.advance(seconds=1)
     for header in (issued.token, "Bearer nonsense", "x" * 10_000):
         with pytest.raises(Unauthorized, match=r"^Invalid or expired access token\.$"):
-            service.authenticate(header)
+            services.identity.authenticate(header)
     for missing in (None, "", "  "):
         with pytest.raises(Unauthorized, match=r"^Missing Authorization header\.$"):
-            service.authenticate(missing)
+            services.identity.authenticate(missing)
 
 
-def test_disabling_a_key_stops_its_bearers_at_once(service: TokenService) -> None:
-    key = service.create_api_key("acme")
-    issued = service.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
-    service.set_api_key_enabled(key.key_id, False)
+def test_disabling_a_key_stops_its_bearers_at_once(services: Services) -> None:
+    key = services.identity.create_api_key("acme")
+    issued = services.identity.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
+    services.identity.set_api_key_enabled(key.key_id, False)
     with pytest.raises(Unauthorized):
-        service.authenticate(issued.token)
-    service.set_api_key_enabled(key.key_id, True)
-    assert service.authenticate(issued.token).key_id == key.key_id
+        services.identity.authenticate(issued.token)
+    services.identity.set_api_key_enabled(key.key_id, True)
+    assert services.identity.authenticate(issued.token).key_id == key.key_id
 
 
 def test_expired_bearers_are_purged_from_the_store(
-    service: TokenService, store: Store, clock: Clock
+    services: Services, store: Store, clock: Clock
 ) -> None:
-    key = service.create_api_key("acme")
-    issued = service.issue_access_token(AccessTokenRequest(key.key_id, 1), key.secret)
-    from lacework_tokens.server.secrets import hash_secret
+    key = services.identity.create_api_key("acme")
+    issued = services.identity.issue_access_token(AccessTokenRequest(key.key_id, 1), key.secret)
+    from lacework_tokens.server.crypto import hash_secret
 
     assert store.get_bearer(hash_secret(issued.token)) is not None
     clock.advance(seconds=5)
-    service._next_purge = 0.0  # the purge runs at most once a minute of real time
-    service.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
+    services.identity._next_purge = 0.0  # the purge runs at most once a minute of real time
+    services.identity.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
     assert store.get_bearer(hash_secret(issued.token)) is None
 
 
-def test_a_foreign_or_unknown_account_name_is_forbidden_alike(service: TokenService) -> None:
-    key = service.create_api_key("acme")
-    service.create_api_key("other")
-    issued = service.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
-    assert service.authenticate(issued.token, "ACME").account == "acme"
-    assert service.authenticate(issued.token, "  ").account == "acme"
+def test_a_foreign_or_unknown_account_name_is_forbidden_alike(services: Services) -> None:
+    key = services.identity.create_api_key("acme")
+    services.identity.create_api_key("other")
+    issued = services.identity.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
+    assert services.identity.authenticate(issued.token, "ACME").account == "acme"
+    assert services.identity.authenticate(issued.token, "  ").account == "acme"
     messages = []
     for name in ("other", "nope", "bad name!"):
         with pytest.raises(Forbidden) as caught:
-            service.authenticate(issued.token, name)
+            services.identity.authenticate(issued.token, name)
         assert caught.value.status == 403
         messages.append(caught.value.message.replace(name, "NAME"))
     # An existing account and a missing one get the same answer: existence does not leak.
@@ -188,28 +195,28 @@ def test_a_foreign_or_unknown_account_name_is_forbidden_alike(service: TokenServ
     assert "may not act in account 'NAME'" in messages[0]
 
 
-def test_ensure_api_key_is_idempotent_and_never_rekeys(service: TokenService) -> None:
-    assert service.ensure_api_key("acme", "KEYID", "SECRET")
-    assert not service.ensure_api_key("acme", "KEYID", "SECRET")
+def test_ensure_api_key_is_idempotent_and_never_rekeys(services: Services) -> None:
+    assert services.identity.ensure_api_key("acme", "KEYID", "SECRET")
+    assert not services.identity.ensure_api_key("acme", "KEYID", "SECRET")
     with pytest.raises(Conflict):
-        service.ensure_api_key("acme", "KEYID", "OTHER")
+        services.identity.ensure_api_key("acme", "KEYID", "OTHER")
     with pytest.raises(Conflict):
-        service.ensure_api_key("other", "KEYID", "SECRET")
-    issued = service.issue_access_token(AccessTokenRequest("KEYID"), "SECRET")
-    assert service.authenticate(issued.token).account == "acme"
+        services.identity.ensure_api_key("other", "KEYID", "SECRET")
+    issued = services.identity.issue_access_token(AccessTokenRequest("KEYID"), "SECRET")
+    assert services.identity.authenticate(issued.token).account == "acme"
 
 
 # --- agent access tokens --------------------------------------------------------------------
 
 
 def test_create_mints_a_token_with_server_owned_times(
-    service: TokenService, admin: Principal, clock: Clock
+    services: Services, admin: Principal, clock: Clock
 ) -> None:
     request = parse_create(
         '{"tokenEnabled":1,"tokenAlias":"prod","props":{"createdTime":"0001-01-01T00:00:00Z",'
         '"description":"k8s deployment for production env","os":"linux"}}'
     )
-    created = service.create_token(admin, request)
+    created = services.tokens.create_token(admin, request)
     assert re.fullmatch(r"[0-9a-f]{56}", created.token)
     truncated = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=UTC)
     assert (created.created_time, created.last_updated_time) == (truncated, truncated)
@@ -220,17 +227,17 @@ def test_create_mints_a_token_with_server_owned_times(
         True,
     )
     assert created.version == "0.1"
-    assert service.get_token(admin, created.token) == created
-    assert service.list_tokens(admin) == [created]
+    assert services.tokens.get_token(admin, created.token) == created
+    assert services.tokens.list_tokens(admin) == [created]
 
 
 def test_create_defaults_os_to_linux_and_keeps_subscription(
-    service: TokenService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
-    created = service.create_token(admin, parse_create('{"tokenAlias":"a1"}'))
+    created = services.tokens.create_token(admin, parse_create('{"tokenAlias":"a1"}'))
     assert (created.os, created.description, created.subscription) == ("linux", "", None)
-    paid = create(service, admin, "a2", subscription="enterprise")
-    assert service.get_token(admin, paid.token).subscription == "enterprise"
+    paid = create(services, admin, "a2", subscription="enterprise")
+    assert services.tokens.get_token(admin, paid.token).subscription == "enterprise"
 
 
 @pytest.mark.parametrize(
@@ -249,57 +256,59 @@ def test_create_defaults_os_to_linux_and_keeps_subscription(
     ],
 )
 def test_create_refuses_bad_fields_naming_them(
-    service: TokenService, admin: Principal, body: str, field: str
+    services: Services, admin: Principal, body: str, field: str
 ) -> None:
     with pytest.raises(BadRequest) as caught:
-        service.create_token(admin, parse_create(body))
+        services.tokens.create_token(admin, parse_create(body))
     assert caught.value.status == 400
     assert caught.value.field == field
     assert field in caught.value.message
-    assert service.list_tokens(admin) == []
+    assert services.tokens.list_tokens(admin) == []
 
 
-def test_longest_valid_alias_is_accepted(service: TokenService, admin: Principal) -> None:
-    assert create(service, admin, "a" * 64).name == "a" * 64
-    assert create(service, admin, "名前 with spaces").name == "名前 with spaces"
+def test_longest_valid_alias_is_accepted(services: Services, admin: Principal) -> None:
+    assert create(services, admin, "a" * 64).name == "a" * 64
+    assert create(services, admin, "名前 with spaces").name == "名前 with spaces"
 
 
 def test_duplicate_alias_is_a_conflict_on_create_and_rename(
-    service: TokenService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
-    create(service, admin, "prod")
-    other = create(service, admin, "dev")
+    create(services, admin, "prod")
+    other = create(services, admin, "dev")
     message = "Agent access token with name 'prod' already exists."
     with pytest.raises(Conflict) as caught:
-        create(service, admin, "prod")
+        create(services, admin, "prod")
     assert (caught.value.status, caught.value.message) == (409, message)
     with pytest.raises(Conflict, match=re.escape(message)):
-        service.update_token(admin, other.token, UpdateAgentTokenRequest(token_alias="prod"))
+        services.tokens.update_token(
+            admin, other.token, UpdateAgentTokenRequest(token_alias="prod")
+        )
     # The same alias in another account is fine.
-    create(service, login(service, "other", Role.ADMIN), "prod")
+    create(services, login(services, "other", Role.ADMIN), "prod")
 
 
 def test_concurrent_creates_of_one_alias_give_one_token(
-    service: TokenService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
     def attempt(_: int) -> str:
         try:
-            create(service, admin, "race")
+            create(services, admin, "race")
         except Conflict:
             return "conflict"
         return "created"
 
     results = run_together(6, attempt)
     assert sorted(results) == ["conflict"] * 5 + ["created"]
-    assert [t.name for t in service.list_tokens(admin)] == ["race"]
+    assert [t.name for t in services.tokens.list_tokens(admin)] == ["race"]
 
 
 def test_provider_update_keeps_os_and_omitted_description(
-    service: TokenService, admin: Principal, clock: Clock
+    services: Services, admin: Principal, clock: Clock
 ) -> None:
-    created = create(service, admin, "prod", description="d", os="windows")
+    created = create(services, admin, "prod", description="d", os="windows")
     clock.advance(minutes=5)
-    updated = service.update_token(
+    updated = services.tokens.update_token(
         admin,
         created.token,
         parse_update(
@@ -309,53 +318,55 @@ def test_provider_update_keeps_os_and_omitted_description(
     assert (updated.name, updated.os, updated.description) == ("prod2", "windows", "d")
     assert updated.created_time == created.created_time
     assert updated.last_updated_time == created.created_time + timedelta(minutes=5)
-    assert service.get_token(admin, created.token) == updated
+    assert services.tokens.get_token(admin, created.token) == updated
 
 
 def test_every_patch_moves_the_update_time(
-    service: TokenService, admin: Principal, clock: Clock
+    services: Services, admin: Principal, clock: Clock
 ) -> None:
-    created = create(service, admin, "prod")
+    created = create(services, admin, "prod")
     clock.advance(seconds=1)
-    same = service.update_token(admin, created.token, parse_update("{}"))
+    same = services.tokens.update_token(admin, created.token, parse_update("{}"))
     assert same.last_updated_time == created.last_updated_time + timedelta(seconds=1)
     assert (same.name, same.enabled, same.os) == ("prod", True, "linux")
 
 
 def test_soft_delete_disables_renames_and_frees_the_alias(
-    service: TokenService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
     long_name = "n" * 64
-    created = create(service, admin, long_name)
-    deleted = service.update_token(
+    created = create(services, admin, long_name)
+    deleted = services.tokens.update_token(
         admin,
         created.token,
         parse_update(f'{{"tokenEnabled":0,"tokenAlias":"{long_name}-p88g7-deleted"}}'),
     )
     assert (deleted.name, deleted.enabled) == (f"{long_name}-p88g7-deleted", False)
-    assert create(service, admin, long_name).token != created.token
+    assert create(services, admin, long_name).token != created.token
     # Only soft-delete aliases get the extra length.
     with pytest.raises(BadRequest):
-        service.update_token(admin, created.token, UpdateAgentTokenRequest(token_alias="x" * 65))
+        services.tokens.update_token(
+            admin, created.token, UpdateAgentTokenRequest(token_alias="x" * 65)
+        )
 
 
-def test_enable_and_disable(service: TokenService, admin: Principal) -> None:
-    created = create(service, admin, "prod")
-    off = service.update_token(admin, created.token, parse_update('{"tokenEnabled":0}'))
+def test_enable_and_disable(services: Services, admin: Principal) -> None:
+    created = create(services, admin, "prod")
+    off = services.tokens.update_token(admin, created.token, parse_update('{"tokenEnabled":0}'))
     assert not off.enabled
-    on = service.update_token(admin, created.token, parse_update('{"tokenEnabled":1}'))
+    on = services.tokens.update_token(admin, created.token, parse_update('{"tokenEnabled":1}'))
     assert on.enabled
 
 
 def test_unknown_foreign_or_garbage_token_is_not_found_and_masked(
-    service: TokenService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
-    created = create(service, admin, "prod")
-    stranger = login(service, "other", Role.ADMIN)
+    created = create(services, admin, "prod")
+    stranger = login(services, "other", Role.ADMIN)
     unknown = "0123456789abcdef" * 3 + "01234567"
     operations: list[Callable[[Principal, str], object]] = [
-        service.get_token,
-        lambda p, t: service.update_token(p, t, parse_update('{"tokenEnabled":0}')),
+        services.tokens.get_token,
+        lambda p, t: services.tokens.update_token(p, t, parse_update('{"tokenEnabled":0}')),
     ]
     for operation in operations:
         for principal, value in ((admin, unknown), (stranger, created.token)):
@@ -367,37 +378,37 @@ def test_unknown_foreign_or_garbage_token_is_not_found_and_masked(
         for garbage in ("x" * 300, "abc\x00def", "", "tök€n"):
             with pytest.raises(NotFound):
                 operation(admin, garbage)
-    assert service.get_token(admin, created.token).enabled
+    assert services.tokens.get_token(admin, created.token).enabled
 
 
-def test_read_only_keys_can_read_but_not_write(service: TokenService, admin: Principal) -> None:
-    created = create(service, admin, "prod")
-    reader = login(service, "acme", Role.READ_ONLY)
-    assert service.get_token(reader, created.token) == created
-    assert service.list_tokens(reader) == [created]
-    assert service.search_tokens(reader, SearchRequest()) == [created]
+def test_read_only_keys_can_read_but_not_write(services: Services, admin: Principal) -> None:
+    created = create(services, admin, "prod")
+    reader = login(services, "acme", Role.READ_ONLY)
+    assert services.tokens.get_token(reader, created.token) == created
+    assert services.tokens.list_tokens(reader) == [created]
+    assert services.tokens.search_tokens(reader, SearchRequest()) == [created]
     with pytest.raises(Forbidden, match="read-only") as caught:
-        create(service, reader, "mine")
+        create(services, reader, "mine")
     assert caught.value.status == 403
     with pytest.raises(Forbidden):
-        service.update_token(reader, created.token, parse_update('{"tokenEnabled":0}'))
-    assert service.get_token(admin, created.token).enabled
+        services.tokens.update_token(reader, created.token, parse_update('{"tokenEnabled":0}'))
+    assert services.tokens.get_token(admin, created.token).enabled
 
 
 def test_agent_installers_create_and_read_but_do_not_update(
-    service: TokenService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
-    installer = login(service, "acme", Role.AGENT_INSTALLER)
-    created = create(service, installer, "node-42")
-    assert service.get_token(installer, created.token) == created
+    installer = login(services, "acme", Role.AGENT_INSTALLER)
+    created = create(services, installer, "node-42")
+    assert services.tokens.get_token(installer, created.token) == created
     with pytest.raises(Forbidden, match="agent-installer"):
-        service.update_token(installer, created.token, parse_update('{"tokenEnabled":0}'))
+        services.tokens.update_token(installer, created.token, parse_update('{"tokenEnabled":0}'))
 
 
-def test_search_by_exact_alias_as_the_sdk_does(service: TokenService, admin: Principal) -> None:
-    create(service, admin, "prod")
-    staging = create(service, admin, "staging")
-    found = service.search_tokens(
+def test_search_by_exact_alias_as_the_sdk_does(services: Services, admin: Principal) -> None:
+    create(services, admin, "prod")
+    staging = create(services, admin, "staging")
+    found = services.tokens.search_tokens(
         admin,
         parse_search('{"filters":[{"expression":"eq","field":"tokenAlias","value":"staging"}]}'),
     )
@@ -405,18 +416,18 @@ def test_search_by_exact_alias_as_the_sdk_does(service: TokenService, admin: Pri
 
 
 def test_search_on_created_time_uses_the_last_update(
-    service: TokenService, admin: Principal, clock: Clock
+    services: Services, admin: Principal, clock: Clock
 ) -> None:
-    first = create(service, admin, "first")
+    first = create(services, admin, "first")
     clock.advance(minutes=1)
-    create(service, admin, "second")
+    create(services, admin, "second")
     cut = wire.format_time(clock.now)
     clock.advance(minutes=1)
-    service.update_token(admin, first.token, parse_update('{"tokenEnabled":0}'))
+    services.tokens.update_token(admin, first.token, parse_update('{"tokenEnabled":0}'))
     body = (
         '{"filters":[{"expression":"gt","field":"createdTime","value":"%s"}]}' % cut  # noqa: UP031
     )
-    assert [t.name for t in service.search_tokens(admin, parse_search(body))] == ["first"]
+    assert [t.name for t in services.tokens.search_tokens(admin, parse_search(body))] == ["first"]
 
 
 @pytest.mark.parametrize(
@@ -431,14 +442,59 @@ def test_search_on_created_time_uses_the_last_update(
     ],
 )
 def test_search_refuses_bad_filter_values(
-    service: TokenService, admin: Principal, body: str, field: str
+    services: Services, admin: Principal, body: str, field: str
 ) -> None:
     with pytest.raises(BadRequest) as caught:
-        service.search_tokens(admin, parse_search('{"filters":[' + body + "]}"))
+        services.tokens.search_tokens(admin, parse_search('{"filters":[' + body + "]}"))
     assert caught.value.field == field
 
 
-def test_errors_carry_status_and_message(service: TokenService) -> None:
+@given(st.text(max_size=20).filter(lambda f: f not in SEARCH_FIELDS))
+def test_search_on_an_unknown_field_is_refused(name: str) -> None:
+    request = parse_search(
+        json.dumps({"filters": [{"expression": "eq", "field": name, "value": "x"}]})
+    )
+    with pytest.raises(BadRequest) as caught:
+        search_conditions(request.filters)
+    assert caught.value.field == "filters[0].field"
+
+
+def test_search_filters_become_typed_conditions() -> None:
+    request = parse_search(
+        '{"filters":['
+        '{"field":"createdTime","expression":"gt","value":"2026-11-25T13:02:00.2+01:00"},'
+        '{"field":"tokenEnabled","expression":"in","values":[0,"1"]},'
+        '{"field":"props.os","expression":"eq","value":7},'
+        '{"field":"tokenAlias","expression":"like","value":"prod\\\\%"}]}'
+    )
+    conditions = search_conditions(request.filters)
+    assert conditions == (
+        TokenCondition(
+            TokenColumn.UPDATED_TIME,
+            Operator.GT,
+            (datetime(2026, 11, 25, 12, 2, 0, 200000, tzinfo=UTC),),
+        ),
+        TokenCondition(TokenColumn.ENABLED, Operator.IN, (False, True)),
+        TokenCondition(TokenColumn.OS, Operator.EQ, ("7",)),
+        TokenCondition(TokenColumn.ALIAS, Operator.LIKE, ("prod\\%",)),
+    )
+    assert [type(v) for v in conditions[1].values] == [bool, bool]
+
+
+def test_an_in_filter_holds_one_to_a_thousand_values() -> None:
+    def conditions(count: int) -> tuple[TokenCondition, ...]:
+        values = [f"t{n}" for n in range(count)]
+        body = {"filters": [{"field": "tokenAlias", "expression": "in", "values": values}]}
+        return search_conditions(parse_search(json.dumps(body)).filters)
+
+    assert len(conditions(limits.SEARCH_VALUES_MAX)[0].values) == limits.SEARCH_VALUES_MAX
+    for count in (0, limits.SEARCH_VALUES_MAX + 1):
+        with pytest.raises(BadRequest) as caught:
+            conditions(count)
+        assert caught.value.field == "filters[0].values"
+
+
+def test_errors_carry_status_and_message(services: Services) -> None:
     error: ServiceError = Conflict("taken")
     assert (error.status, error.message, str(error)) == (409, "taken", "taken")
 
@@ -446,139 +502,141 @@ def test_errors_carry_status_and_message(service: TokenService) -> None:
 # --- accounts and sub-accounts --------------------------------------------------------------
 
 
-def bearer_for(service: TokenService, key: wire.ApiKeyFile) -> str:
-    return service.issue_access_token(AccessTokenRequest(key_id=key.key_id), key.secret).token
+def bearer_for(services: Services, key: wire.ApiKeyFile) -> str:
+    return services.identity.issue_access_token(
+        AccessTokenRequest(key_id=key.key_id), key.secret
+    ).token
 
 
 def test_a_parent_key_acts_in_its_sub_accounts_and_tokens_stay_apart(
-    service: TokenService,
+    services: Services,
 ) -> None:
-    parent_key = service.create_api_key("acme")
-    service.create_account("prod", parent="ACME")
-    parent = bearer_for(service, parent_key)
+    parent_key = services.identity.create_api_key("acme")
+    services.identity.create_account("prod", parent="ACME")
+    parent = bearer_for(services, parent_key)
 
-    in_prod = service.authenticate(parent, "PROD")
+    in_prod = services.identity.authenticate(parent, "PROD")
     assert (in_prod.account, in_prod.key_account) == ("prod", "acme")
-    in_acme = service.authenticate(parent)
-    prod_token = create(service, in_prod, "web")
-    acme_token = create(service, in_acme, "web")  # the same alias: another account
+    in_acme = services.identity.authenticate(parent)
+    prod_token = create(services, in_prod, "web")
+    acme_token = create(services, in_acme, "web")  # the same alias: another account
 
-    assert service.list_tokens(in_prod) == [prod_token]
-    assert service.list_tokens(in_acme) == [acme_token]
+    assert services.tokens.list_tokens(in_prod) == [prod_token]
+    assert services.tokens.list_tokens(in_acme) == [acme_token]
     with pytest.raises(NotFound):
-        service.get_token(in_acme, prod_token.token)
+        services.tokens.get_token(in_acme, prod_token.token)
     with pytest.raises(NotFound):
-        service.update_token(in_prod, acme_token.token, parse_update('{"tokenEnabled":0}'))
+        services.tokens.update_token(in_prod, acme_token.token, parse_update('{"tokenEnabled":0}'))
 
 
-def test_a_sub_account_key_is_confined_to_its_sub_account(service: TokenService) -> None:
-    service.create_api_key("acme")
-    service.create_account("prod", parent="acme")
-    service.create_account("staging", parent="acme")
-    key = service.create_api_key("prod", role=Role.AGENT_INSTALLER)
+def test_a_sub_account_key_is_confined_to_its_sub_account(services: Services) -> None:
+    services.identity.create_api_key("acme")
+    services.identity.create_account("prod", parent="acme")
+    services.identity.create_account("staging", parent="acme")
+    key = services.identity.create_api_key("prod", role=Role.AGENT_INSTALLER)
     # Lacework's download format: the account, and the sub-account the key acts in.
     assert (key.account, key.sub_account) == ("acme", "prod")
-    bearer = bearer_for(service, key)
+    bearer = bearer_for(services, key)
 
-    assert service.authenticate(bearer).account == "prod"
-    assert service.authenticate(bearer, "prod").account == "prod"
+    assert services.identity.authenticate(bearer).account == "prod"
+    assert services.identity.authenticate(bearer, "prod").account == "prod"
     for elsewhere in ("acme", "staging"):
         with pytest.raises(Forbidden, match=f"may not act in account '{elsewhere}'"):
-            service.authenticate(bearer, elsewhere)
+            services.identity.authenticate(bearer, elsewhere)
 
 
 def test_a_key_of_another_top_level_account_cannot_enter_a_sub_account(
-    service: TokenService,
+    services: Services,
 ) -> None:
-    service.create_api_key("acme")
-    service.create_account("prod", parent="acme")
-    stranger = bearer_for(service, service.create_api_key("other"))
+    services.identity.create_api_key("acme")
+    services.identity.create_account("prod", parent="acme")
+    stranger = bearer_for(services, services.identity.create_api_key("other"))
     with pytest.raises(Forbidden):
-        service.authenticate(stranger, "prod")
+        services.identity.authenticate(stranger, "prod")
 
 
-def test_account_rules(service: TokenService) -> None:
-    top = service.create_account("acme")
+def test_account_rules(services: Services) -> None:
+    top = services.identity.create_account("acme")
     assert (top.name, top.parent) == ("acme", None)
-    sub = service.create_account("prod", parent="acme")
+    sub = services.identity.create_account("prod", parent="acme")
     assert (sub.name, sub.parent) == ("prod", "acme")
     with pytest.raises(Conflict, match="'Prod' already exists"):
-        service.create_account("Prod", parent="acme")
+        services.identity.create_account("Prod", parent="acme")
     with pytest.raises(Conflict):
-        service.create_account("ACME")
+        services.identity.create_account("ACME")
     with pytest.raises(BadRequest, match="sub-accounts belong to a top-level account"):
-        service.create_account("deep", parent="prod")
+        services.identity.create_account("deep", parent="prod")
     with pytest.raises(NotFound, match="'nope' was not found"):
-        service.create_account("orphan", parent="nope")
+        services.identity.create_account("orphan", parent="nope")
     for bad in ("", "-x", "a b", "a/b", "x" * 64, "ünï"):
         with pytest.raises(BadRequest) as caught:
-            service.create_account(bad)
+            services.identity.create_account(bad)
         assert caught.value.field == "account"
-    assert [(a.name, a.parent) for a in service.list_accounts()] == [
+    assert [(a.name, a.parent) for a in services.identity.list_accounts()] == [
         ("acme", None),
         ("prod", "acme"),
     ]
 
 
 def test_a_key_for_an_unknown_account_creates_a_top_level_account(
-    service: TokenService,
+    services: Services,
 ) -> None:
-    key = service.create_api_key("newco")
+    key = services.identity.create_api_key("newco")
     assert (key.account, key.sub_account) == ("newco", "")
-    found = service.find_account("NEWCO")
+    found = services.identity.find_account("NEWCO")
     assert found is not None
     assert (found.name, found.parent) == ("newco", None)
     # Case does not make another account: the key joins the existing one.
-    assert service.create_api_key("NewCo").account == "newco"
-    assert len(service.list_api_keys("newco")) == 2
+    assert services.identity.create_api_key("NewCo").account == "newco"
+    assert len(services.identity.list_api_keys("newco")) == 2
 
 
 # --- key limits, disabling and deleting ------------------------------------------------------
 
 
-def test_a_user_has_at_most_twenty_keys_per_account(service: TokenService) -> None:
-    keys = [service.create_api_key("acme", user="alice") for _ in range(20)]
+def test_a_user_has_at_most_twenty_keys_per_account(services: Services) -> None:
+    keys = [services.identity.create_api_key("acme", user="alice") for _ in range(20)]
     with pytest.raises(Conflict, match="already has 20 API keys in account 'acme'"):
-        service.create_api_key("acme", user="alice")
-    service.create_api_key("acme", user="bob")
-    service.create_api_key("other", user="alice")
-    service.set_api_key_enabled(keys[0].key_id, False)  # a disabled key still counts
+        services.identity.create_api_key("acme", user="alice")
+    services.identity.create_api_key("acme", user="bob")
+    services.identity.create_api_key("other", user="alice")
+    services.identity.set_api_key_enabled(keys[0].key_id, False)  # a disabled key still counts
     with pytest.raises(Conflict):
-        service.create_api_key("acme", user="alice")
-    service.delete_api_key(keys[0].key_id)  # a deleted one does not
-    service.create_api_key("acme", user="alice")
+        services.identity.create_api_key("acme", user="alice")
+    services.identity.delete_api_key(keys[0].key_id)  # a deleted one does not
+    services.identity.create_api_key("acme", user="alice")
 
 
-def test_concurrent_key_creation_never_exceeds_the_limit(service: TokenService) -> None:
+def test_concurrent_key_creation_never_exceeds_the_limit(services: Services) -> None:
     for _ in range(15):
-        service.create_api_key("acme", user="alice")
+        services.identity.create_api_key("acme", user="alice")
 
     def add(_: int) -> str:
         try:
-            service.create_api_key("acme", user="alice")
+            services.identity.create_api_key("acme", user="alice")
         except Conflict:
             return "refused"
         return "created"
 
     outcomes = run_together(10, add)
     assert sorted(outcomes) == ["created"] * 5 + ["refused"] * 5
-    assert len(service.list_api_keys("acme")) == 20
+    assert len(services.identity.list_api_keys("acme")) == 20
 
 
-def test_deleting_a_key_stops_its_bearers_and_its_logins(service: TokenService) -> None:
-    key = service.create_api_key("acme")
-    bearer = bearer_for(service, key)
-    service.authenticate(bearer)
-    deleted = service.delete_api_key(key.key_id)
+def test_deleting_a_key_stops_its_bearers_and_its_logins(services: Services) -> None:
+    key = services.identity.create_api_key("acme")
+    bearer = bearer_for(services, key)
+    services.identity.authenticate(bearer)
+    deleted = services.identity.delete_api_key(key.key_id)
     assert deleted.key_id == key.key_id
     with pytest.raises(Unauthorized):
-        service.authenticate(bearer)
+        services.identity.authenticate(bearer)
     with pytest.raises(Unauthorized, match="Invalid API key or secret"):
-        bearer_for(service, key)
+        bearer_for(services, key)
     with pytest.raises(NotFound, match="was not found"):
-        service.delete_api_key(key.key_id)
+        services.identity.delete_api_key(key.key_id)
     with pytest.raises(NotFound):
-        service.set_api_key_enabled(key.key_id, False)
+        services.identity.set_api_key_enabled(key.key_id, False)
 
 
 # --- the audit trail ------------------------------------------------------------------------
@@ -591,9 +649,9 @@ def assert_no_secret(events: list[AuditEvent], *secrets: str) -> None:
 
 
 def test_the_token_lifecycle_is_audited_without_token_values(
-    service: TokenService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
-    created = create(service, admin, "prod", description="d")
+    created = create(services, admin, "prod", description="d")
     value = created.token
     steps = [
         ('{"tokenEnabled":0}', "token.disabled", "tokenEnabled 1 -> 0"),
@@ -608,9 +666,9 @@ def test_the_token_lifecycle_is_audited_without_token_values(
         ),
     ]
     for body, _, _ in steps:
-        service.update_token(admin, value, parse_update(body))
+        services.tokens.update_token(admin, value, parse_update(body))
 
-    events = list(reversed(service.list_audit("acme")))
+    events = list(reversed(services.audit.list_events("acme")))
     assert [e.action.value for e in events] == [
         "account.created",
         "key.created",
@@ -618,7 +676,7 @@ def test_the_token_lifecycle_is_audited_without_token_values(
         *(action for _, action, _ in steps),
     ]
     token_events = events[2:]
-    expected_id = service.sealer.lookup(value)[:12]
+    expected_id = services.sealer.lookup(value)[:12]
     for event in token_events:
         assert (event.account, event.actor, event.actor_account) == ("acme", admin.key_id, "acme")
         assert event.token_id == expected_id
@@ -635,37 +693,39 @@ def test_the_token_lifecycle_is_audited_without_token_values(
     assert_no_secret(events, value)
 
 
-def test_a_refused_change_leaves_no_audit_event(service: TokenService, admin: Principal) -> None:
-    create(service, admin, "prod")
-    other = create(service, admin, "other")
-    before = service.list_audit()
+def test_a_refused_change_leaves_no_audit_event(services: Services, admin: Principal) -> None:
+    create(services, admin, "prod")
+    other = create(services, admin, "other")
+    before = services.audit.list_events()
     with pytest.raises(Conflict):
-        service.update_token(admin, other.token, parse_update('{"tokenAlias":"prod"}'))
+        services.tokens.update_token(admin, other.token, parse_update('{"tokenAlias":"prod"}'))
     with pytest.raises(Conflict):
-        create(service, admin, "prod")
+        create(services, admin, "prod")
     with pytest.raises(NotFound):
-        service.update_token(admin, "f" * 56, parse_update('{"tokenEnabled":0}'))
-    reader = login(service, "acme", Role.READ_ONLY)
+        services.tokens.update_token(admin, "f" * 56, parse_update('{"tokenEnabled":0}'))
+    reader = login(services, "acme", Role.READ_ONLY)
     with pytest.raises(Forbidden):
-        service.update_token(reader, other.token, parse_update('{"tokenEnabled":0}'))
-    after = service.list_audit()
+        services.tokens.update_token(reader, other.token, parse_update('{"tokenEnabled":0}'))
+    after = services.audit.list_events()
     assert [e.action for e in after[1:]] == [e.action for e in before]
     assert after[0].action.value == "key.created"  # the reader's key, nothing else
 
 
-def test_key_events_and_failed_logins_are_audited(service: TokenService) -> None:
-    key = service.create_api_key("acme", role=Role.READ_ONLY, user="ci", actor="cli:alice")
+def test_key_events_and_failed_logins_are_audited(services: Services) -> None:
+    key = services.identity.create_api_key(
+        "acme", role=Role.READ_ONLY, user="ci", actor="cli:alice"
+    )
     with pytest.raises(Unauthorized):
-        service.issue_access_token(AccessTokenRequest(key.key_id), "_wrong")
+        services.identity.issue_access_token(AccessTokenRequest(key.key_id), "_wrong")
     with pytest.raises(Unauthorized):
-        service.issue_access_token(AccessTokenRequest("ACME_UNKNOWN"), "_wrong")
-    service.set_api_key_enabled(key.key_id, False, actor="cli:alice")
+        services.identity.issue_access_token(AccessTokenRequest("ACME_UNKNOWN"), "_wrong")
+    services.identity.set_api_key_enabled(key.key_id, False, actor="cli:alice")
     with pytest.raises(Unauthorized):
-        service.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
-    service.set_api_key_enabled(key.key_id, True, actor="cli:bob")
-    service.delete_api_key(key.key_id, actor="cli:bob")
+        services.identity.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
+    services.identity.set_api_key_enabled(key.key_id, True, actor="cli:bob")
+    services.identity.delete_api_key(key.key_id, actor="cli:bob")
 
-    events = list(reversed(service.list_audit("acme")))
+    events = list(reversed(services.audit.list_events("acme")))
     assert [(e.action.value, e.actor, e.key_id) for e in events] == [
         ("account.created", "cli:alice", None),
         ("key.created", "cli:alice", key.key_id),
@@ -681,25 +741,25 @@ def test_key_events_and_failed_logins_are_audited(service: TokenService) -> None
     assert_no_secret(events, key.secret, "_wrong")
 
 
-def test_audit_is_read_per_account_newest_first_with_a_limit(service: TokenService) -> None:
-    acme = login(service, "acme", Role.ADMIN)
-    other = login(service, "other", Role.ADMIN)
-    service.create_account("prod", parent="acme")
+def test_audit_is_read_per_account_newest_first_with_a_limit(services: Services) -> None:
+    acme = login(services, "acme", Role.ADMIN)
+    other = login(services, "other", Role.ADMIN)
+    services.identity.create_account("prod", parent="acme")
     for n in range(3):
-        create(service, acme, f"a{n}")
-        create(service, other, f"o{n}")
-    parent_key = service.list_api_keys("acme")[0]
+        create(services, acme, f"a{n}")
+        create(services, other, f"o{n}")
+    parent_key = services.identity.list_api_keys("acme")[0]
     in_prod = Principal(
         account="prod", key_id=parent_key.key_id, role=Role.ADMIN, key_account="acme"
     )
-    create(service, in_prod, "p0")
+    create(services, in_prod, "p0")
 
-    assert [e.token_alias for e in service.list_audit("other", limit=2)] == ["o2", "o1"]
-    prod = service.list_audit("PROD")
+    assert [e.token_alias for e in services.audit.list_events("other", limit=2)] == ["o2", "o1"]
+    prod = services.audit.list_events("PROD")
     assert [(e.token_alias, e.account, e.actor_account) for e in prod] == [("p0", "prod", "acme")]
-    everything = service.list_audit(limit=1000)
+    everything = services.audit.list_events(limit=1000)
     assert [e.id for e in everything] == sorted((e.id for e in everything), reverse=True)
     assert len(everything) == 2 * (1 + 1 + 3) + 1 + 1  # accounts, keys, tokens; prod; p0
     for bad in (0, -1, 100_001):
         with pytest.raises(BadRequest):
-            service.list_audit(limit=bad)
+            services.audit.list_events(limit=bad)

@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from lacework_tokens.server import sqlite_store
-from lacework_tokens.server.sqlite_store import SqliteStore
-from lacework_tokens.server.store import DuplicateAlias, SchemaTooNew, StoreError, TokenRecord
-from lacework_tokens.server.stores import open_store
+from lacework_tokens.server.storage import open_store
+from lacework_tokens.server.storage import sqlite as sqlite_store
+from lacework_tokens.server.storage.records import (
+    DuplicateAlias,
+    SchemaTooNew,
+    StoreError,
+    TokenRecord,
+)
+from lacework_tokens.server.storage.sqlite import SqliteStore
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lacework_tokens.server.store import (
+from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.server.storage.records import (
     AccountRecord,
     ApiKeyRecord,
     AuditAction,
     AuditEvent,
     BearerRecord,
+    ConditionValue,
     DuplicateAccount,
     DuplicateAlias,
     DuplicateKey,
+    Operator,
     Role,
-    Store,
     StoreError,
     TokenChanges,
+    TokenColumn,
+    TokenCondition,
     TokenRecord,
     TooManyKeys,
 )
-from lacework_tokens.wire import Expression, SearchFilter
 from together import run_together
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=UTC)
@@ -70,12 +73,12 @@ def api_key(key_id: str = "ACME_1", *, account: str = "acme") -> ApiKeyRecord:
     )
 
 
-def search(store: Store, *filters: SearchFilter, account: str = "acme") -> list[str]:
-    return [r.alias for r in store.search_tokens(account, filters)]
+def search(store: Store, *conditions: TokenCondition, account: str = "acme") -> list[str]:
+    return [r.alias for r in store.search_tokens(account, conditions)]
 
 
-def f(field: str, expression: str, value: str | int) -> SearchFilter:
-    return SearchFilter(field=field, expression=Expression(expression), value=value)
+def f(column: str, operator: str, *values: ConditionValue) -> TokenCondition:
+    return TokenCondition(TokenColumn(column), Operator(operator), values)
 
 
 # --- API keys and bearers -------------------------------------------------------------------
@@ -335,63 +338,65 @@ def test_search_without_filters_lists_the_account(populated: Store) -> None:
 
 
 def test_search_eq_ne_in(populated: Store) -> None:
-    assert search(populated, f("tokenAlias", "eq", "prod-web")) == ["prod-web"]
-    assert search(populated, f("tokenAlias", "eq", "staging")) == []
-    assert search(populated, f("tokenEnabled", "eq", 0)) == ["Staging"]
-    assert search(populated, f("tokenEnabled", "ne", 0)) == ["prod-web", "prod_db", "dev"]
-    assert search(populated, f("props.os", "ne", "linux")) == ["prod_db"]
-    values = SearchFilter(field="tokenAlias", expression=Expression.IN, values=("dev", "Staging"))
+    assert search(populated, f("alias", "eq", "prod-web")) == ["prod-web"]
+    assert search(populated, f("alias", "eq", "staging")) == []
+    assert search(populated, f("enabled", "eq", False)) == ["Staging"]
+    assert search(populated, f("enabled", "ne", False)) == ["prod-web", "prod_db", "dev"]
+    assert search(populated, f("os", "ne", "linux")) == ["prod_db"]
+    values = f("alias", "in", "dev", "Staging")
     assert search(populated, values) == ["Staging", "dev"]
 
 
 def test_search_filters_combine_with_and(populated: Store) -> None:
-    assert search(populated, f("props.os", "eq", "linux"), f("tokenEnabled", "eq", "1")) == [
+    assert search(populated, f("os", "eq", "linux"), f("enabled", "eq", True)) == [
         "prod-web",
         "dev",
     ]
 
 
 def test_like_is_case_sensitive_with_sql_wildcards(populated: Store) -> None:
-    assert search(populated, f("tokenAlias", "like", "prod%")) == ["prod-web", "prod_db"]
-    assert search(populated, f("tokenAlias", "like", "PROD%")) == []
-    assert search(populated, f("tokenAlias", "like", "s%")) == []
-    assert search(populated, f("tokenAlias", "like", "d_v")) == ["dev"]
+    assert search(populated, f("alias", "like", "prod%")) == ["prod-web", "prod_db"]
+    assert search(populated, f("alias", "like", "PROD%")) == []
+    assert search(populated, f("alias", "like", "s%")) == []
+    assert search(populated, f("alias", "like", "d_v")) == ["dev"]
     # ``_`` matches any one character unless escaped.
-    assert search(populated, f("tokenAlias", "like", "prod_%")) == ["prod-web", "prod_db"]
-    assert search(populated, f("tokenAlias", "like", "prod\\_%")) == ["prod_db"]
-    assert search(populated, f("props.description", "like", "%100\\%")) == ["prod_db"]
+    assert search(populated, f("alias", "like", "prod_%")) == ["prod-web", "prod_db"]
+    assert search(populated, f("alias", "like", "prod\\_%")) == ["prod_db"]
+    assert search(populated, f("description", "like", "%100\\%")) == ["prod_db"]
     # GLOB metacharacters in a LIKE pattern are plain characters.
-    assert search(populated, f("tokenAlias", "like", "*")) == []
-    assert search(populated, f("tokenAlias", "like", "[dp]%")) == []
+    assert search(populated, f("alias", "like", "*")) == []
+    assert search(populated, f("alias", "like", "[dp]%")) == []
 
 
 def test_ilike_ignores_case(populated: Store) -> None:
-    assert search(populated, f("props.description", "ilike", "%web%")) == ["prod-web", "dev"]
-    assert search(populated, f("tokenAlias", "ilike", "STAG%")) == ["Staging"]
-    assert search(populated, f("tokenAlias", "ilike", "prod\\_%")) == ["prod_db"]
+    assert search(populated, f("description", "ilike", "%web%")) == ["prod-web", "dev"]
+    assert search(populated, f("alias", "ilike", "STAG%")) == ["Staging"]
+    assert search(populated, f("alias", "ilike", "prod\\_%")) == ["prod_db"]
 
 
-def test_created_time_filters_compare_the_update_time(populated: Store) -> None:
-    def at(minutes: int) -> str:
-        return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+def test_time_conditions_compare_the_update_time(populated: Store) -> None:
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
 
-    assert search(populated, f("createdTime", "gt", at(2))) == ["Staging", "dev"]
-    assert search(populated, f("createdTime", "ge", at(2))) == ["prod_db", "Staging", "dev"]
-    assert search(populated, f("createdTime", "lt", at(2))) == ["prod-web"]
-    assert search(populated, f("createdTime", "le", at(2))) == ["prod-web", "prod_db"]
-    assert search(populated, f("createdTime", "eq", at(3))) == ["Staging"]
+    assert search(populated, f("updated_time", "gt", at(2))) == ["Staging", "dev"]
+    assert search(populated, f("updated_time", "ge", at(2))) == ["prod_db", "Staging", "dev"]
+    assert search(populated, f("updated_time", "lt", at(2))) == ["prod-web"]
+    assert search(populated, f("updated_time", "le", at(2))) == ["prod-web", "prod_db"]
+    assert search(populated, f("updated_time", "eq", at(3))) == ["Staging"]
     # An update moves a token past the cut-off; its creation order does not change.
     populated.update_token(
         "acme", "lookup-acme-prod-web", TokenChanges(updated_time=T0 + timedelta(hours=1))
     )
-    assert search(populated, f("createdTime", "gt", at(2))) == ["prod-web", "Staging", "dev"]
+    assert search(populated, f("updated_time", "gt", at(2))) == ["prod-web", "Staging", "dev"]
     # Other time zones and precisions denote the same instant.
-    assert search(populated, f("createdTime", "lt", "2026-11-25T13:02:00.2+01:00")) == ["prod_db"]
+    plus_one = timezone(timedelta(hours=1))
+    cut = datetime(2026, 11, 25, 13, 2, 0, 200000, tzinfo=plus_one)
+    assert search(populated, f("updated_time", "lt", cut)) == ["prod_db"]
 
 
 def test_text_comparisons_order_bytewise(populated: Store) -> None:
-    assert search(populated, f("tokenAlias", "lt", "a")) == ["Staging"]
-    assert search(populated, f("tokenAlias", "ge", "p")) == ["prod-web", "prod_db"]
+    assert search(populated, f("alias", "lt", "a")) == ["Staging"]
+    assert search(populated, f("alias", "ge", "p")) == ["prod-web", "prod_db"]
 
 
 # --- like / ilike against a reference matcher -----------------------------------------------
@@ -444,4 +449,4 @@ def test_like_and_ilike_match_the_sql_definition(
     expression = "ilike" if ignore_case else "like"
     regex = _like_regex(pattern, ignore_case=ignore_case)
     expected = [a for a in aliases if regex.fullmatch(a)]
-    assert search(store, f("tokenAlias", expression, pattern), account=account) == expected
+    assert search(store, f("alias", expression, pattern), account=account) == expected

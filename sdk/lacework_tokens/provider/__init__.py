@@ -7,10 +7,15 @@ the Terraform plugin protocol (version 6, gRPC) and does all its work through th
 Modules, in the order a request meets them:
 
 - ``server``: the go-plugin handshake, TLS and the gRPC server (what Terraform starts);
-- ``servicer``: the plugin protocol's RPCs, translating wire values to Python and back;
-- ``tokens``: plan, create, read, update, soft delete and import on the SDK;
-- ``schema``, ``values``, ``diagnostics``: the shared vocabulary of the three above;
-- ``install`` and ``cli``: ``lacework-tokens terraform install`` (a filesystem mirror).
+- ``servicer``: the plugin protocol's RPCs, each dispatched on ``registry`` by type name;
+- ``registry``: every resource and data source the provider serves, one line each;
+- ``resources/<type>.py`` and ``data_sources/<type>.py``: one module per Terraform type, with
+  its models, schema (declared defaults, validators), plan and lifecycle on the SDK;
+- ``framework``: what those modules are built from (schema, models, Resource, DataSource);
+- ``configure``: the provider block, and the connection to the account it configures;
+- ``values``, ``diagnostics``: Terraform values on the wire, and SDK errors as diagnostics;
+- ``install``: the filesystem mirror that ``lacework-tokens terraform install``
+  (``cli/terraform.py``) writes.
 
 Importing this package is cheap; the gRPC and SDK imports happen where they are needed, because
 Terraform starts a fresh plugin process for every command.

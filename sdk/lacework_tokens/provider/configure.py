@@ -1,4 +1,5 @@
-"""``provider "lacework" {}``: the SDK client for the configured account.
+"""``provider "lacework" {}``: the provider's schema, its configuration, and the connection every
+resource and data source works through.
 
 Arguments win over ``LW_*`` variables, which win over the profile in ``~/.lacework.toml``, as in
 the official provider. The base URL comes from ``LW_API_SERVER_URL`` alone (else
@@ -8,18 +9,80 @@ lacks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Final
 
-from lacework_tokens import __version__, errors
-from lacework_tokens.provider.diagnostics import Diagnostics, from_sdk_error
+import attrs
+
+from lacework_tokens import __version__
+from lacework_tokens.provider.diagnostics import sdk_errors
+from lacework_tokens.provider.framework import BOOL, STRING, Attribute, Schema
 from lacework_tokens.provider.values import Object, is_known
 
 if TYPE_CHECKING:
-    from lacework_tokens.provider.tokens import Tokens
+    from lacework_tokens.client import Client
 
-__all__ = ["connect"]
+__all__ = ["SCHEMA", "Connection", "ProviderConfig", "connect"]
 
-_ARGUMENTS = ("account", "subaccount", "api_key", "api_secret", "api_token")
+SCHEMA: Final = Schema(
+    description="Lacework agent access tokens, served by lacework-tokens.",
+    attributes=(
+        Attribute(
+            "profile",
+            STRING,
+            "Lacework profile name to use, profiles are configured at $HOME/.lacework.toml "
+            "via the Lacework CLI",
+            optional=True,
+        ),
+        Attribute(
+            "account",
+            STRING,
+            "Lacework account subdomain of URL (i.e. <ACCOUNT>.lacework.net)",
+            optional=True,
+        ),
+        Attribute(
+            "subaccount",
+            STRING,
+            "The sub-account name inside your organization (org admins only)",
+            optional=True,
+        ),
+        Attribute("api_key", STRING, "Lacework API access key", optional=True),
+        Attribute(
+            "api_secret", STRING, "Lacework API access secret", optional=True, sensitive=True
+        ),
+        Attribute(
+            "api_token",
+            STRING,
+            "Lacework API access token (instead of api_key and api_secret)",
+            optional=True,
+            sensitive=True,
+        ),
+        Attribute(
+            "organization",
+            BOOL,
+            "Set it to true to access organization level data sets (org admins only)",
+            optional=True,
+        ),
+    ),
+)
+
+
+@attrs.frozen
+class ProviderConfig:
+    """The provider block; None where it gives nothing (the environment or profile decides)."""
+
+    profile: str | None
+    account: str | None
+    subaccount: str | None
+    api_key: str | None
+    api_secret: str | None
+    api_token: str | None
+    organization: bool | None
+
+    @classmethod
+    def from_object(cls, config: Object) -> ProviderConfig:
+        # Unknown and empty values count as not given, as in the official provider.
+        return cls(**{name: _given(config, name) for name in attrs.fields_dict(cls)})
 
 
 def _given(config: Object, name: str) -> Any:
@@ -29,35 +92,40 @@ def _given(config: Object, name: str) -> Any:
     return value
 
 
-def connect(config: Object, terraform_version: str, diagnostics: Diagnostics) -> Tokens | None:
-    """The token operations for this configuration, or None with an error in ``diagnostics``.
+class Connection:
+    """The configured SDK client, and the one place its errors become diagnostics."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.server = client.base_url
+
+    def doing(self, what: str) -> AbstractContextManager[None]:
+        """A block whose SDK errors become a diagnostic about ``what`` ("creating 'prod'")."""
+        return sdk_errors(server=self.server, doing=what)
+
+
+def connect(config: ProviderConfig, terraform_version: str) -> Connection:
+    """The connection for this configuration; raises ``ProviderError`` when there is none.
 
     The API key is exchanged for a bearer token right away, so wrong credentials or an
     unreachable server are reported once, against the provider, rather than once per resource.
     """
     from lacework_tokens.client import Client
-    from lacework_tokens.provider.tokens import Tokens
 
-    try:
+    with sdk_errors(server="", doing=""):
         client = Client.from_env(
-            _given(config, "profile"),
-            organization=_given(config, "organization"),
-            **{name: _given(config, name) for name in _ARGUMENTS},
+            config.profile,
+            organization=config.organization,
+            account=config.account,
+            subaccount=config.subaccount,
+            api_key=config.api_key,
+            api_secret=config.api_secret,
+            api_token=config.api_token,
         )
-    except errors.LaceworkError as error:
-        diagnostics.items.append(from_sdk_error(error, server="", doing="").diagnostic)
-        return None
     client.session.headers["User-Agent"] = (
         f"Terraform/{terraform_version or 'unknown'} lacework-tokens/{__version__}"
     )
-    try:
-        # The SDK fetches bearer tokens lazily; fetch the first one now (a no-op with api_token).
+    # The SDK fetches bearer tokens lazily; fetch the first one now (a no-op with api_token).
+    with sdk_errors(server=client.base_url, doing="exchanging the API key for an access token"):
         client.authenticate()
-    except errors.LaceworkError as error:
-        diagnostics.items.append(
-            from_sdk_error(
-                error, server=client.base_url, doing="exchanging the API key for an access token"
-            ).diagnostic
-        )
-        return None
-    return Tokens(client.agent_tokens, client.base_url)
+    return Connection(client)

@@ -1,13 +1,16 @@
-"""Terraform diagnostics, and the translation of SDK errors into ones a person can act on."""
+"""Terraform diagnostics, and the one translation of SDK errors into diagnostics a person can
+act on (``sdk_errors``): resources name what they were doing, never how an error reads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 from lacework_tokens import errors
 
-__all__ = ["Diagnostic", "Diagnostics", "ProviderError", "from_sdk_error"]
+__all__ = ["Diagnostic", "ProviderError", "from_sdk_error", "sdk_errors"]
 
 CONFIGURATION_HELP = (
     "Set api_key and api_secret (or api_token) and account in the provider block, the "
@@ -21,22 +24,8 @@ class Diagnostic:
     summary: str
     detail: str = ""
     severity: Literal["error", "warning"] = "error"
+    # The attribute path (attribute names from the top), empty for the whole resource.
     attribute: tuple[str, ...] = ()
-
-
-@dataclass
-class Diagnostics:
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def error(self, summary: str, detail: str = "", attribute: tuple[str, ...] = ()) -> None:
-        self.items.append(Diagnostic(summary, detail, "error", attribute))
-
-    def warning(self, summary: str, detail: str = "", attribute: tuple[str, ...] = ()) -> None:
-        self.items.append(Diagnostic(summary, detail, "warning", attribute))
-
-    @property
-    def has_errors(self) -> bool:
-        return any(item.severity == "error" for item in self.items)
 
 
 class ProviderError(Exception):
@@ -80,3 +69,16 @@ def from_sdk_error(error: errors.LaceworkError, *, server: str, doing: str) -> P
             "terraform's -parallelism.",
         )
     return ProviderError(f"Error while {doing}", f"The server at {server} answered {error}.")
+
+
+@contextmanager
+def sdk_errors(*, server: str, doing: str) -> Iterator[None]:
+    """Turn any SDK error raised inside the block into a ``ProviderError`` about ``doing``.
+
+    Errors a caller gives its own meaning (a 404 on refresh, a 409 on create) are caught
+    inside the block and never get here.
+    """
+    try:
+        yield
+    except errors.LaceworkError as error:
+        raise from_sdk_error(error, server=server, doing=doing) from None

@@ -83,7 +83,8 @@ def serve() -> None:
 
     identity = load_or_create()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS))
-    plugin_rpc.add_ProviderServicer_to_server(ProviderServicer(), server)
+    servicer = ProviderServicer()
+    plugin_rpc.add_ProviderServicer_to_server(servicer, server)
     controller_rpc.add_GRPCControllerServicer_to_server(Controller(), server)
     stdio_rpc.add_GRPCStdioServicer_to_server(Stdio(), server)
 
@@ -105,6 +106,9 @@ def serve() -> None:
         )
         sys.stdout.write(handshake + "\n")
         sys.stdout.flush()
+        # Every call needs the registry (the resource modules, attrs): load it while Terraform
+        # connects rather than after its first call arrives.
+        threading.Thread(target=servicer.preload, name="preload", daemon=True).start()
         stopped.wait()
         # Let the Shutdown answer (and any call still running) finish.
         server.stop(grace=1.0).wait()

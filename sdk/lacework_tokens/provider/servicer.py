@@ -1,14 +1,21 @@
-"""The Terraform plugin protocol (version 6) for the lacework provider.
+"""The Terraform plugin protocol (version 6), dispatched on the registry.
 
-Each RPC decodes Terraform's values, calls ``tokens`` and encodes the answer. Failures become
+Each RPC decodes Terraform's values, looks the resource or data source up by type name in
+``registry.REGISTRY`` and calls it (see ``framework``), then encodes the answer. Failures become
 diagnostics: a ``ProviderError`` as written, anything unexpected as an internal error whose
 traceback goes to stderr (which Terraform keeps in its debug log), never to the user's screen.
+
+This module is loaded before the handshake; the registry, and with it ``attrs`` and every
+resource module, only when the first call arrives.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -16,33 +23,23 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
-from lacework_tokens import __version__
 from lacework_tokens.provider import values
-from lacework_tokens.provider.diagnostics import Diagnostic, Diagnostics, ProviderError
-from lacework_tokens.provider.schema import (
-    DATA_SOURCE,
-    PROVIDER,
-    RESOURCE,
-    TOKEN_TYPE_NAME,
-    Attribute,
-    Block,
-)
+from lacework_tokens.provider.diagnostics import Diagnostic, ProviderError
 
 if TYPE_CHECKING:
-    from lacework_tokens.provider.tokens import Tokens
+    from lacework_tokens.provider.framework import Attribute, Provider, Schema
 
 __all__ = ["ProviderServicer"]
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
-_TYPES: Final = {"string": b'"string"', "bool": b'"bool"'}
 _SEVERITY: Final = {"error": pb.Diagnostic.ERROR, "warning": pb.Diagnostic.WARNING}
 
 
 def _attribute_pb(attribute: Attribute) -> Any:
     return pb.Schema.Attribute(
         name=attribute.name,
-        type=_TYPES[attribute.type],
+        type=attribute.cty_type,
         description=attribute.description,
         description_kind=pb.PLAIN,
         required=attribute.required,
@@ -52,13 +49,13 @@ def _attribute_pb(attribute: Attribute) -> Any:
     )
 
 
-def _schema_pb(block: Block) -> Any:
+def _schema_pb(schema: Schema) -> Any:
     return pb.Schema(
-        version=block.version,
+        version=schema.version,
         block=pb.Schema.Block(
-            version=block.version,
-            attributes=[_attribute_pb(attribute) for attribute in block.attributes],
-            description=block.description,
+            version=schema.version,
+            attributes=[_attribute_pb(attribute) for attribute in schema.attributes],
+            description=schema.description,
             description_kind=pb.PLAIN,
         ),
     )
@@ -82,14 +79,6 @@ def _diagnostics_pb(items: Sequence[Diagnostic]) -> list[Any]:
 
 def _dynamic(value: Any) -> Any:
     return pb.DynamicValue(msgpack=values.encode(value))
-
-
-def _object(dynamic_value: Any, block: Block) -> values.Object | None:
-    """A decoded object with exactly the block's attributes (missing ones null)."""
-    decoded = values.decode(dynamic_value)
-    if decoded is None:
-        return None
-    return {name: decoded.get(name) for name in block.names}
 
 
 def _answer(response_type: Any) -> Callable[[_Handler], _Handler]:
@@ -120,146 +109,155 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
     """One configured provider instance (Terraform starts a process per provider block)."""
 
     def __init__(self) -> None:
-        self._tokens: Tokens | None = None
+        self._provider: Provider | None = None
+        self._loading = threading.Lock()
+
+    def preload(self) -> None:
+        """Load the registry ahead of the first call; a failure is left for that call to report."""
+        with contextlib.suppress(Exception):
+            self._served()
+
+    def _served(self) -> Provider:
+        """The registry's resources and data sources, loaded at the first call."""
+        with self._loading:
+            if self._provider is None:
+                from lacework_tokens.provider.framework import Provider
+                from lacework_tokens.provider.registry import REGISTRY
+
+                self._provider = Provider(REGISTRY)
+            return self._provider
 
     # --- schema and validation ------------------------------------------------------------
 
     @_answer(pb.GetMetadata.Response)
     def GetMetadata(self, request: Any, context: Any) -> Any:
+        registry = self._served().registry
         return pb.GetMetadata.Response(
             server_capabilities=pb.ServerCapabilities(plan_destroy=False),
-            resources=[pb.GetMetadata.ResourceMetadata(type_name=TOKEN_TYPE_NAME)],
-            data_sources=[pb.GetMetadata.DataSourceMetadata(type_name=TOKEN_TYPE_NAME)],
+            resources=[
+                pb.GetMetadata.ResourceMetadata(type_name=name) for name in registry.resources
+            ],
+            data_sources=[
+                pb.GetMetadata.DataSourceMetadata(type_name=name) for name in registry.data_sources
+            ],
         )
 
     @_answer(pb.GetProviderSchema.Response)
     def GetProviderSchema(self, request: Any, context: Any) -> Any:
+        registry = self._served().registry
         return pb.GetProviderSchema.Response(
-            provider=_schema_pb(PROVIDER),
-            resource_schemas={TOKEN_TYPE_NAME: _schema_pb(RESOURCE)},
-            data_source_schemas={TOKEN_TYPE_NAME: _schema_pb(DATA_SOURCE)},
+            provider=_schema_pb(registry.provider_schema),
+            resource_schemas={
+                name: _schema_pb(kind.schema) for name, kind in registry.resources.items()
+            },
+            data_source_schemas={
+                name: _schema_pb(kind.schema) for name, kind in registry.data_sources.items()
+            },
             server_capabilities=pb.ServerCapabilities(plan_destroy=False),
         )
 
     @_answer(pb.ValidateProviderConfig.Response)
     def ValidateProviderConfig(self, request: Any, context: Any) -> Any:
-        return pb.ValidateProviderConfig.Response()
+        provider = self._served()
+        config = provider.registry.provider_schema.object(values.decode(request.config)) or {}
+        return pb.ValidateProviderConfig.Response(
+            diagnostics=_diagnostics_pb(provider.validate_config(config))
+        )
 
     @_answer(pb.ValidateResourceConfig.Response)
     def ValidateResourceConfig(self, request: Any, context: Any) -> Any:
-        self._expect_type(request.type_name)
-        return pb.ValidateResourceConfig.Response()
+        resource = self._served().resource(request.type_name)
+        config = resource.schema.object(values.decode(request.config)) or {}
+        return pb.ValidateResourceConfig.Response(
+            diagnostics=_diagnostics_pb(resource.validate_config(config))
+        )
 
     @_answer(pb.ValidateDataResourceConfig.Response)
     def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:
-        self._expect_type(request.type_name)
-        return pb.ValidateDataResourceConfig.Response()
+        data_source = self._served().data_source(request.type_name)
+        config = data_source.schema.object(values.decode(request.config)) or {}
+        return pb.ValidateDataResourceConfig.Response(
+            diagnostics=_diagnostics_pb(data_source.validate_config(config))
+        )
 
     @_answer(pb.UpgradeResourceState.Response)
     def UpgradeResourceState(self, request: Any, context: Any) -> Any:
-        self._expect_type(request.type_name)
-        import json
-
+        resource = self._served().resource(request.type_name)
         raw = json.loads(request.raw_state.json) if request.raw_state.json else {}
-        state = {name: raw.get(name) for name in RESOURCE.names}
-        return pb.UpgradeResourceState.Response(upgraded_state=_dynamic(state))
+        return pb.UpgradeResourceState.Response(
+            upgraded_state=_dynamic(resource.schema.object(raw))
+        )
 
     # --- configuration --------------------------------------------------------------------
 
     @_answer(pb.ConfigureProvider.Response)
     def ConfigureProvider(self, request: Any, context: Any) -> Any:
-        config = _object(request.config, PROVIDER) or {}
-        diagnostics = Diagnostics()
-        from lacework_tokens.provider.configure import connect
+        from lacework_tokens.provider.configure import ProviderConfig, connect
 
-        self._tokens = connect(config, request.terraform_version, diagnostics)
-        return pb.ConfigureProvider.Response(diagnostics=_diagnostics_pb(diagnostics.items))
-
-    def _connected(self) -> Tokens:
-        if self._tokens is None:
-            raise ProviderError(
-                "The lacework provider is not configured",
-                "Terraform called the provider before configuring it successfully; see the "
-                "provider configuration errors above.",
-            )
-        return self._tokens
-
-    @staticmethod
-    def _expect_type(type_name: str) -> None:
-        if type_name != TOKEN_TYPE_NAME:
-            raise ProviderError(
-                f"Unsupported type {type_name!r}",
-                f"lacework-tokens {__version__} serves only {TOKEN_TYPE_NAME}.",
-            )
+        provider = self._served()
+        config = provider.registry.provider_schema.object(values.decode(request.config)) or {}
+        connection = connect(ProviderConfig.from_object(config), request.terraform_version)
+        provider.configure(connection)
+        return pb.ConfigureProvider.Response()
 
     # --- resource lifecycle ---------------------------------------------------------------
 
     @_answer(pb.ReadResource.Response)
     def ReadResource(self, request: Any, context: Any) -> Any:
-        self._expect_type(request.type_name)
-        current = _object(request.current_state, RESOURCE)
+        resource = self._served().resource(request.type_name)
+        current = resource.schema.object(values.decode(request.current_state))
         if current is None:
             return pb.ReadResource.Response(new_state=request.current_state)
-        new_state = self._connected().read(current)
+        new_state = resource.read_object(current)
         return pb.ReadResource.Response(new_state=_dynamic(new_state), private=request.private)
 
     @_answer(pb.PlanResourceChange.Response)
     def PlanResourceChange(self, request: Any, context: Any) -> Any:
-        self._expect_type(request.type_name)
-        config = _object(request.config, RESOURCE)
+        resource = self._served().resource(request.type_name)
+        config = resource.schema.object(values.decode(request.config))
         if config is None:
             # Destroy: nothing to plan.
             return pb.PlanResourceChange.Response(planned_state=request.proposed_new_state)
-        from lacework_tokens.provider.tokens import plan
-
-        prior = _object(request.prior_state, RESOURCE)
-        return pb.PlanResourceChange.Response(planned_state=_dynamic(plan(prior, config)))
+        prior = resource.schema.object(values.decode(request.prior_state))
+        planned = resource.plan_change(prior, config)
+        return pb.PlanResourceChange.Response(planned_state=_dynamic(planned))
 
     @_answer(pb.ApplyResourceChange.Response)
     def ApplyResourceChange(self, request: Any, context: Any) -> Any:
-        self._expect_type(request.type_name)
-        prior = _object(request.prior_state, RESOURCE)
-        planned = _object(request.planned_state, RESOURCE)
-        tokens = self._connected()
-        new_state: values.Object | None
-        if planned is None:
-            assert prior is not None
-            tokens.delete(prior)
-            new_state = None
-        elif prior is None:
-            new_state = tokens.create(planned)
-        else:
-            new_state = tokens.update(prior, planned)
+        resource = self._served().resource(request.type_name)
+        prior = resource.schema.object(values.decode(request.prior_state))
+        planned = resource.schema.object(values.decode(request.planned_state))
+        new_state = resource.apply_change(prior, planned)
         return pb.ApplyResourceChange.Response(new_state=_dynamic(new_state))
 
     @_answer(pb.ImportResourceState.Response)
     def ImportResourceState(self, request: Any, context: Any) -> Any:
-        self._expect_type(request.type_name)
-        state = self._connected().import_(request.id)
+        resource = self._served().resource(request.type_name)
+        state = resource.import_object(request.id)
         return pb.ImportResourceState.Response(
             imported_resources=[
                 pb.ImportResourceState.ImportedResource(
-                    type_name=TOKEN_TYPE_NAME, state=_dynamic(state)
+                    type_name=request.type_name, state=_dynamic(state)
                 )
             ]
         )
 
     @_answer(pb.MoveResourceState.Response)
     def MoveResourceState(self, request: Any, context: Any) -> Any:
+        resource = self._served().resource(request.target_type_name)
         raise ProviderError(
-            "Moving state into lacework_agent_access_token is not supported",
-            "Use an import block with the token value instead.",
+            f"Moving state into {resource.type_name} is not supported", resource.import_hint
         )
 
-    # --- data source ----------------------------------------------------------------------
+    # --- data sources ---------------------------------------------------------------------
 
     @_answer(pb.ReadDataSource.Response)
     def ReadDataSource(self, request: Any, context: Any) -> Any:
-        self._expect_type(request.type_name)
-        config = _object(request.config, DATA_SOURCE)
-        assert config is not None
-        state = self._connected().lookup(config)
-        return pb.ReadDataSource.Response(state=_dynamic(state))
+        data_source = self._served().data_source(request.type_name)
+        config = data_source.schema.object(values.decode(request.config))
+        if config is None:
+            raise ValueError("ReadDataSource without a configuration")
+        return pb.ReadDataSource.Response(state=_dynamic(data_source.read_object(config)))
 
     # --- functions and shutdown -----------------------------------------------------------
 

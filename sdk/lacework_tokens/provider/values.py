@@ -11,15 +11,15 @@ from typing import Any, Final
 
 import msgpack
 
-__all__ = ["UNKNOWN", "Object", "decode", "encode", "is_known"]
+__all__ = ["UNKNOWN", "Object", "Unknown", "decode", "encode", "is_known"]
 
 
-class _Unknown:
+class Unknown:
     """A value Terraform will only know after apply."""
 
-    _instance: _Unknown | None = None
+    _instance: Unknown | None = None
 
-    def __new__(cls) -> _Unknown:
+    def __new__(cls) -> Unknown:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -27,11 +27,11 @@ class _Unknown:
     def __repr__(self) -> str:
         return "UNKNOWN"
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Unknown:
+    def __deepcopy__(self, memo: dict[int, Any]) -> Unknown:
         return self
 
 
-UNKNOWN: Final = _Unknown()
+UNKNOWN: Final = Unknown()
 Object = dict[str, Any]
 
 # cty encodes an unknown as msgpack extension 0 (and a refined unknown as extension 12).

@@ -1,10 +1,11 @@
 """The backend's HTTP face: a plain ASGI application that only translates.
 
-Each request becomes one ``TokenService`` call and each answer goes back through the one wire
-converter, so the rules live in the service and the JSON shapes live in ``wire``. The app is a
-bare ASGI callable rather than a framework router: there are six routes, and measured in-process
-the framework layers cost about as much as the service call itself (an authenticated GET of one
-token: ~20k/s bare against ~10k/s through Starlette routing).
+The routes are data (``routes.py``): the app finds a request's route and operation there,
+parses the body into the operation's wire model, calls its handler (one service method) and
+encodes the answer through the one wire converter, so the rules live in the services and the
+JSON shapes live in ``wire``. The app is a bare ASGI callable rather than a framework router:
+measured in-process the framework layers cost about as much as the service call itself (an
+authenticated GET of one token: ~20k/s bare against ~10k/s through Starlette routing).
 
 What the app guarantees on the wire:
 - successes are ``{"data": ...}`` (the access-token call answers ``{"token", "expiresAt"}``);
@@ -19,7 +20,8 @@ What the app guarantees on the wire:
   ``login_rate`` calls of ``POST /api/v2/access/tokens`` (so secrets cannot be guessed at line
   speed, nor the audit trail flooded with failed logins); past it the answer is 429 with
   ``Retry-After`` in whole seconds and a JSON message;
-- ``GET /openapi.json`` describes all of this (``server/openapi.py``), without authentication.
+- ``GET /openapi.json`` describes all of this (``openapi.py``, from the same table), without
+  authentication.
 """
 
 from __future__ import annotations
@@ -30,11 +32,10 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, Final, TypeVar, cast
 
 from lacework_tokens import wire
-from lacework_tokens.server.openapi import OPENAPI_PATH, openapi_document
 from lacework_tokens.server.ratelimit import (
     DEFAULT_KEY_RATE,
     DEFAULT_LOGIN_RATE,
@@ -42,7 +43,8 @@ from lacework_tokens.server.ratelimit import (
     RateLimiter,
     retry_after_header,
 )
-from lacework_tokens.server.service import ServiceError, TokenService
+from lacework_tokens.server.routes import ROUTES, Access, Call, Envelope, Operation, Route
+from lacework_tokens.server.services import ServiceError, Services
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -64,24 +66,11 @@ T = TypeVar("T")
 MAX_BODY_BYTES: Final = 64 * 1024
 
 
-API_PREFIX: Final = "/api/v2/"
-TOKENS_PREFIX: Final = "AgentAccessTokens/"
-
 _JSON_HEADERS: Final = (
     (b"content-type", b"application/json"),
     # Answers carry token values: no cache on the way should keep them.
     (b"cache-control", b"no-store"),
 )
-
-# route name -> methods it serves (the Allow header of a 405)
-_ALLOWED: Final[dict[str, tuple[str, ...]]] = {
-    "healthz": ("GET",),
-    "openapi": ("GET",),
-    "access_tokens": ("POST",),
-    "tokens": ("GET", "POST"),
-    "search": ("POST",),
-    "token": ("GET", "PATCH"),
-}
 
 
 class _HttpError(Exception):
@@ -121,28 +110,51 @@ def _error(status: int, message: str, headers: tuple[tuple[bytes, bytes], ...] =
     return _json(status, wire.converter.unstructure(wire.ErrorBody(message=message)), headers)
 
 
-def _route(path: str) -> tuple[str, str | None] | None:
-    """(route name, token from the path) for a request path, or None when nothing serves it."""
-    if path == "/healthz":
-        return "healthz", None
-    if path == OPENAPI_PATH:
-        return "openapi", None
-    if not path.startswith(API_PREFIX):
+class _Methods:
+    """One route as the router serves it: its operations by method, and its ``Allow``."""
+
+    __slots__ = ("allow", "operations", "route")
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self.operations = {operation.method: operation for operation in route.operations}
+        self.allow = ", ".join(self.operations)
+
+
+class Router:
+    """Finds the route of a request path: a dict lookup for fixed paths, then a prefix test
+    for each path ending in a ``{parameter}`` (which matches one non-empty segment)."""
+
+    __slots__ = ("_fixed", "_templated")
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._fixed: dict[str, _Methods] = {}
+        self._templated: list[tuple[str, _Methods]] = []
+        for route in routes:
+            served = _Methods(route)
+            prefix, brace, rest = route.path.partition("{")
+            if not brace:
+                self._fixed[route.path] = served
+                if route.trailing_slash:
+                    self._fixed[route.path + "/"] = served
+            elif rest.endswith("}") and "/" not in rest and prefix.endswith("/"):
+                self._templated.append((prefix, served))
+            else:
+                raise ValueError(f"{route.path}: only a last {{parameter}} segment is supported")
+
+    def match(self, path: str) -> tuple[_Methods, str | None] | None:
+        """The route serving ``path`` and the value of its path parameter, or ``None``."""
+        served = self._fixed.get(path)
+        if served is not None:
+            return served, None
+        for prefix, served in self._templated:
+            if path.startswith(prefix):
+                value = path[len(prefix) :]
+                if served.route.trailing_slash and value.endswith("/"):
+                    value = value[:-1]
+                if value and "/" not in value:
+                    return served, value
         return None
-    rest = path[len(API_PREFIX) :]
-    if rest.endswith("/"):
-        rest = rest[:-1]
-    if rest == "access/tokens":
-        return "access_tokens", None
-    if rest == "AgentAccessTokens":
-        return "tokens", None
-    if rest.startswith(TOKENS_PREFIX):
-        tail = rest[len(TOKENS_PREFIX) :]
-        if tail == "search":
-            return "search", None
-        if tail and "/" not in tail:
-            return "token", tail
-    return None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -251,21 +263,22 @@ class BackendApp:
 
     def __init__(
         self,
-        service: TokenService,
+        services: Services,
         *,
         offload: bool = False,
         max_body_bytes: int = MAX_BODY_BYTES,
         key_rate: Rate = DEFAULT_KEY_RATE,
         login_rate: Rate = DEFAULT_LOGIN_RATE,
+        routes: Iterable[Route] = ROUTES,
     ) -> None:
-        self.service = service
+        self.services = services
         self.offload = offload
         self.max_body_bytes = max_body_bytes
         self.key_rate = key_rate
         self.login_rate = login_rate
         self._key_limiter = _limiter(key_rate)
         self._login_limiter = _limiter(login_rate)
-        self._openapi = _dumps(openapi_document())
+        self._router = Router(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -276,9 +289,9 @@ class BackendApp:
         started = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
-        route = _route(path)
+        matched = self._router.match(path)
         try:
-            response = await self._dispatch(scope, receive, method, route)
+            response = await self._dispatch(scope, receive, method, matched)
         except _ClientGone:
             return
         except _HttpError as exc:
@@ -294,7 +307,7 @@ class BackendApp:
                 "unexpected %s while serving %s %s\n%s",
                 type(exc).__name__,
                 method,
-                route[0] if route else "-",
+                matched[0].route.name if matched else "-",
                 "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
             )
             response = _error(500, "internal server error")
@@ -314,7 +327,7 @@ class BackendApp:
             access_logger.debug(
                 "%s %s %d %.1fms",
                 method,
-                _masked_path(path, route[1] if route else None),
+                _masked_path(path, matched[1] if matched else None),
                 response.status,
                 (time.perf_counter() - started) * 1000,
             )
@@ -329,80 +342,75 @@ class BackendApp:
                 return
 
     async def _dispatch(
-        self, scope: Scope, receive: Receive, method: str, route: tuple[str, str | None] | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        method: str,
+        matched: tuple[_Methods, str | None] | None,
     ) -> _Response:
-        if route is None:
+        if matched is None:
             raise _HttpError(404, "not found: no such API endpoint")
-        name, token = route
-        allowed = _ALLOWED[name]
-        if method not in allowed:
+        served, path_value = matched
+        operation = served.operations.get(method)
+        if operation is None:
             raise _HttpError(
                 405,
-                f"method {method[:16]} is not allowed here; allowed: {', '.join(allowed)}",
-                ((b"allow", ", ".join(allowed).encode()),),
+                f"method {method[:16]} is not allowed here; allowed: {served.allow}",
+                ((b"allow", served.allow.encode()),),
             )
-        if name == "healthz":
-            return _json(200, {"status": "ok"})
-        if name == "openapi":
-            return _Response(200, self._openapi)
-        if name == "access_tokens" and self._login_limiter is not None:
+        if operation.access is Access.API_SECRET and self._login_limiter is not None:
             client = scope.get("client")
             wait = self._login_limiter.take(client[0] if client else "-")
             if wait:
                 raise _too_many(wait, "for access tokens from this address")
         body = b""
-        if method in ("POST", "PATCH"):
+        if operation.request is not None:
             body = await _read_body(scope, receive, self.max_body_bytes)
-        if self.offload:
+        if self.offload and operation.access is not Access.PUBLIC:
             # One hand-off per request: authentication and the operation run in the same thread.
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(
-                None, functools.partial(self._serve, scope, name, method, token, body)
+                None, functools.partial(self._serve, scope, operation, path_value, body)
             )
-        return self._serve(scope, name, method, token, body)
+        return self._serve(scope, operation, path_value, body)
 
     def _serve(
-        self, scope: Scope, name: str, method: str, token: str | None, body: bytes
+        self, scope: Scope, operation: Operation[Any], path_value: str | None, body: bytes
     ) -> _Response:
-        """The synchronous part of a request: parse, call the service, convert the answer."""
-        convert = wire.converter.unstructure
-        service = self.service
+        """The synchronous part of a request: authenticate, parse, call, encode the answer."""
+        call = Call(self.services, path_value=path_value)
+        if operation.access is Access.BEARER:
+            call.principal = self.services.identity.authenticate(
+                _header(scope, b"authorization"), _header(scope, b"account-name") or None
+            )
+            if self._key_limiter is not None:
+                wait = self._key_limiter.take(call.principal.key_id)
+                if wait:
+                    raise _too_many(wait, "for this API key")
+        elif operation.access is Access.API_SECRET:
+            call.secret = _header(scope, b"x-lw-uaks")
+        request = None if operation.request is None else _parse(body, operation.request)
+        answer = operation.handler(call, request)
+        return _Response(operation.status, _encode(operation.envelope, answer))
 
-        if name == "access_tokens":
-            access_request = _parse(body, wire.AccessTokenRequest)
-            issued = service.issue_access_token(access_request, _header(scope, b"x-lw-uaks"))
-            return _json(201, convert(issued))
 
-        principal = service.authenticate(
-            _header(scope, b"authorization"), _header(scope, b"account-name") or None
-        )
-        if self._key_limiter is not None:
-            wait = self._key_limiter.take(principal.key_id)
-            if wait:
-                raise _too_many(wait, "for this API key")
-        if name == "tokens" and method == "GET":
-            listed = service.list_tokens(principal)
-            return _json(200, {"data": [convert(item) for item in listed]})
-        if name == "tokens":
-            created = service.create_token(principal, _parse(body, wire.CreateAgentTokenRequest))
-            return _json(201, {"data": convert(created)})
-        if name == "search":
-            found = service.search_tokens(principal, _parse(body, wire.SearchRequest))
-            return _json(200, {"data": [convert(item) for item in found]})
-
-        assert token is not None
-        if method == "GET":
-            return _json(200, {"data": convert(service.get_token(principal, token))})
-        update = _parse(body, wire.UpdateAgentTokenRequest)
-        return _json(200, {"data": convert(service.update_token(principal, token, update))})
+def _encode(envelope: Envelope, answer: object) -> bytes:
+    convert = wire.converter.unstructure
+    if envelope is Envelope.DATA:
+        return _dumps({"data": convert(answer)})
+    if envelope is Envelope.DATA_LIST:
+        return _dumps({"data": [convert(item) for item in cast(Iterable[object], answer)]})
+    if envelope is Envelope.BARE:
+        return _dumps(convert(answer))
+    return answer if isinstance(answer, bytes) else _dumps(answer)
 
 
 def create_app(
-    service: TokenService,
+    services: Services,
     *,
     offload: bool = False,
     key_rate: Rate = DEFAULT_KEY_RATE,
     login_rate: Rate = DEFAULT_LOGIN_RATE,
 ) -> BackendApp:
-    """The ASGI application serving ``service``."""
-    return BackendApp(service, offload=offload, key_rate=key_rate, login_rate=login_rate)
+    """The ASGI application serving ``services``."""
+    return BackendApp(services, offload=offload, key_rate=key_rate, login_rate=login_rate)

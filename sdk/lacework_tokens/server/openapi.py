@@ -1,22 +1,26 @@
 """The backend's OpenAPI 3.1 document, served at ``GET /openapi.json``.
 
-Built from the wire constants (lengths, search fields, expressions, expiry bounds) so that the
-document and the rules it describes cannot drift apart. Bodies are described as the server
-accepts them: unknown properties are tolerated (the Go SDK sends ``props.createdTime``), so no
-request object forbids additional properties.
+Paths, methods, bodies, answers, statuses and security come from the route table
+(``routes.py``), which also drives the router; the schemas are built from the wire and ``limits``
+constants (lengths, search fields, expressions, expiry bounds), so the document and the rules it
+describes cannot drift apart. Bodies are described as the server accepts them: unknown
+properties are tolerated (the Go SDK sends ``props.createdTime``), so no request object forbids
+additional properties.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from typing import Any, Final
 
 from lacework_tokens import __version__, limits, wire
 from lacework_tokens.limits import SEARCH_VALUES_MAX, TOKEN_VALUE_MAX_LENGTH
-from lacework_tokens.server.service import SUBSCRIPTIONS
+from lacework_tokens.server.routes import ROUTES, Access, Envelope, Operation
+from lacework_tokens.server.services.tokens import SEARCH_FIELDS, SUBSCRIPTIONS
 
-__all__ = ["OPENAPI_PATH", "openapi_document"]
-
-OPENAPI_PATH: Final = "/openapi.json"
+__all__ = ["openapi_document", "openapi_json"]
 
 _JSON: Final = "application/json"
 _REF: Final = "#/components/schemas/"
@@ -138,7 +142,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["field", "expression"],
             "properties": {
-                "field": {"type": "string", "enum": sorted(wire.SEARCH_FIELDS)},
+                "field": {"type": "string", "enum": sorted(SEARCH_FIELDS)},
                 "expression": {"type": "string", "enum": [e.value for e in wire.Expression]},
                 "value": {**filter_value, "description": "For every expression but in."},
                 "values": {
@@ -192,33 +196,51 @@ def _schemas() -> dict[str, Any]:
             "required": ["data"],
             "properties": {"data": {"type": "array", "items": _ref("AgentAccessToken")}},
         },
+        "UserProfile": {
+            "type": "object",
+            "required": ["username", "orgAccount", "url", "orgAdmin", "orgUser", "accounts"],
+            "properties": {
+                "username": {"type": "string"},
+                "orgAccount": {"type": "boolean", "description": "The account has sub-accounts."},
+                "url": {
+                    "type": "string",
+                    "description": "The key's top-level account as <account>.lacework.net.",
+                },
+                "orgAdmin": {"type": "boolean"},
+                "orgUser": {"type": "boolean"},
+                "accounts": {
+                    "type": "array",
+                    "description": "The accounts the key may act in (Account-Name).",
+                    "items": {
+                        "type": "object",
+                        "required": ["admin", "accountName", "custGuid", "userGuid", "userEnabled"],
+                        "properties": {
+                            "admin": {"type": "boolean"},
+                            "accountName": {"type": "string"},
+                            "custGuid": {"type": "string"},
+                            "userGuid": {"type": "string"},
+                            "userEnabled": enabled,
+                        },
+                    },
+                },
+            },
+        },
+        "UserProfileAnswer": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"type": "array", "items": _ref("UserProfile")}},
+        },
     }
 
 
-def _operation(
-    summary: str,
-    operation_id: str,
-    answers: dict[str, Any],
-    *,
-    body: str | None = None,
-    security: str | None = "bearer",
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "operationId": operation_id}
-    if security is None:
-        operation["security"] = []
-    else:
-        operation["security"] = [{security: []}]
-    if security == "bearer":
-        operation["parameters"] = [{"$ref": "#/components/parameters/AccountName"}]
-    if body is not None:
-        operation["requestBody"] = {"required": True, **_json_body(_ref(body))}
-    operation["responses"] = answers
-    return operation
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every route this server answers."""
-    token_path_parameter = {
+# How an answer wrapped in {"data": ...} is named among the schemas, by the model it holds.
+_DATA_SCHEMAS: Final[dict[tuple[type[Any], Envelope], str]] = {
+    (wire.AgentAccessToken, Envelope.DATA): "TokenAnswer",
+    (wire.AgentAccessToken, Envelope.DATA_LIST): "TokenListAnswer",
+    (wire.UserProfile, Envelope.DATA_LIST): "UserProfileAnswer",
+}
+_PATH_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
+    "accessToken": {
         "name": "accessToken",
         "in": "path",
         "required": True,
@@ -230,8 +252,56 @@ def openapi_document() -> dict[str, Any]:
             "pattern": "^[0-9a-f]+$",
         },
     }
-    ok_token = {"description": "The token.", **_json_body(_ref("TokenAnswer"))}
-    ok_list = {"description": "The tokens.", **_json_body(_ref("TokenListAnswer"))}
+}
+_PARAMETER: Final = re.compile(r"\{(\w+)\}")
+
+
+def _answer_schema(operation: Operation[Any]) -> dict[str, Any]:
+    if operation.envelope is Envelope.JSON:
+        return dict(operation.schema or {})
+    if operation.response is None:  # pragma: no cover - every other answer names its model
+        raise ValueError(f"{operation.operation_id}: no response model")
+    if operation.envelope is Envelope.BARE:
+        return _ref(operation.response.__name__)
+    return _ref(_DATA_SCHEMAS[operation.response, operation.envelope])
+
+
+def _operation(operation: Operation[Any]) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "summary": operation.summary,
+        "operationId": operation.operation_id,
+    }
+    if operation.access is Access.PUBLIC:
+        document["security"] = []
+    else:
+        document["security"] = [{operation.access.value: []}]
+    if operation.access is Access.BEARER:
+        document["parameters"] = [{"$ref": "#/components/parameters/AccountName"}]
+    if operation.request is not None:
+        document["requestBody"] = {
+            "required": True,
+            **_json_body(_ref(operation.request.__name__)),
+        }
+    success = {"description": operation.answer, **_json_body(_answer_schema(operation))}
+    document["responses"] = {str(operation.status): success, **_errors(*operation.errors)}
+    return document
+
+
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        item: dict[str, Any] = {}
+        parameters = [_PATH_PARAMETERS[name] for name in _PARAMETER.findall(route.path)]
+        if parameters:
+            item["parameters"] = parameters
+        for operation in route.operations:
+            item[operation.method.lower()] = _operation(operation)
+        paths[route.path] = item
+    return paths
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route this server answers."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -242,88 +312,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": {
-            "/healthz": {
-                "get": _operation(
-                    "Liveness",
-                    "health",
-                    {
-                        "200": {
-                            "description": "The server is up.",
-                            **_json_body(
-                                {
-                                    "type": "object",
-                                    "required": ["status"],
-                                    "properties": {"status": {"const": "ok"}},
-                                }
-                            ),
-                        }
-                    },
-                    security=None,
-                )
-            },
-            OPENAPI_PATH: {
-                "get": _operation(
-                    "This document",
-                    "openapi",
-                    {"200": {"description": "OpenAPI 3.1", **_json_body({"type": "object"})}},
-                    security=None,
-                )
-            },
-            "/api/v2/access/tokens": {
-                "post": _operation(
-                    "Exchange an API key id and secret for a bearer token",
-                    "createAccessToken",
-                    {
-                        "201": {
-                            "description": "A bearer token.",
-                            **_json_body(_ref("AccessTokenResponse")),
-                        },
-                        **_errors(400, 401, 408, 413, 429),
-                    },
-                    body="AccessTokenRequest",
-                    security="apiSecret",
-                )
-            },
-            "/api/v2/AgentAccessTokens": {
-                "get": _operation(
-                    "List the account's tokens",
-                    "listAgentAccessTokens",
-                    {"200": ok_list, **_errors(401, 403, 429)},
-                ),
-                "post": _operation(
-                    "Create a token",
-                    "createAgentAccessToken",
-                    {
-                        "201": {"description": "The new token.", **_json_body(_ref("TokenAnswer"))},
-                        **_errors(400, 401, 403, 408, 409, 413, 429),
-                    },
-                    body="CreateAgentTokenRequest",
-                ),
-            },
-            "/api/v2/AgentAccessTokens/search": {
-                "post": _operation(
-                    "Tokens matching every filter",
-                    "searchAgentAccessTokens",
-                    {"200": ok_list, **_errors(400, 401, 403, 408, 413, 429)},
-                    body="SearchRequest",
-                )
-            },
-            "/api/v2/AgentAccessTokens/{accessToken}": {
-                "parameters": [token_path_parameter],
-                "get": _operation(
-                    "One token by its value",
-                    "getAgentAccessToken",
-                    {"200": ok_token, **_errors(401, 403, 404, 429)},
-                ),
-                "patch": _operation(
-                    "Update a token (rename, enable, disable, props)",
-                    "updateAgentAccessToken",
-                    {"200": ok_token, **_errors(400, 401, 403, 404, 408, 409, 413, 429)},
-                    body="UpdateAgentTokenRequest",
-                ),
-            },
-        },
+        "paths": _paths(),
         "components": {
             "securitySchemes": {
                 "bearer": {
@@ -359,3 +348,9 @@ def openapi_document() -> dict[str, Any]:
             "schemas": _schemas(),
         },
     }
+
+
+@functools.cache
+def openapi_json() -> bytes:
+    """The document as served: built once, compact."""
+    return json.dumps(openapi_document(), separators=(",", ":")).encode()

@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import shlex
 import socket
 import sys
+import time
 from collections.abc import Callable, Generator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from attrs import frozen
@@ -26,11 +27,17 @@ from lacework_tokens import limits, wire
 from lacework_tokens.certificates import self_signed
 from lacework_tokens.files import make_private_dir, write_private
 from lacework_tokens.server.app import create_app
+from lacework_tokens.server.crypto import Sealer, SealerError
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
-from lacework_tokens.server.secrets import Sealer, SealerError
-from lacework_tokens.server.service import ServiceError, TokenService
-from lacework_tokens.server.store import Store
-from lacework_tokens.server.stores import is_postgres_url, open_store
+from lacework_tokens.server.services import ServiceError, Services
+from lacework_tokens.server.storage import (
+    is_postgres_url,
+    open_store,
+    reason_without_password,
+    without_password,
+)
+from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.state_dir import ServerRecord, record_server
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT_SECONDS",
@@ -76,15 +83,8 @@ class ServeOptions:
     login_rate: Rate = DEFAULT_LOGIN_RATE
     body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
-
-
-def _redact_url(url: str) -> str:
-    """A database URL fit to print: the password replaced."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    # How the user runs this program, for the hints printed at start.
+    program: str = "lacework-tokens"
 
 
 def validate(options: ServeOptions) -> None:
@@ -155,24 +155,30 @@ def _key_file_path(options: ServeOptions, state_dir: Path) -> Path:
 
 
 def _prepare_keys(
-    service: TokenService, options: ServeOptions, state_dir: Path
-) -> Callable[[str], list[str]]:
-    """Make sure an API key exists; returns what to print once the URL is known."""
+    services: Services, options: ServeOptions, state_dir: Path
+) -> tuple[Callable[[str], list[str]], Path | None]:
+    """Make sure an API key exists; returns what to print once the URL is known, and the key
+    file that goes with this server, if any."""
+    identity = services.identity
     if options.api_key is not None and options.api_secret is not None:
         try:
-            created = service.ensure_api_key(options.account, options.api_key, options.api_secret)
+            created = identity.ensure_api_key(options.account, options.api_key, options.api_secret)
         except ServiceError as exc:
             raise StartupError(f"--api-key {options.api_key}: {exc.message}") from None
         state = "created" if created else "already present"
-        return lambda _url: [f"API key {options.api_key} for account {options.account}: {state}"]
+        lines = [f"API key {options.api_key} for account {options.account}: {state}"]
+        return (lambda _url: lines), None
 
     key_file = _key_file_path(options, state_dir)
-    if service.has_api_keys():
+    again = f'eval "$({options.program} env{_db_option(options)})"'
+    if identity.has_api_keys():
         if key_file.is_file():
-            return lambda _url: [f"API key file: {key_file}"]
-        return lambda _url: ["API keys exist; the secret was shown when they were created"]
+            return (
+                lambda _url: [f"API key file: {key_file}", f"Connection settings: {again}"]
+            ), key_file
+        return (lambda _url: ["API keys exist; the secret was shown when they were created"]), None
 
-    api_key = service.create_api_key(options.account)
+    api_key = identity.create_api_key(options.account)
     write_private(key_file, json.dumps(wire.converter.unstructure(api_key), indent=2) + "\n")
 
     def first_start(url: str) -> list[str]:
@@ -181,9 +187,17 @@ def _prepare_keys(
             "Point Lacework clients at this backend with:",
             f"export LW_ACCOUNT={api_key.account} LW_API_KEY={api_key.key_id} "
             f"LW_API_SECRET={api_key.secret} LW_API_SERVER_URL={url}",
+            f"(again at any time, in this directory: {again})",
         ]
 
-    return first_start
+    return first_start, key_file
+
+
+def _db_option(options: ServeOptions) -> str:
+    """`` --db …`` when ``env`` needs it to find this state directory."""
+    if options.db is None or is_postgres_url(options.db):
+        return ""
+    return f" --db {shlex.quote(options.db)}"
 
 
 # --- the HTTP server ------------------------------------------------------------------------
@@ -314,15 +328,28 @@ def _url(scheme: str, sock: socket.socket) -> str:
     return f"{scheme}://{host}:{port}"
 
 
+class _UvicornName(logging.Filter):
+    """uvicorn logs its start and stop on a logger named ``uvicorn.error``: show ``uvicorn``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.error":
+            record.name = "uvicorn"
+        return True
+
+
 def _configure_logging(level: str, stream: TextIO) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=stream,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    # Times as everywhere else in this project: RFC 3339, UTC.
+    formatter = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
     )
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(_UvicornName())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
-def open_service(options: ServeOptions, state_dir: Path) -> tuple[TokenService, Store]:
+def open_services(options: ServeOptions, state_dir: Path) -> tuple[Services, Store]:
     db = options.db or str(state_dir / DEFAULT_DB_NAME)
     make_private_dir(state_dir)
     try:
@@ -334,12 +361,9 @@ def open_service(options: ServeOptions, state_dir: Path) -> tuple[TokenService, 
     try:
         store = open_store(db)
     except Exception as exc:
-        shown = _redact_url(db) if is_postgres_url(db) else db
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if is_postgres_url(db) and options.db:
-            reason = reason.replace(options.db, shown)
-        raise StartupError(f"cannot open the database {shown}: {reason}") from None
-    return TokenService(store, sealer), store
+        reason = reason_without_password(exc, db) or type(exc).__name__
+        raise StartupError(f"cannot open the database {without_password(db)}: {reason}") from None
+    return Services(store, sealer), store
 
 
 def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
@@ -348,9 +372,9 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
     validate(options)
     _configure_logging(options.log_level, sys.stderr)
     state_dir = _state_dir(options)
-    service, store = open_service(options, state_dir)
+    services, store = open_services(options, state_dir)
     try:
-        announce_keys = _prepare_keys(service, options, state_dir)
+        announce_keys, api_key_file = _prepare_keys(services, options, state_dir)
         tls_lines: list[str] = []
         cert_file, key_file = options.tls_cert, options.tls_key
         if options.tls_self_signed:
@@ -364,7 +388,7 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
         sock = _listen(options.host, options.port)
         config = uvicorn.Config(
             create_app(
-                service,
+                services,
                 offload=options.db is not None and is_postgres_url(options.db),
                 key_rate=options.key_rate,
                 login_rate=options.login_rate,
@@ -386,8 +410,18 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
             sock.close()
             raise StartupError(f"cannot load the TLS certificate or key: {exc}") from None
         url = _url("https" if cert_file else "http", sock)
+        record_server(
+            state_dir,
+            ServerRecord(
+                url=url,
+                key_file=str(api_key_file.resolve()) if api_key_file else None,
+                certificate=(
+                    str(cert_file.resolve()) if options.tls_self_signed and cert_file else None
+                ),
+            ),
+        )
         server = _Server(config)
-        lines = [*announce_keys(url), *tls_lines, f"listening on {url}"]
+        lines = [*announce_keys(url), *tls_lines, f"listening on {url}", "Ctrl-C to stop."]
         asyncio.run(_run(server, sock, lines, out))
     finally:
         store.close()

@@ -1,0 +1,1 @@
+"""Managed resources, one module each (model, schema with defaults, plan, CRUD, import)."""

@@ -1,0 +1,60 @@
+"""The backend's rules, independent of HTTP and of the database, one service per concern.
+
+``Services(store, sealer, clock=...)`` holds them all: ``identity`` (accounts, API keys, bearer
+tokens, ``authenticate`` → ``Principal``), ``tokens`` (agent access tokens) and ``audit`` (the
+audit trail). The HTTP app resolves a caller with ``identity.authenticate`` and calls one method
+per operation; every failure is a ``ServiceError`` whose ``status`` and ``message`` go to the
+client as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from lacework_tokens.server.crypto import Sealer
+from lacework_tokens.server.services.audit import AuditService
+from lacework_tokens.server.services.clock import Clock
+from lacework_tokens.server.services.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    Unauthorized,
+)
+from lacework_tokens.server.services.identity import IdentityService, Principal
+from lacework_tokens.server.services.tokens import TokenService
+from lacework_tokens.server.storage.protocol import Store
+
+__all__ = [
+    "AuditService",
+    "BadRequest",
+    "Clock",
+    "Conflict",
+    "Forbidden",
+    "IdentityService",
+    "NotFound",
+    "Principal",
+    "ServiceError",
+    "Services",
+    "TokenService",
+    "Unauthorized",
+]
+
+
+class Services:
+    """Every service over one store. ``clock`` gives the time (tests pass their own)."""
+
+    def __init__(
+        self, store: Store, sealer: Sealer, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.clock = Clock(clock)
+        self.identity = IdentityService(store, self.clock)
+        self.tokens = TokenService(store, sealer, self.clock)
+        self.audit = AuditService(store)
+
+    def __repr__(self) -> str:
+        return f"Services({self.store!r})"

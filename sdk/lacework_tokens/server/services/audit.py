@@ -1,0 +1,102 @@
+"""The audit trail: reading it, and the pieces every service builds its events from.
+
+Every lifecycle change (tokens, keys, accounts) and every failed login with a known key is
+written to the trail by the store in the same transaction as the change. An event names a token
+by alias and by the first ``TOKEN_ID_LENGTH`` hex characters of its keyed lookup hash, never by
+its value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from lacework_tokens import limits
+from lacework_tokens.server.services.errors import BadRequest
+from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.server.storage.records import (
+    ApiKeyRecord,
+    AuditAction,
+    AuditEvent,
+    TokenRecord,
+)
+
+__all__ = [
+    "AUDIT_LIMIT_MAX",
+    "DEFAULT_ACTOR",
+    "AuditService",
+    "describe_changes",
+    "key_event",
+    "token_id",
+    "update_action",
+]
+
+AUDIT_LIMIT_MAX: Final = 100_000
+TOKEN_ID_LENGTH: Final = 12
+# Who made a change when the caller names nobody (local administration names ``cli:<user>``).
+DEFAULT_ACTOR: Final = "system"
+
+
+def token_id(lookup: str) -> str:
+    """How the audit trail names a token: a prefix of its keyed hash, not reversible."""
+    return lookup[:TOKEN_ID_LENGTH]
+
+
+def update_action(before: TokenRecord, after: TokenRecord) -> AuditAction:
+    """What an update did, as the trail names it."""
+    renamed = before.alias != after.alias
+    if renamed and not after.enabled and after.alias.endswith(limits.SOFT_DELETE_SUFFIX):
+        return AuditAction.TOKEN_SOFT_DELETED  # what the provider's destroy does
+    if renamed:
+        return AuditAction.TOKEN_RENAMED
+    if before.enabled != after.enabled:
+        return AuditAction.TOKEN_ENABLED if after.enabled else AuditAction.TOKEN_DISABLED
+    return AuditAction.TOKEN_UPDATED
+
+
+def describe_changes(before: TokenRecord, after: TokenRecord) -> str:
+    """The changed fields in wire names; a description is never quoted (it may be long)."""
+    changed: list[str] = []
+    if before.alias != after.alias:
+        changed.append(f"tokenAlias {before.alias!r} -> {after.alias!r}")
+    if before.enabled != after.enabled:
+        changed.append(f"tokenEnabled {int(before.enabled)} -> {int(after.enabled)}")
+    if before.description != after.description:
+        changed.append("props.description changed")
+    if before.os != after.os:
+        changed.append(f"props.os {before.os!r} -> {after.os!r}")
+    if before.subscription != after.subscription:
+        changed.append(f"props.subscription {before.subscription!r} -> {after.subscription!r}")
+    return "; ".join(changed) or "no change"
+
+
+def key_event(key: ApiKeyRecord, action: AuditAction, time: datetime, actor: str) -> AuditEvent:
+    """An event about an API key: created, enabled, disabled or deleted."""
+    return AuditEvent(
+        time=time,
+        account=key.account,
+        actor=actor,
+        action=action,
+        key_id=key.key_id,
+        detail=f"role {key.role.value}, user {key.user!r}",
+    )
+
+
+class AuditService:
+    """Reads the trail."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"AuditService({self.store!r})"
+
+    def list_events(self, account: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        """The newest ``limit`` events, newest first; only ``account``'s when given (its name
+        compared without case)."""
+        if not 1 <= limit <= AUDIT_LIMIT_MAX:
+            raise BadRequest(f"limit must be from 1 to {AUDIT_LIMIT_MAX}.", "limit")
+        if account is not None:
+            found = self.store.find_account(account.strip())
+            account = found.name if found is not None else account.strip()
+        return self.store.list_audit(account, limit)

@@ -1,0 +1,304 @@
+"""Agent access tokens: create, read, update, search, with every rule that governs them.
+
+- Token values are 224 random bits, sealed at rest and found by a keyed hash; the server owns
+  every time (client-sent times are ignored) and keeps them to the millisecond.
+- Names follow ``limits`` (1 to 64 characters without surrounding whitespace or control
+  characters; a soft-deleted ``<name>-xxxxx-deleted`` may be longer) and are unique per
+  account. A PATCH merges ``props`` key by key and always moves the update time.
+- Roles: ``admin`` may do everything, ``agent-installer`` may create and read tokens,
+  ``read-only`` may only read. A token of another account is indistinguishable from one that
+  does not exist.
+- Search semantics live here: which fields may be searched and as which column, the type of each
+  field's values, the cap on ``in``, ``like``/``ilike`` on text only, and patterns that must not
+  end in a lone ``\\``. A wire ``SearchFilter`` (JSON shape only) becomes a typed
+  ``TokenCondition`` the store compiles as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Final
+
+from lacework_tokens import limits, wire
+from lacework_tokens.server.crypto import Sealer, new_agent_token
+from lacework_tokens.server.services.audit import describe_changes, token_id, update_action
+from lacework_tokens.server.services.clock import Clock
+from lacework_tokens.server.services.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    check_field,
+)
+from lacework_tokens.server.services.identity import Principal
+from lacework_tokens.server.storage.protocol import Store
+from lacework_tokens.server.storage.records import (
+    AuditAction,
+    AuditEvent,
+    ConditionValue,
+    DuplicateAlias,
+    Operator,
+    Role,
+    TokenChanges,
+    TokenColumn,
+    TokenCondition,
+    TokenRecord,
+)
+
+__all__ = ["SEARCH_COLUMNS", "SEARCH_FIELDS", "SUBSCRIPTIONS", "TokenService", "search_conditions"]
+
+SUBSCRIPTIONS: Final = frozenset({"standard", "professional", "enterprise"})
+
+# Wire field → column. On the wire the top-level ``createdTime`` is the time of the LAST
+# UPDATE (the provider maps it to ``last_updated_time``), so it filters ``updated_time``.
+SEARCH_COLUMNS: Final = {
+    "tokenAlias": TokenColumn.ALIAS,
+    "tokenEnabled": TokenColumn.ENABLED,
+    "props.os": TokenColumn.OS,
+    "props.description": TokenColumn.DESCRIPTION,
+    "createdTime": TokenColumn.UPDATED_TIME,
+}
+SEARCH_FIELDS: Final = frozenset(SEARCH_COLUMNS)
+_TEXT_COLUMNS: Final = frozenset({TokenColumn.ALIAS, TokenColumn.OS, TokenColumn.DESCRIPTION})
+_OPERATORS: Final = {
+    wire.Expression.EQ: Operator.EQ,
+    wire.Expression.NE: Operator.NE,
+    wire.Expression.GT: Operator.GT,
+    wire.Expression.GE: Operator.GE,
+    wire.Expression.LT: Operator.LT,
+    wire.Expression.LE: Operator.LE,
+    wire.Expression.IN: Operator.IN,
+    wire.Expression.LIKE: Operator.LIKE,
+    wire.Expression.ILIKE: Operator.ILIKE,
+}
+_PATTERNS: Final = frozenset({Operator.LIKE, Operator.ILIKE})
+
+_CAN_CREATE: Final = frozenset({Role.ADMIN, Role.AGENT_INSTALLER})
+_CAN_UPDATE: Final = frozenset({Role.ADMIN})
+
+
+class TokenService:
+    """Agent access tokens of the caller's account."""
+
+    def __init__(self, store: Store, sealer: Sealer, clock: Clock) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"TokenService({self.store!r})"
+
+    def _to_wire(self, record: TokenRecord, token: str | None = None) -> wire.AgentAccessToken:
+        return wire.AgentAccessToken(
+            token=token if token is not None else self.sealer.open(record.sealed),
+            name=record.alias,
+            description=record.description,
+            os=record.os,
+            enabled=record.enabled,
+            created_time=record.created_time,
+            last_updated_time=record.updated_time,
+            version=record.version,
+            subscription=record.subscription,
+        )
+
+    def list_tokens(self, principal: Principal) -> list[wire.AgentAccessToken]:
+        return [self._to_wire(r) for r in self.store.list_tokens(principal.account)]
+
+    def get_token(self, principal: Principal, token: str) -> wire.AgentAccessToken:
+        if not limits.is_printable_token_value(token):
+            raise _not_found(token)
+        record = self.store.get_token(principal.account, self.sealer.lookup(token))
+        if record is None:
+            raise _not_found(token)
+        # Found by the keyed hash of ``token``, so the value is ``token``: no need to decrypt.
+        return self._to_wire(record, token)
+
+    def create_token(
+        self, principal: Principal, request: wire.CreateAgentTokenRequest
+    ) -> wire.AgentAccessToken:
+        _require(principal, _CAN_CREATE, "create agent access tokens")
+        alias = request.token_alias
+        check_field("tokenAlias", limits.alias_problem(alias))
+        props = _checked_props(request.props)
+        token = new_agent_token()
+        now = self.clock.now()
+        record = TokenRecord(
+            account=principal.account,
+            lookup=self.sealer.lookup(token),
+            sealed=self.sealer.seal(token),
+            alias=alias,
+            enabled=request.token_enabled,
+            description=props.description or "",
+            os=props.os if props.os is not None else limits.DEFAULT_OS,
+            subscription=props.subscription,
+            created_time=now,
+            updated_time=now,
+            version=wire.TOKEN_VERSION,
+        )
+        audit = _event(
+            principal,
+            AuditAction.TOKEN_CREATED,
+            record,
+            f"tokenEnabled {int(record.enabled)}, props.os {record.os!r}",
+        )
+        try:
+            self.store.insert_token(record, audit)
+        except DuplicateAlias:
+            raise _duplicate(alias) from None
+        return self._to_wire(record, token)
+
+    def update_token(
+        self, principal: Principal, token: str, request: wire.UpdateAgentTokenRequest
+    ) -> wire.AgentAccessToken:
+        _require(principal, _CAN_UPDATE, "update agent access tokens")
+        alias = request.token_alias
+        if alias is not None:
+            check_field("tokenAlias", limits.alias_problem(alias, allow_soft_deleted=True))
+        props = _checked_props(request.props or wire.TokenProps())
+        if not limits.is_printable_token_value(token):
+            raise _not_found(token)
+        changes = TokenChanges(
+            updated_time=self.clock.now(),
+            alias=alias,
+            enabled=request.token_enabled,
+            description=props.description,
+            os=props.os,
+            subscription=props.subscription,
+        )
+
+        def audit(before: TokenRecord, after: TokenRecord) -> AuditEvent:
+            action = update_action(before, after)
+            return _event(principal, action, after, describe_changes(before, after))
+
+        try:
+            record = self.store.update_token(
+                principal.account, self.sealer.lookup(token), changes, audit
+            )
+        except DuplicateAlias:
+            raise _duplicate(alias or "") from None
+        if record is None:
+            raise _not_found(token)
+        return self._to_wire(record, token)
+
+    def search_tokens(
+        self, principal: Principal, request: wire.SearchRequest
+    ) -> list[wire.AgentAccessToken]:
+        conditions = search_conditions(request.filters)
+        return [self._to_wire(r) for r in self.store.search_tokens(principal.account, conditions)]
+
+
+# --- search filters → conditions ------------------------------------------------------------
+
+
+def search_conditions(filters: Sequence[wire.SearchFilter]) -> tuple[TokenCondition, ...]:
+    """The store's conditions for wire filters; ``BadRequest`` names the first value at fault."""
+    return tuple(_condition(f"filters[{index}]", item) for index, item in enumerate(filters))
+
+
+def _condition(where: str, item: wire.SearchFilter) -> TokenCondition:
+    column = SEARCH_COLUMNS.get(item.field)
+    if column is None:
+        allowed = ", ".join(sorted(SEARCH_FIELDS))
+        raise BadRequest(
+            f"{where}.field: unknown field {item.field[:64]!r}; one of {allowed}", f"{where}.field"
+        )
+    operator = _OPERATORS[item.expression]
+    if operator is Operator.IN:
+        values = item.values or ()
+        if not values:
+            raise BadRequest(
+                f"{where}.values: must be a non-empty list for 'in'", f"{where}.values"
+            )
+        if len(values) > limits.SEARCH_VALUES_MAX:
+            raise BadRequest(
+                f"{where}.values may hold at most {limits.SEARCH_VALUES_MAX} values.",
+                f"{where}.values",
+            )
+        typed = tuple(
+            _value(column, value, f"{where}.values[{position}]")
+            for position, value in enumerate(values)
+        )
+        return TokenCondition(column, operator, typed)
+    if operator in _PATTERNS and column not in _TEXT_COLUMNS:
+        raise BadRequest(
+            f"{where}.expression: {item.expression.value!r} applies to text fields only.",
+            f"{where}.expression",
+        )
+    value = _value(column, item.value, f"{where}.value")
+    if operator in _PATTERNS and _ends_in_escape(str(value)):
+        # SQL gives such a pattern no meaning (PostgreSQL refuses it): refuse it here.
+        raise BadRequest(
+            f"{where}.value: a pattern must not end with an unescaped backslash.", f"{where}.value"
+        )
+    return TokenCondition(column, operator, (value,))
+
+
+def _value(column: TokenColumn, raw: str | int | None, where: str) -> ConditionValue:
+    """One filter value as its column's type: 0/1 for ``tokenEnabled`` (as integers or text),
+    an RFC 3339 time for ``createdTime``, text (an integer compares as its digits) otherwise."""
+    if raw is None:
+        raise BadRequest(f"{where} is required.", where)
+    if column is TokenColumn.ENABLED:
+        if raw not in (0, 1, "0", "1"):
+            raise BadRequest(f"{where}: tokenEnabled is 0 or 1.", where)
+        return raw in (1, "1")
+    if column is TokenColumn.UPDATED_TIME:
+        if isinstance(raw, str):
+            with contextlib.suppress(ValueError):
+                return wire.parse_time(raw)
+        raise BadRequest(f"{where}: createdTime must be an RFC 3339 time.", where)
+    if not isinstance(raw, str):
+        return str(raw)
+    if len(raw) > limits.DESCRIPTION_MAX_LENGTH:
+        raise BadRequest(f"{where} is too long.", where)
+    return raw
+
+
+def _ends_in_escape(pattern: str) -> bool:
+    """Whether a LIKE pattern ends in a lone (unescaped) ``\\``."""
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return trailing % 2 == 1
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _checked_props(props: wire.TokenProps) -> wire.TokenProps:
+    if props.description is not None:
+        check_field("props.description", limits.description_problem(props.description))
+    if props.os is not None:
+        check_field("props.os", limits.os_problem(props.os))
+    if props.subscription is not None and props.subscription not in SUBSCRIPTIONS:
+        allowed = ", ".join(sorted(SUBSCRIPTIONS))
+        raise BadRequest(f"props.subscription must be one of {allowed}.", "props.subscription")
+    return props
+
+
+def _event(
+    principal: Principal, action: AuditAction, record: TokenRecord, detail: str
+) -> AuditEvent:
+    return AuditEvent(
+        time=record.updated_time,
+        account=principal.account,
+        actor=principal.key_id,
+        actor_account=principal.key_account,
+        action=action,
+        token_alias=record.alias,
+        token_id=token_id(record.lookup),
+        detail=detail,
+    )
+
+
+def _require(principal: Principal, allowed: frozenset[Role], action: str) -> None:
+    if principal.role not in allowed:
+        raise Forbidden(f"API key role '{principal.role.value}' may not {action}.")
+
+
+def _duplicate(alias: str) -> Conflict:
+    return Conflict(f"Agent access token with name '{alias}' already exists.")
+
+
+def _not_found(token: str) -> NotFound:
+    shown = wire.mask(token) if limits.is_printable_token_value(token) else "****"
+    return NotFound(f"Agent access token '{shown}' was not found.")

@@ -1,0 +1,111 @@
+"""The ``Store`` protocol: what the services need from persistence.
+
+Stores keep records and enforce the constraints a database enforces best (unique key ids,
+unique aliases per account, atomic updates). Every rule about what may change and why lives in
+the services, so the same rules hold whatever the store.
+
+Every change that matters for security can carry an ``AuditEvent``; the store writes it in the
+same transaction as the change, so the trail never records what did not happen nor misses what
+did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from lacework_tokens.server.storage.records import (
+    AccountRecord,
+    ApiKeyRecord,
+    AuditEvent,
+    AuditFor,
+    BearerRecord,
+    TokenChanges,
+    TokenCondition,
+    TokenRecord,
+)
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """What the services need from persistence. Implementations are thread-safe."""
+
+    def close(self) -> None: ...
+
+    # accounts
+    def insert_account(self, record: AccountRecord, audit: AuditEvent | None = None) -> None:
+        """Raises ``DuplicateAccount`` when an account of this name (ignoring case) exists."""
+
+    def find_account(self, name: str) -> AccountRecord | None:
+        """The account named ``name``, ignoring case (an exact match wins); ``None`` if none."""
+
+    def list_accounts(self) -> list[AccountRecord]:
+        """Every account, top-level accounts and sub-accounts alike, by name."""
+
+    # API keys
+    def insert_api_key(
+        self,
+        record: ApiKeyRecord,
+        *,
+        max_per_user: int | None = None,
+        audit: AuditEvent | None = None,
+    ) -> None:
+        """Raises ``DuplicateKey`` when ``key_id`` exists, ``TooManyKeys`` when the user
+        already has ``max_per_user`` keys in the account (checked in the same transaction)."""
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    def list_api_keys(self, account: str | None = None) -> list[ApiKeyRecord]: ...
+
+    def count_api_keys(self) -> int: ...
+
+    def set_api_key_enabled(
+        self, key_id: str, enabled: bool, audit: AuditEvent | None = None
+    ) -> bool:
+        """Enable or disable a key; ``False`` (and no audit) when there is no such key."""
+
+    def delete_api_key(self, key_id: str, audit: AuditEvent | None = None) -> bool:
+        """Delete a key and its bearer tokens; ``False`` (and no audit) when there is none."""
+
+    # bearer tokens
+    def insert_bearer(self, record: BearerRecord) -> None: ...
+
+    def get_bearer(self, token_hash: str) -> BearerRecord | None: ...
+
+    def delete_expired_bearers(self, now: datetime) -> int: ...
+
+    # agent access tokens
+    def insert_token(self, record: TokenRecord, audit: AuditEvent | None = None) -> None:
+        """Raises ``DuplicateAlias`` when the account already has ``record.alias``."""
+
+    def get_token(self, account: str, lookup: str) -> TokenRecord | None: ...
+
+    def list_tokens(self, account: str) -> list[TokenRecord]:
+        """Every token of the account, oldest first."""
+
+    def search_tokens(
+        self, account: str, conditions: Sequence[TokenCondition]
+    ) -> list[TokenRecord]:
+        """Tokens of the account meeting every condition (AND), oldest first."""
+
+    def update_token(
+        self,
+        account: str,
+        lookup: str,
+        changes: TokenChanges,
+        audit: AuditFor | None = None,
+    ) -> TokenRecord | None:
+        """Apply ``changes`` atomically; ``None`` when there is no such token.
+
+        ``audit(before, after)`` names the event to record, written in the same transaction.
+        Raises ``DuplicateAlias`` when the new alias is taken.
+        """
+
+    # audit trail
+    def insert_audit(self, event: AuditEvent) -> None:
+        """Record an event that goes with no other change (e.g. a failed login)."""
+
+    def list_audit(self, account: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        """The newest ``limit`` events, newest first; only ``account``'s when it is given."""
