@@ -23,8 +23,8 @@ from attrs import frozen
 
 from lacework_tokens import wire
 from lacework_tokens.server.app import create_app
-from lacework_tokens.server.ratelimit import Rate
 from lacework_tokens.server.crypto import Sealer, hash_secret
+from lacework_tokens.server.ratelimit import Rate
 from lacework_tokens.server.services import ServiceError, Services
 from lacework_tokens.server.storage import open_store
 from lacework_tokens.server.storage.protocol import Store

@@ -596,3 +596,96 @@ def test_a_key_given_at_startup_is_checked_and_never_rekeyed(server: Server) -> 
     with pytest.raises(Refused) as conflict:
         server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", "_other")
     assert conflict.value.status == 409
+
+
+@pytest.mark.parametrize("expression", ["like", "ilike"])
+def test_a_pattern_may_end_in_an_escaped_backslash_but_not_a_lone_one(
+    admin: Session, expression: str
+) -> None:
+    created(admin, "back\\")
+    created(admin, "back")
+    escaped = {"field": "tokenAlias", "expression": expression, "value": "back\\\\"}
+    assert admin.aliases(escaped) == ["back\\"]
+    for lone in ("back\\", "back\\\\\\"):
+        refused(
+            admin.search({**escaped, "value": lone}),
+            "filters[0].value: a pattern must not end with an unescaped backslash.",
+        )
+
+
+# --- who am I -------------------------------------------------------------------------------
+
+ACME_GUID = "FA1254C29970514B1F16C3705FAABEB7"
+PROD_GUID = "D7B2D82370254AF3ABA2413A477FBC3C"
+ACME_ADMIN_GUID = "E01E34AFC53A4C03CCF2090D49B0624B"
+
+
+def profile(session: Session) -> dict[str, Any]:
+    answer = session.call("GET", "/api/v2/UserProfile")
+    assert answer.status == 200, answer.body
+    (only,) = answer.data
+    found: dict[str, Any] = only
+    return found
+
+
+def test_a_top_level_admin_key_is_an_organization_admin_of_its_sub_accounts(
+    server: Server,
+) -> None:
+    session = server.login("Acme")
+    alone = profile(session)
+    assert (alone["orgAccount"], alone["url"]) == (False, "acme.lacework.net")
+    server.create_account("prod", parent="acme")
+    server.create_account("other")
+    assert profile(session) == {
+        "username": "admin",
+        "orgAccount": True,
+        "url": "acme.lacework.net",
+        "orgAdmin": True,
+        "orgUser": True,
+        "accounts": [
+            {
+                "admin": True,
+                "accountName": "Acme",
+                "custGuid": ACME_GUID,
+                "userGuid": ACME_ADMIN_GUID,
+                "userEnabled": 1,
+            },
+            {
+                "admin": True,
+                "accountName": "prod",
+                "custGuid": PROD_GUID,
+                "userGuid": ACME_ADMIN_GUID,
+                "userEnabled": 1,
+            },
+        ],
+    }
+
+
+def test_other_roles_and_sub_account_keys_are_no_organization_admins(server: Server) -> None:
+    server.new_key("acme")
+    server.create_account("prod", parent="acme")
+    reader = profile(server.login("acme", role="read-only"))
+    assert (reader["orgAdmin"], reader["orgUser"]) == (False, True)
+    assert [(a["accountName"], a["admin"]) for a in reader["accounts"]] == [
+        ("acme", False),
+        ("prod", False),
+    ]
+    installer = profile(server.login("prod", role="agent-installer"))
+    assert installer == {
+        "username": "admin",
+        "orgAccount": True,
+        "url": "acme.lacework.net",
+        "orgAdmin": False,
+        "orgUser": False,
+        "accounts": [
+            {
+                "admin": False,
+                "accountName": "prod",
+                "custGuid": PROD_GUID,
+                "userGuid": "5C397A74469B21DDA01F240CB175FFFA",
+                "userEnabled": 1,
+            }
+        ],
+    }
+    sub_admin = profile(server.login("prod"))
+    assert (sub_admin["orgAdmin"], sub_admin["accounts"][0]["admin"]) == (False, True)

@@ -575,3 +575,132 @@ def test_a_token_built_in_code_has_the_documented_defaults() -> None:
     )
     assert wire.CreateAgentTokenRequest("a").token_enabled is True
     assert ApiKeyFile("k", "s", "a").sub_account == ""
+
+
+# --- who am I, as a client reads it ---------------------------------------------------------
+
+PROFILE = {
+    "username": "alice",
+    "orgAccount": True,
+    "url": "https://ACME.lacework.net/",
+    "orgAdmin": True,
+    "orgUser": True,
+    "accounts": [
+        {
+            "admin": True,
+            "accountName": "ACME",
+            "custGuid": "C1",
+            "userGuid": "U1",
+            "userEnabled": 1,
+        },
+        {
+            "admin": False,
+            "accountName": "Prod",
+            "custGuid": "C2",
+            "userGuid": "U1",
+            "userEnabled": 1,
+        },
+        {"accountName": "old", "userEnabled": 0},
+    ],
+}
+
+
+def test_a_user_profile_reads_as_lacework_writes_it() -> None:
+    parsed = wire.parse(PROFILE, wire.UserProfile)
+    assert (parsed.username, parsed.org_account, parsed.org_admin, parsed.org_user) == (
+        "alice",
+        True,
+        True,
+        True,
+    )
+    assert parsed.accounts[0] == wire.UserProfileAccount("ACME", True, "C1", "U1", True)
+    assert parsed.accounts[2] == wire.UserProfileAccount("old", user_enabled=False)
+    assert parsed.account_name == "acme"
+    assert parsed.sub_account_names == ("prod",)
+    again = wire.converter.unstructure(parsed)
+    assert again["accounts"][2] == {
+        "admin": False,
+        "accountName": "old",
+        "custGuid": "",
+        "userGuid": "",
+        "userEnabled": 0,
+    }
+    assert wire.parse(again, wire.UserProfile) == parsed
+
+
+def test_a_minimal_user_profile_has_the_documented_defaults() -> None:
+    parsed = wire.parse({"url": "acme.lacework.net"}, wire.UserProfile)
+    assert parsed == wire.UserProfile(username="", url="acme.lacework.net")
+    assert (parsed.org_account, parsed.org_admin, parsed.org_user, parsed.accounts) == (
+        False,
+        False,
+        False,
+        (),
+    )
+    account = wire.parse({"accountName": "a"}, wire.UserProfileAccount)
+    assert account == wire.UserProfileAccount("a", False, "", "", True)
+
+
+@pytest.mark.parametrize(
+    ("url", "account"),
+    [
+        ("acme.lacework.net", "acme"),
+        ("https://Acme.lacework.net/api/v2", "acme"),
+        ("https://localhost/v2.api", "localhost"),
+        ("https://acme.lacework.net/?next=https://other.lacework.net", "acme"),
+    ],
+)
+def test_a_user_profile_names_its_account_by_the_url_host(url: str, account: str) -> None:
+    assert wire.UserProfile(username="u", url=url).account_name == account
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"url": None}, "url: is required"),
+        ({"username": 1}, "username: must be a string"),
+        ({"orgAdmin": 1}, "orgAdmin: must be true or false"),
+        ({"orgAccount": "yes"}, "orgAccount: must be true or false"),
+        ({"orgUser": 0}, "orgUser: must be true or false"),
+        ({"accounts": {"accountName": "a"}}, "accounts: must be a list"),
+        ({"accounts": ["a"]}, "accounts[0]: must be a JSON object"),
+        ({"accounts": [{}]}, "accounts[0].accountName: is required"),
+        (
+            {"accounts": [{"accountName": "a", "admin": 1}]},
+            "accounts[0].admin: must be true or false",
+        ),
+        (
+            {"accounts": [{"accountName": "a", "custGuid": 1}]},
+            "accounts[0].custGuid: must be a string",
+        ),
+        (
+            {"accounts": [{"accountName": "a", "userGuid": 1}]},
+            "accounts[0].userGuid: must be a string",
+        ),
+        (
+            {"accounts": [{"accountName": "a", "userEnabled": True}]},
+            "accounts[0].userEnabled: must be the integer 0 or 1",
+        ),
+    ],
+)
+def test_a_malformed_user_profile_names_its_field(change: dict[str, Any], problem: str) -> None:
+    with pytest.raises(WireError) as caught:
+        wire.parse({**PROFILE, **change}, wire.UserProfile)
+    assert str(caught.value) == problem
+
+
+def test_a_profile_account_alone_is_named_account() -> None:
+    with pytest.raises(WireError) as caught:
+        wire.parse({}, wire.UserProfileAccount)
+    assert str(caught.value) == "account.accountName: is required"
+    with pytest.raises(WireError, match=r"^body: must be a JSON object$"):
+        wire.parse([], wire.UserProfile)
+
+
+def test_soft_deleted_names() -> None:
+    assert limits.name_before_soft_delete("prod-x1y2z-deleted") == "prod"
+    assert limits.name_before_soft_delete("web-eu-1-0a9zz-deleted") == "web-eu-1"
+    for other in ("prod", "prod-X1Y2Z-deleted", "prod-x1y2-deleted", "-x1y2z-deleted"):
+        assert limits.name_before_soft_delete(other) is None
+        assert not limits.is_soft_deleted_name(other)
+    assert limits.is_soft_deleted_name("prod-x1y2z-deleted")
