@@ -381,18 +381,40 @@ class _References:
                     continue
                 for node in ast.walk(tree):
                     if isinstance(node, ast.Name):
-                        name = node.id
+                        self._add(node.id, path, [node.lineno])
                     elif isinstance(node, ast.Attribute):
-                        name = node.attr
-                    else:
-                        continue
-                    self.lines.setdefault(name, set()).add((str(path), node.lineno))
+                        self._add(node.attr, path, [node.lineno])
+                    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                        self._add_defaults(node, path)
+
+    def _add(self, name: str, path: Path, lines: list[int]) -> None:
+        found = self.lines.setdefault(name, set())
+        found.update((str(path), line) for line in lines)
+
+    def _add_defaults(self, node: ast.FunctionDef | ast.AsyncFunctionDef, path: Path) -> None:
+        """A name in a default value is read by every call: where a call is seen to run."""
+        defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+        if not defaults:
+            return
+        body = [s for s in node.body if not (isinstance(s, ast.Expr) and _is_text(s.value))]
+        lines = [
+            node.lineno,
+            *(d.lineno for d in node.decorator_list),
+            *(s.lineno for s in body[:1]),
+        ]
+        for default in defaults:
+            for name in referenced_names(default):
+                self._add(name, path, lines)
 
     def of(self, names: set[str]) -> set[tuple[str, int]]:
         found: set[tuple[str, int]] = set()
         for name in names:
             found |= self.lines.get(name, set())
         return found
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
 def _import_level_statements(tree: ast.Module) -> Iterator[ast.stmt]:
