@@ -606,6 +606,8 @@ def test_a_pattern_may_end_in_an_escaped_backslash_but_not_a_lone_one(
     created(admin, "back")
     escaped = {"field": "tokenAlias", "expression": expression, "value": "back\\\\"}
     assert admin.aliases(escaped) == ["back\\"]
+    # Only backslashes count: a pattern ending in any other character is searched.
+    assert admin.aliases({**escaped, "value": "%X"}) == []
     for lone in ("back\\", "back\\\\\\"):
         refused(
             admin.search({**escaped, "value": lone}),

@@ -639,6 +639,14 @@ def test_a_minimal_user_profile_has_the_documented_defaults() -> None:
     )
     account = wire.parse({"accountName": "a"}, wire.UserProfileAccount)
     assert account == wire.UserProfileAccount("a", False, "", "", True)
+    assert wire.UserProfileAccount("a") == account
+    assert wire.converter.unstructure(account) == {
+        "admin": False,
+        "accountName": "a",
+        "custGuid": "",
+        "userGuid": "",
+        "userEnabled": 1,
+    }
 
 
 @pytest.mark.parametrize(
