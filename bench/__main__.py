@@ -14,10 +14,15 @@ def show(rows: list[tuple[str, float, str]]) -> None:
 
 
 def main() -> int:
-    which = set(sys.argv[1:]) or {"backend", "terraform", "review"}
+    which = set(sys.argv[1:]) or {"backend", "agents", "terraform", "review"}
     if "backend" in which:
         print("# backend and SDK", flush=True)
         show(backend_bench.run())
+    if "agents" in which:
+        from bench import agents_bench
+
+        print("# agents", flush=True)
+        show(agents_bench.run())
     if "terraform" in which:
         from bench import terraform_bench
 

@@ -1,25 +1,24 @@
-"""Rotate an agent access token without a gap: create the successor, report, disable the old.
+"""Rotate an agent access token without cutting off a single agent: rotate, move, retire.
 
-Lacework's advice for rotating a token is to create a new one, move the agents to it, and only
-then disable the old one. This script does the API side of that, in an order that never leaves
-the name without an enabled token behind it for agents to use:
+Lacework's advice for rotating a token is to create a new one, move every agent to it, and only
+then disable the old one. This script does all of it that an API can do, and is safe to run
+again and again (from cron, CI, or by hand) until the rotation is complete:
 
-1. find the token named NAME (it must be enabled);
-2. create its successor (same description and OS) under a temporary name, enabled;
-3. report both tokens (the successor's value in full only with ``--show-token``): this is where
-   agents are moved to the successor;
-4. disable the old token and rename it ``NAME-retired-<UTC timestamp>``;
-5. give the successor the name NAME, so lookups by name (the Terraform data source, the CLI's
-   ``show --name``) now find it.
+1. ``rotate``: find or create the successor of the token named NAME (``NAME-v2``, or
+   ``--new-name``), with the same description, OS and enrollment policy. A run that was
+   interrupted is resumed: there is never a second successor.
+2. ``--config-out FILE``: write the successor's agent ``config.json`` (mode 0600; an existing
+   file keeps its other properties) for whatever delivers it to the machines.
+3. ``retire``: disable the old token, but only once no agent enrolled with it has checked in
+   within ``--idle-for`` (default 7 days). While some still do, nothing is disabled: the report
+   names them, and the exit status is 3 ("run me again later").
 
     eval "$(.venv/bin/lacework-tokens env)"     # or: export LW_ACCOUNT=... LW_API_KEY=... etc.
-    .venv/bin/python examples/python/rotation.py prod --show-token
+    .venv/bin/python examples/python/rotation.py prod --config-out /etc/lacework/config.json
 
 The report is JSON on stdout (token values masked unless ``--show-token``); progress goes to
-stderr. Exit status 1 on any error. A rotation that fails leaves nothing half-done: the names
-it needs are checked before anything is created, a successor whose predecessor could not be
-retired is deleted again, and if even that fails, the error says exactly which tokens are left
-in which state.
+stderr. Exit status: 0 when the old token is retired (now or before), 3 while agents still use
+it, 1 on any error, 2 for a command line that cannot work.
 """
 
 from __future__ import annotations
@@ -27,10 +26,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from lacework_tokens import AgentAccessToken, Client, LaceworkError, wire
+from lacework_tokens import (
+    AgentAccessToken,
+    Client,
+    LaceworkError,
+    TokenInUseError,
+    agent_config,
+    limits,
+    wire,
+)
+
+EXIT_RETIRED = 0
+EXIT_WAITING = 3
 
 
 def summary(token: AgentAccessToken, show_token: bool) -> dict[str, Any]:
@@ -40,70 +51,81 @@ def summary(token: AgentAccessToken, show_token: bool) -> dict[str, Any]:
         "enabled": token.enabled,
         "os": token.os,
         "description": token.description,
-        "createdTime": wire.format_time(token.created_time),
     }
 
 
-def rotate(client: Client, name: str, show_token: bool) -> dict[str, Any]:
+def rotate_and_retire(client: Client, args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     tokens = client.agent_tokens
-    old = tokens.find(name)
+    old = tokens.find(args.name)
     if old is None:
-        raise SystemExit(f"error: no agent access token is named {name!r}")
-    if not old.enabled:
-        raise SystemExit(f"error: {name!r} is disabled; rotate an enabled token")
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    next_name, retired_name = f"{name}-next-{stamp}", f"{name}-retired-{stamp}"
-    for needed in (next_name, retired_name):
-        if tokens.find(needed) is not None:
-            raise SystemExit(
-                f"error: a token named {needed!r} exists already (a rotation of {name!r} in this "
-                "second?); nothing changed, try again in a second"
-            )
+        raise SystemExit(f"error: no agent access token is named {args.name!r}")
 
-    successor = tokens.create(next_name, description=old.description, os=old.os)
-    # Both tokens are enabled now: agents can move to the successor before the old one stops.
-    print(f"created the successor of {name!r}; disabling the old token", file=sys.stderr)
+    rotation = tokens.rotate(old, new_name=args.new_name)
+    step = "created" if rotation.created else "found (an earlier run created it)"
+    print(f"successor of {old.name!r}: {rotation.new.name!r}, {step}", file=sys.stderr)
 
+    if args.config_out is not None:
+        config = agent_config(rotation.new, server_url=args.server_url)
+        config.write(args.config_out)
+        print(f"wrote the successor's config.json to {args.config_out}", file=sys.stderr)
+
+    report: dict[str, Any] = {"successorCreated": rotation.created}
+    idle_for = timedelta(seconds=args.idle_for)
     try:
-        retired = tokens.update(old.token, name=retired_name, enabled=False)
-    except LaceworkError as exc:
-        try:
-            tokens.soft_delete(successor.token)
-        except LaceworkError as undo:
-            raise SystemExit(
-                f"error: could not retire {name!r} ({exc}), nor delete its successor again "
-                f"({undo}): left behind an enabled token {next_name!r} "
-                f"({wire.mask(successor.token)}); {name!r} is unchanged"
-            ) from None
-        raise SystemExit(
-            f"error: could not retire {name!r} ({exc}); its successor was deleted again, so "
-            f"nothing is left enabled but {name!r}, unchanged"
-        ) from None
-    try:
-        successor = tokens.update(successor.token, name=name)
-    except LaceworkError as exc:
-        raise SystemExit(
-            f"error: {name!r} was retired (disabled, renamed {retired_name!r}) but its successor "
-            f"could not take the name ({exc}): the successor is enabled as {next_name!r} "
-            f"({wire.mask(successor.token)}); rename it to {name!r} to finish"
-        ) from None
-    print(f"{name!r} now names the successor", file=sys.stderr)
-    return {"old": summary(retired, show_token), "new": summary(successor, show_token)}
+        retirement = tokens.retire(old, idle_for=idle_for, force=args.force)
+    except TokenInUseError as in_use:
+        print(f"waiting: {in_use.message}", file=sys.stderr)
+        report.update(
+            state="waiting",
+            activeAgents=list(in_use.hostnames),
+            lastCheckin=None
+            if in_use.last_checkin is None
+            else wire.format_time(in_use.last_checkin),
+            old=summary(tokens.get(old.token), args.show_token),
+            new=summary(rotation.new, args.show_token),
+        )
+        return EXIT_WAITING, report
+    done = "retired" if retirement.changed else "already retired"
+    print(f"{old.name!r} {done}", file=sys.stderr)
+    report.update(
+        state="retired",
+        forced=retirement.forced,
+        activeAgents=[agent.hostname for agent in retirement.active],
+        old=summary(retirement.token, args.show_token),
+        new=summary(rotation.new, args.show_token),
+    )
+    return EXIT_RETIRED, report
+
+
+def duration(text: str) -> int:
+    seconds = limits.duration_seconds(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 90s, 15m, 24h, 7d or 2w")
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Rotate an agent access token without a gap.")
+    parser = argparse.ArgumentParser(
+        description="Rotate an agent access token: successor, config.json, retire when idle."
+    )
     parser.add_argument("name", help="name of the token to rotate")
-    parser.add_argument("--show-token", action="store_true", help="print the new value in full")
+    parser.add_argument("--new-name", help="the successor's name (default: NAME-v2, …)")
+    parser.add_argument(
+        "--idle-for", type=duration, default=7 * 86400, help="silence before retiring (7d)"
+    )
+    parser.add_argument("--force", action="store_true", help="retire even while agents use it")
+    parser.add_argument("--config-out", type=Path, help="write the successor's config.json")
+    parser.add_argument("--server-url", help="serverurl in that config.json")
+    parser.add_argument("--show-token", action="store_true", help="print token values in full")
     args = parser.parse_args(argv)
     try:
         with Client.from_env() as client:
-            report = rotate(client, args.name, args.show_token)
-    except LaceworkError as exc:
+            status, report = rotate_and_retire(client, args)
+    except (LaceworkError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(report, indent=2))
-    return 0
+    print(json.dumps(report, indent=2, sort_keys=True))
+    return status
 
 
 if __name__ == "__main__":

@@ -28,21 +28,38 @@ from lacework_tokens.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    TokenInUseError,
     TransportError,
 )
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
+    from lacework_tokens.agents import Agents
     from lacework_tokens.client import Client
     from lacework_tokens.config import ClientSettings
-    from lacework_tokens.wire import AgentAccessToken, Expression, SearchFilter
+    from lacework_tokens.delivery import AgentConfig, agent_config, install_command
+    from lacework_tokens.wire import (
+        KEEP,
+        Agent,
+        AgentAccessToken,
+        Expression,
+        SearchFilter,
+        TokenUsage,
+    )
 
 # The other public names are imported on first use: the Terraform plugin starts a process per
 # command and must not pay for requests, attrs and cattrs before its handshake.
 _LAZY: dict[str, str] = {
     "AgentTokens": "lacework_tokens.agent_tokens",
+    "Agents": "lacework_tokens.agents",
+    "Agent": "lacework_tokens.wire",
+    "KEEP": "lacework_tokens.wire",
+    "TokenUsage": "lacework_tokens.wire",
     "Client": "lacework_tokens.client",
     "ClientSettings": "lacework_tokens.config",
+    "AgentConfig": "lacework_tokens.delivery",
+    "agent_config": "lacework_tokens.delivery",
+    "install_command": "lacework_tokens.delivery",
     "AgentAccessToken": "lacework_tokens.wire",
     "Expression": "lacework_tokens.wire",
     "SearchFilter": "lacework_tokens.wire",
@@ -59,8 +76,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "KEEP",
+    "Agent",
     "AgentAccessToken",
+    "AgentConfig",
     "AgentTokens",
+    "Agents",
     "ApiError",
     "AuthenticationError",
     "Client",
@@ -75,7 +96,11 @@ __all__ = [
     "RateLimitedError",
     "SearchFilter",
     "ServerError",
+    "TokenInUseError",
+    "TokenUsage",
     "TransportError",
     "__version__",
+    "agent_config",
     "errors",
+    "install_command",
 ]

@@ -3,6 +3,10 @@
 Tokens cannot be deleted through the API, only disabled. ``soft_delete`` therefore does what the
 official Terraform provider does on destroy: disable the token and rename it to
 ``<name>-<5 random [a-z0-9]>-deleted``, which frees the name for a new token.
+
+The enrollment policy (``expires_at``, ``max_enrollments``, ``scope``) and ``usage`` are this
+project's extensions, served by its backend: Lacework itself ignores the policy and has no
+usage endpoint.
 """
 
 from __future__ import annotations
@@ -10,26 +14,33 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-from lacework_tokens import errors, limits, wire
+from lacework_tokens import errors, limits, rotation, wire
 from lacework_tokens.wire import (
+    KEEP,
     AgentAccessToken,
     CreateAgentTokenRequest,
     Expression,
+    Keep,
     SearchFilter,
     SearchRequest,
     TokenProps,
+    TokenUsage,
+    TokenUsageRequest,
     UpdateAgentTokenRequest,
 )
 
 if TYPE_CHECKING:
     from lacework_tokens.client import Client
 
-__all__ = ["TOKENS_PATH", "AgentTokens", "soft_delete_name"]
+__all__ = ["DEFAULT_ACTIVE_HOURS", "TOKENS_PATH", "USAGE_PATH", "AgentTokens", "soft_delete_name"]
 
 TOKENS_PATH: Final = "/api/v2/AgentAccessTokens"
+USAGE_PATH: Final = f"{TOKENS_PATH}/usage"
+DEFAULT_ACTIVE_HOURS: Final = 24
 _SUFFIX_ALPHABET: Final = string.ascii_lowercase + string.digits
 # ``AgentTokens.list`` shadows the builtin inside the class body.
 TokenList = list[AgentAccessToken]
@@ -101,8 +112,15 @@ class AgentTokens:
         description: str = "",
         os: str = limits.DEFAULT_OS,
         enabled: bool = True,
+        expires_at: datetime | None = None,
+        max_enrollments: int | None = None,
+        scope: str | None = None,
     ) -> AgentAccessToken:
         """A new token. ``enabled=False`` creates it, then disables it (as the provider does).
+
+        The enrollment policy: no agent enrolls from ``expires_at`` on (agents enrolled before
+        keep checking in), at most ``max_enrollments`` agents enroll (1: single-use), and
+        enrolled agents join the asset group ``scope`` (their tag ``Scope``).
 
         A create whose outcome is unknown (the connection dropped, a gateway error) is never
         simply repeated: the client first looks the name up and returns the token it finds.
@@ -110,7 +128,13 @@ class AgentTokens:
         request = CreateAgentTokenRequest(
             token_alias=name,
             token_enabled=True,
-            props=TokenProps(description=description or None, os=os),
+            props=TokenProps(
+                description=description or None,
+                os=os,
+                expires_at=KEEP if expires_at is None else expires_at,
+                max_enrollments=KEEP if max_enrollments is None else max_enrollments,
+                scope=KEEP if scope is None else scope,
+            ),
         )
         body = wire.converter.unstructure(request)
 
@@ -140,15 +164,27 @@ class AgentTokens:
         name: str | None = None,
         description: str | None = None,
         enabled: bool | None = None,
+        expires_at: datetime | Keep | None = KEEP,
+        max_enrollments: int | Keep | None = KEEP,
+        scope: str | Keep | None = KEEP,
     ) -> AgentAccessToken:
-        """Change what is given and nothing else (the server merges ``props``)."""
-        if name is None and description is None and enabled is None:
+        """Change what is given and nothing else (the server merges ``props``).
+
+        The policy arguments are left alone unless given; ``None`` removes that limit.
+        """
+        policy = (expires_at, max_enrollments, scope)
+        changes_policy = any(value is not KEEP for value in policy)
+        if name is None and description is None and enabled is None and not changes_policy:
             return self.get(token)
-        request = UpdateAgentTokenRequest(
-            token_alias=name,
-            token_enabled=enabled,
-            props=None if description is None else TokenProps(description=description),
-        )
+        props = None
+        if description is not None or changes_policy:
+            props = TokenProps(
+                description=description,
+                expires_at=expires_at,
+                max_enrollments=max_enrollments,
+                scope=scope,
+            )
+        request = UpdateAgentTokenRequest(token_alias=name, token_enabled=enabled, props=props)
         return self._patch(token, wire.converter.unstructure(request))
 
     def enable(self, token: str) -> AgentAccessToken:
@@ -171,6 +207,107 @@ class AgentTokens:
         )
         return self._patch(token, wire.converter.unstructure(request))
 
+    # --- usage ----------------------------------------------------------------------------
+
+    def usage(self, token: str, *, active_hours: int = DEFAULT_ACTIVE_HOURS) -> TokenUsage:
+        """How many agents enrolled with ``token``, how many checked in within the last
+        ``active_hours``, and when one last did. ``errors.NotFoundError`` for an unknown token.
+        """
+        return self.usage_of([token], active_hours=active_hours)[token]
+
+    def usage_of(
+        self, tokens: Sequence[str], *, active_hours: int = DEFAULT_ACTIVE_HOURS
+    ) -> dict[str, TokenUsage]:
+        """``usage`` of several tokens in one request, by token value."""
+        if not tokens:
+            return {}
+        request = TokenUsageRequest(tokens=tuple(tokens), active_hours=active_hours)
+        answers = self._client.request_list(
+            "POST",
+            USAGE_PATH,
+            TokenUsage,
+            wire.converter.unstructure(request),
+            idempotent=True,
+        )
+        found = {answer.token: answer for answer in answers}
+        missing = [token for token in tokens if token not in found]
+        if missing:
+            raise errors.TransportError(
+                f"unexpected answer from POST {USAGE_PATH}: no usage for '{wire.mask(missing[0])}'"
+            )
+        return found
+
+    # --- rotation (rotation.py) ------------------------------------------------------------
+
+    def rotate(
+        self,
+        old: str | AgentAccessToken,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        os: str | None = None,
+        expires_in: timedelta | Keep | None = KEEP,
+        max_enrollments: int | Keep | None = KEEP,
+        scope: str | Keep | None = KEEP,
+    ) -> rotation.Rotation:
+        """Create the successor of ``old`` (same description, os and enrollment policy unless
+        given), or find it when a rotation with these arguments already did; returns both.
+        A successor expires as long after its creation as ``old`` did (``expires_in``).
+
+        The successor is the token named ``new_name`` (default: the name with its generation
+        raised, ``prod`` → ``prod-v2``): run again after an interruption, ``rotate`` resumes
+        and never makes a second one. ``errors.ConflictError`` when a token with that name is
+        not a successor (other os, description or policy; disabled).
+        """
+        return rotation.rotate(
+            self,
+            old,
+            new_name=new_name,
+            description=description,
+            os=os,
+            expires_in=expires_in,
+            max_enrollments=max_enrollments,
+            scope=scope,
+        )
+
+    def retire(
+        self,
+        old: str | AgentAccessToken,
+        *,
+        idle_for: timedelta = rotation.DEFAULT_IDLE_FOR,
+        force: bool = False,
+    ) -> rotation.Retirement:
+        """Disable ``old`` once no agent enrolled with it checked in within ``idle_for``.
+
+        Raises ``errors.TokenInUseError`` (how many agents, their last check-in, their host
+        names) while some did, unless ``force``; the backend checks again as it disables the
+        token and records the retire, forced or not, in its audit trail. A token that is
+        disabled already is returned as it is (``changed`` is ``False``).
+        """
+        current = self.get(old.token if isinstance(old, AgentAccessToken) else old)
+        if not current.enabled:
+            return rotation.Retirement(current, changed=False)
+        seen = rotation.activity(self, self._client.agents, current, idle_for)
+        if seen.agents and not force:
+            raise seen.in_use_error(current, idle_for)
+        intent = wire.RetireIntent(rotation.idle_seconds(idle_for), force=force)
+        body = wire.converter.unstructure(UpdateAgentTokenRequest(token_enabled=False))
+        try:
+            retired = self._patch(
+                current.token, body, headers={wire.RETIRE_HEADER: intent.header_value()}
+            )
+        except errors.ConflictError as exc:
+            # An agent checked in between the look above and the disable: the server refused.
+            again = rotation.activity(self, self._client.agents, current, idle_for)
+            if again.agents:
+                raise again.in_use_error(current, idle_for) from None
+            raise errors.TokenInUseError(
+                exc.message, token_name=current.name, active=1, idle_for=idle_for
+            ) from None
+        return rotation.Retirement(
+            retired, changed=True, forced=bool(seen.agents), active=seen.agents
+        )
+
     # --- helpers --------------------------------------------------------------------------
 
     def _path(self, token: str) -> str:
@@ -180,7 +317,14 @@ class AgentTokens:
             )
         return f"{TOKENS_PATH}/{_quoted(token)}"
 
-    def _patch(self, token: str, body: dict[str, Any]) -> AgentAccessToken:
+    def _patch(
+        self, token: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> AgentAccessToken:
         return self._client.request_one(
-            "PATCH", self._path(token), AgentAccessToken, body, secret_in_path=_quoted(token)
+            "PATCH",
+            self._path(token),
+            AgentAccessToken,
+            body,
+            secret_in_path=_quoted(token),
+            headers=headers,
         )

@@ -14,7 +14,8 @@
 - A request that must not run twice (creating a token) is retried only after asking the server
   whether the first attempt took effect: see ``request(..., recover=...)``.
 - ``request`` answers parsed JSON (``Json``); ``request_one`` and ``request_list`` answer models of
-  ``wire``, read from the API v2 envelope ``{"data": ...}``.
+  ``wire``, read from the API v2 envelope ``{"data": ...}``; ``request_whole`` reads the whole
+  answer as one model (an AgentInfo page: ``data`` and ``paging``).
 - Errors become ``lacework_tokens.errors`` exceptions carrying the server's message; a token
   value in a path is masked and secrets are never part of a message.
 - urllib3 logs every request line at DEBUG, and a token value is the last segment of a
@@ -52,6 +53,7 @@ from lacework_tokens.config import (
 
 if TYPE_CHECKING:
     from lacework_tokens.agent_tokens import AgentTokens
+    from lacework_tokens.agents import Agents
 
 __all__ = ["ACCESS_TOKEN_PATH", "USER_PROFILE_PATH", "Client", "Json", "RetryNotice"]
 
@@ -312,6 +314,13 @@ class Client:
 
         return AgentTokens(self)
 
+    @cached_property
+    def agents(self) -> Agents:
+        """Agents as AgentInfo shows them: search and list, following pages lazily."""
+        from lacework_tokens.agents import Agents
+
+        return Agents(self)
+
     def close(self) -> None:
         self.session.close()
 
@@ -413,16 +422,28 @@ class Client:
                 self._bearer = None
                 self._refresh_at = None
 
-    def _fetch_bearer(self) -> None:
-        key, secret = self.settings.api_key, self.settings.api_secret
-        assert key is not None and secret is not None  # ClientSettings guarantees one or the other
+    def new_access_token(
+        self, expiry_seconds: int = limits.EXPIRY_DEFAULT_SECONDS
+    ) -> wire.AccessTokenResponse:
+        """A new bearer token for the API key, minted now, for another program to use.
+
+        What the official Terraform provider's ``lacework_api_token`` data source hands out.
+        The client keeps its own token. Needs the API key and secret: a client given only a
+        static ``api_token`` raises ``ConfigurationError``.
+        """
+        if self.settings.api_key is None or self.settings.api_secret is None:
+            raise errors.ConfigurationError(
+                "minting an access token needs an API key and secret, not only an api_token"
+            )
+        return self._mint(self.settings.api_key, self.settings.api_secret, expiry_seconds)
+
+    def _mint(self, key: str, secret: str, expiry_seconds: int) -> wire.AccessTokenResponse:
         body = wire.converter.unstructure(
-            wire.AccessTokenRequest(key_id=key, expiry_time=limits.EXPIRY_DEFAULT_SECONDS)
+            wire.AccessTokenRequest(key_id=key, expiry_time=expiry_seconds)
         )
         headers = {"X-LW-UAKS": secret}
-        fetched_at = self._clock()
         where = f"POST {ACCESS_TOKEN_PATH}"
-        issued = self._with_retries(
+        return self._with_retries(
             lambda: _parsed(
                 self._send("POST", ACCESS_TOKEN_PATH, body, headers, ACCESS_TOKEN_PATH),
                 wire.AccessTokenResponse,
@@ -433,6 +454,12 @@ class Client:
             recover=None,
             idempotent=True,
         )
+
+    def _fetch_bearer(self) -> None:
+        key, secret = self.settings.api_key, self.settings.api_secret
+        assert key is not None and secret is not None  # ClientSettings guarantees one or the other
+        fetched_at = self._clock()
+        issued = self._mint(key, secret, limits.EXPIRY_DEFAULT_SECONDS)
         lifetime = max(issued.expires_at - fetched_at, timedelta(0))
         self._bearer = issued.token
         self._refresh_at = issued.expires_at - min(REFRESH_MARGIN, lifetime / 2)
@@ -477,12 +504,14 @@ class Client:
         secret_in_path: str | None = None,
         idempotent: bool | None = None,
         recover: Callable[[], T | None] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """``request``, answering the one ``model`` in ``{"data": ...}``.
 
         Some deployments wrap the object in a one-item list; that is accepted. ``recover``
         answers a ``model`` (or ``None``), as ``request``'s does JSON. An answer that is not a
-        ``model`` is an ``errors.TransportError`` naming the field at fault.
+        ``model`` is an ``errors.TransportError`` naming the field at fault. ``headers`` are
+        sent besides the client's own (``wire.RETIRE_HEADER``).
         """
         return self._call(
             method,
@@ -492,6 +521,7 @@ class Client:
             secret_in_path=secret_in_path,
             idempotent=idempotent,
             recover=recover,
+            headers=headers,
         )
 
     def request_list(
@@ -517,6 +547,26 @@ class Client:
             recover=None,
         )
 
+    def request_whole(
+        self,
+        method: str,
+        path: str,
+        model: type[T],
+        body: Json = None,
+        *,
+        idempotent: bool | None = None,
+    ) -> T:
+        """``request``, answering the whole answer as one ``model`` (no ``data`` envelope to
+        unwrap); an answer that is not a ``model`` is an ``errors.TransportError``."""
+        return self._call(
+            method,
+            path,
+            body,
+            lambda raw, where: _parsed(raw, model, where),
+            idempotent=idempotent,
+            recover=None,
+        )
+
     def _call(
         self,
         method: str,
@@ -527,6 +577,7 @@ class Client:
         secret_in_path: str | None = None,
         idempotent: bool | None,
         recover: Callable[[], T | None] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """One API call with retries; ``read(parsed JSON, "METHOD shown-path")`` makes the
         answer, inside each attempt, so a recovered answer and a fresh one are alike."""
@@ -535,7 +586,7 @@ class Client:
             idempotent = method.upper() != "POST"
         where = f"{method} {shown}"
         return self._with_retries(
-            lambda: read(self._authorized(method, path, body, shown), where),
+            lambda: read(self._authorized(method, path, body, shown, headers), where),
             method,
             shown,
             recover=recover,
@@ -632,18 +683,27 @@ class Client:
             return min(failure.final.retry_after, self._retry_after_cap)
         return float(self._backoff(state))
 
-    def _authorized(self, method: str, path: str, body: Json, shown_path: str) -> Json:
+    def _authorized(
+        self,
+        method: str,
+        path: str,
+        body: Json,
+        shown_path: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Json:
         self._check_account_once()
         bearer = self._current_bearer()
         try:
-            return self._send(method, path, body, {"Authorization": f"Bearer {bearer}"}, shown_path)
+            sent = {**(headers or {}), "Authorization": f"Bearer {bearer}"}
+            return self._send(method, path, body, sent, shown_path)
         except errors.AuthenticationError:
             if self.settings.api_token is not None:
                 raise
             # The bearer was revoked or expired early (clock skew): fetch a new one, once.
             self._invalidate_bearer(bearer)
             bearer = self._current_bearer()
-            return self._send(method, path, body, {"Authorization": f"Bearer {bearer}"}, shown_path)
+            sent = {**(headers or {}), "Authorization": f"Bearer {bearer}"}
+            return self._send(method, path, body, sent, shown_path)
 
     def _send(
         self,

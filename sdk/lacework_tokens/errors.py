@@ -9,6 +9,7 @@ LaceworkError
     ├── PermissionDeniedError 403
     ├── NotFoundError         404
     ├── ConflictError         409
+    │   └── TokenInUseError   retire: agents still check in with the token
     ├── InvalidRequestError   400, 405, 413, 422
     ├── RateLimitedError      429, with ``retry_after`` seconds
     └── ServerError           5xx
@@ -22,6 +23,11 @@ of a line and inside a longer sentence ("answered [401] Invalid API key or secre
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
@@ -33,6 +39,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ServerError",
+    "TokenInUseError",
     "TransportError",
     "as_clause",
     "error_for_status",
@@ -91,6 +98,30 @@ class NotFoundError(ApiError):
 
 class ConflictError(ApiError):
     """409: the name is already taken by another token in this account."""
+
+
+class TokenInUseError(ConflictError):
+    """``retire`` refused: ``active`` agents enrolled with the token checked in within
+    ``idle_for``, the last at ``last_checkin``; ``hostnames`` names them when they are known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        token_name: str,
+        active: int,
+        idle_for: timedelta,
+        last_checkin: datetime | None = None,
+        hostnames: tuple[str, ...] = (),
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        super().__init__(message, status=409, method=method, path=path)
+        self.token_name = token_name
+        self.active = active
+        self.idle_for = idle_for
+        self.last_checkin = last_checkin
+        self.hostnames = hostnames
 
 
 class InvalidRequestError(ApiError):

@@ -20,23 +20,39 @@ __all__ = [
     "ALIAS_MAX_LENGTH",
     "DEFAULT_OS",
     "DESCRIPTION_MAX_LENGTH",
+    "ENROLLMENTS_MAX",
     "EXPIRY_DEFAULT_SECONDS",
     "EXPIRY_MAX_SECONDS",
-    "OS_MAX_LENGTH",
+    "HOSTNAME_MAX_LENGTH",
+    "LABEL_MAX_LENGTH",
+    "OS_VALUES",
+    "RESERVED_TAGS",
+    "SCOPE_NAME",
     "SEARCH_VALUES_MAX",
     "SOFT_DELETE_MAX_LENGTH",
     "SOFT_DELETE_SUFFIX",
+    "TAGS_MAX",
+    "TAG_KEY",
+    "TAG_VALUE_MAX_LENGTH",
+    "TOKEN_SHORT_LENGTH",
     "TOKEN_VALUE_MAX_LENGTH",
     "USER_NAME_MAX_LENGTH",
     "account_name_problem",
     "alias_problem",
     "description_problem",
+    "duration_seconds",
+    "duration_words",
     "expiry_problem",
     "has_control_characters",
+    "hostname_problem",
     "is_printable_token_value",
     "is_soft_deleted_name",
+    "label_problem",
+    "max_enrollments_problem",
     "name_before_soft_delete",
     "os_problem",
+    "scope_problem",
+    "tag_problem",
     "user_name_problem",
 ]
 
@@ -53,8 +69,10 @@ SOFT_DELETE_MAX_LENGTH: Final = ALIAS_MAX_LENGTH + 16
 SOFT_DELETE_SUFFIX: Final = "-deleted"
 _SOFT_DELETED_NAME: Final = re.compile(r"(.+)-[a-z0-9]{5}-deleted", re.DOTALL)
 DESCRIPTION_MAX_LENGTH: Final = 1024
-OS_MAX_LENGTH: Final = 32
-DEFAULT_OS: Final = "linux"
+# The operating systems Lacework ships agents for, as the console and the official provider spell
+# them: lowercase, nothing else ("Linux" and "macos" are refused, not stored).
+OS_VALUES: Final = ("linux", "windows")
+DEFAULT_OS: Final = OS_VALUES[0]
 
 # Longer than any value the backend mints; bounds the work done on a garbage path segment.
 TOKEN_VALUE_MAX_LENGTH: Final = 256
@@ -67,6 +85,27 @@ USER_NAME_MAX_LENGTH: Final = 255
 
 # Control characters (Cc), surrogates (Cs), and the line and paragraph separators (Zl, Zp).
 _CONTROL_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+# --- agents and enrollment policy -------------------------------------------------------------
+
+# Agents tag themselves with the first 30 characters of their token (Lacework's install script
+# cuts it so): the only link from an AgentInfo record to a token.
+TOKEN_SHORT_LENGTH: Final = 30
+# What a token's ``max_enrollments`` may be: 1 is a single-use token.
+ENROLLMENTS_MAX: Final = 1_000_000
+# A scope names an asset group: it goes into tags, filters and command lines, so it keeps to
+# characters none of them needs to quote.
+SCOPE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+# What an agent may report about itself: its os is one of OS_VALUES, as a token's.
+LABEL_MAX_LENGTH: Final = 32
+HOSTNAME_MAX_LENGTH: Final = 255
+TAG_KEY: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+TAG_VALUE_MAX_LENGTH: Final = 255
+TAGS_MAX: Final = 32
+# Tags the server sets from the token and the enrollment itself; an agent may not send them.
+RESERVED_TAGS: Final = frozenset({"LwTokenShort", "Scope", "Hostname", "os", "arch"})
+_DURATION: Final = re.compile(r"([1-9][0-9]{0,8})([smhdw])")
+_DURATION_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def has_control_characters(text: str) -> bool:
@@ -111,9 +150,16 @@ def description_problem(description: str) -> str | None:
 
 
 def os_problem(os_name: str) -> str | None:
-    if not 1 <= len(os_name) <= OS_MAX_LENGTH:
-        return f"must be 1 to {OS_MAX_LENGTH} characters long"
-    if os_name != os_name.strip() or has_control_characters(os_name):
+    if os_name not in OS_VALUES:
+        return "must be one of " + ", ".join(f'"{value}"' for value in OS_VALUES)
+    return None
+
+
+def label_problem(text: str) -> str | None:
+    """What is wrong with a short label an agent reports about itself (its arch, its mode)."""
+    if not 1 <= len(text) <= LABEL_MAX_LENGTH:
+        return f"must be 1 to {LABEL_MAX_LENGTH} characters long"
+    if text != text.strip() or has_control_characters(text):
         return "must not contain control characters or surrounding whitespace"
     return None
 
@@ -137,3 +183,58 @@ def user_name_problem(user: str) -> str | None:
     if not 1 <= len(user) <= USER_NAME_MAX_LENGTH or has_control_characters(user):
         return f"must be 1 to {USER_NAME_MAX_LENGTH} printable characters"
     return None
+
+
+def max_enrollments_problem(value: object) -> str | None:
+    """What is wrong with a token's ``max_enrollments`` as JSON or Terraform gives it."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ENROLLMENTS_MAX:
+        return f"must be a whole number from 1 to {ENROLLMENTS_MAX}"
+    return None
+
+
+def scope_problem(scope: str) -> str | None:
+    if SCOPE_NAME.fullmatch(scope) is None:
+        return (
+            "must be 1 to 64 letters, digits, '_', '.', ':', '/' or '-', starting with a "
+            "letter or digit"
+        )
+    return None
+
+
+def hostname_problem(hostname: str) -> str | None:
+    if not 1 <= len(hostname) <= HOSTNAME_MAX_LENGTH:
+        return f"must be 1 to {HOSTNAME_MAX_LENGTH} characters long"
+    if hostname != hostname.strip() or has_control_characters(hostname):
+        return "must not contain control characters or surrounding whitespace"
+    return None
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """What is wrong with one agent tag ``key=value`` sent at enrollment."""
+    if TAG_KEY.fullmatch(key) is None:
+        return (
+            f"key {key[:64]!r} must be 1 to 64 letters, digits, '_', '.', ':', '/' or '-', "
+            "starting with a letter or digit"
+        )
+    if key in RESERVED_TAGS:
+        return f"key {key!r} is set by the server"
+    if len(value) > TAG_VALUE_MAX_LENGTH or has_control_characters(value):
+        return f"value of {key!r} must be at most {TAG_VALUE_MAX_LENGTH} printable characters"
+    return None
+
+
+def duration_words(seconds: int) -> str:
+    """``7 days``, ``36 hours``, ``1 minute``, ``90 seconds``: the largest unit that is exact."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
+def duration_seconds(text: str) -> int | None:
+    """``15m``, ``24h``, ``7d``, ``2w`` or ``90s`` in seconds; ``None`` when it is none of those."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]

@@ -1,9 +1,9 @@
 """``--live``: agents per token through Lacework's ``POST /api/v2/AgentInfo/search``.
 
-The backend does not serve AgentInfo yet, so Lacework is simulated with ``responses``: agents
-tagged with ``LwTokenShort`` (the first 30 characters of their token), answers in pages that
-``paging.urls.nextPage`` links, as Lacework's clients read them. The plan is the real one of
-``scenarios.lifecycle``.
+The impact test runs against the backend's real AgentInfo, with agents enrolled on the tokens of
+the real plan of ``scenarios.lifecycle``. Lacework itself is simulated with ``responses`` where
+what is tested is its own behaviour: a ``nextPage`` URL on another host (the client keeps to its
+own), one machine listed once per check-in, the exact request, and a refused lookup.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from scenarios import Scenario
 
 from lacework_tokens import Client
 from lacework_tokens.cli import main
+from lacework_tokens.enrollment import AgentConnection
 from lacework_tokens.review import ClientUsageSource
 from lacework_tokens.review.plan import Plan
-from lacework_tokens.wire import parse_time
 
 pytestmark = pytest.mark.terraform
 
@@ -109,29 +109,25 @@ def _review(lab: Lab, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[i
 def test_live_counts_agents_and_sets_severity(
     lab: Lab,
     lifecycle: Scenario,
-    lacework: responses.RequestsMock,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     values = _values(lifecycle.run.document)
     fleet, paused, night = values[FLEET_1], values[PAUSED], values[NIGHT_LINUX]
-    simulated = SimulatedLacework(
-        {
-            # Three machines; machine 2 checked in twice (on both pages).
-            fleet[:30]: [
-                _agent(1, "web-1", fleet),
-                _agent(2, "web-2", fleet),
-                _agent(2, "web-2", fleet),
-                _agent(3, "web-3", fleet),
-            ],
-            paused[:30]: [_agent(7, "batch-1", paused)],
-            night[:30]: [_agent(9, "night-1", night), _agent(10, "night-2", night)],
-        }
-    )
-    lacework.add_callback(responses.POST, SEARCH, callback=simulated.search)
-    lacework.add_callback(
-        responses.GET, f"{LACEWORK}/api/v2/AgentInfo/page1", callback=simulated.page
-    )
-    before = datetime.now(UTC)
+    with AgentConnection(lab.backend.url) as agent:
+        # Three machines on the fleet token, one of them checking in again.
+        web = [agent.enroll(fleet, f"web-{n}") for n in (1, 2, 3)]
+        agent.checkin(fleet, web[1].mid)
+        agent.enroll(paused, "batch-1")
+        agent.enroll(night, "night-1")
+        agent.enroll(night, "night-2")
+    for name in ("LW_PROFILE", "LW_SUBACCOUNT", "LW_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name, value in lab.backend.env().items():
+        monkeypatch.setenv(name, value)
+
     status, out, err = _review(
         lab, capsys, str(lifecycle.run.json_path), "--live", "--window", "3d", "--format", "json"
     )
@@ -157,29 +153,13 @@ def test_live_counts_agents_and_sets_severity(
         "3 agents checked in with it in the last 3 days (web-1, web-2, web-3)"
         in (messages[("LWT101", FLEET_1)])
     )
-
-    # One search per token whose value stops working, with the agent tag and the window.
-    stopped = {
-        FLEET_1,
-        PAUSED,
-        NIGHT_LINUX,
-        f"{TOKEN}.lonely[0]",
-        f"{TOKEN}.other_account",
-        f"{TOKEN}.replaced",
-        'module.night.module.os["windows"].lacework_agent_access_token.this',
-        'module.team["blue"].module.os["linux"].lacework_agent_access_token.this',
-        'module.team["blue"].module.os["windows"].lacework_agent_access_token.this',
-    }
-    searched = [search["filters"][0] for search in simulated.searches]
-    assert sorted(item["value"] for item in searched) == sorted(values[a][:30] for a in stopped)
-    assert {(item["field"], item["expression"]) for item in searched} == {
-        ("tags.LwTokenShort", "eq")
-    }
-    for search in simulated.searches:
-        start = parse_time(search["timeFilter"]["startTime"])
-        end = parse_time(search["timeFilter"]["endTime"])
-        assert end - start == timedelta(days=3)
-        assert before - timedelta(seconds=5) <= end <= datetime.now(UTC) + timedelta(seconds=5)
+    # A window that ends before the agents enrolled sees none of them.
+    usage = ClientUsageSource(lab.client).agents_using(
+        fleet,
+        start=datetime.now(UTC) - timedelta(days=3),
+        end=datetime.now(UTC) - timedelta(days=1),
+    )
+    assert usage.agents == 0
 
 
 def test_without_live_nothing_is_asked(
@@ -223,11 +203,13 @@ def test_live_needs_credentials(
     assert err.startswith("lacework-tokens review: error: --live: no account configured")
 
 
-def test_usage_source_over_the_sdk_client(lacework: responses.RequestsMock) -> None:
+def test_usage_source_over_the_sdk_client_keeps_to_its_own_host(
+    lacework: responses.RequestsMock,
+) -> None:
     token = "f" * 56
-    simulated = SimulatedLacework(
-        {token[:30]: [_agent(mid, f"host-{mid}", token) for mid in range(1, 6)]}
-    )
+    # Five machines, the second listed twice (once per check-in), over two pages.
+    rows = [_agent(mid, f"host-{mid}", token) for mid in range(1, 6)]
+    simulated = SimulatedLacework({token[:30]: [*rows[:2], rows[1], *rows[2:]]})
     lacework.add_callback(responses.POST, SEARCH, callback=simulated.search)
     lacework.add_callback(
         responses.GET, f"{LACEWORK}/api/v2/AgentInfo/page1", callback=simulated.page

@@ -71,12 +71,15 @@ def test_create_list_show_update_enable_disable_delete(backend: Backend, tmp_pat
     listed = token_cli(backend, "list")
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()
-    # Lacework's CLI lists TOKEN, NAME, STATE; OS and the times are this project's additions.
+    # Lacework's CLI lists TOKEN, NAME, STATE; the rest are this project's additions.
     assert re.split(r"\s{2,}", header) == [
-        "TOKEN", "NAME", "STATE", "OS", "CREATED AT", "UPDATED AT"
+        "TOKEN", "NAME", "STATE", "OS", "CREATED AT", "UPDATED AT",
+        "AGENTS", "ACTIVE (24H)", "LAST CHECK-IN",
     ]  # fmt: skip
     row = next(r for r in rows if r.split()[1] == "cli-prod")
     assert row.split()[2] == "Enabled"
+    # A new token: no agent has enrolled with it yet.
+    assert re.split(r"\s{2,}", row)[-3:] == ["0", "0", "never"]
     assert wire.mask(value) in row
     assert value not in listed.stdout
 

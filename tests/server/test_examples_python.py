@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from lacework_tokens import wire
+from lacework_tokens import AgentConfig, PermissionDeniedError, wire
+from lacework_tokens.enrollment import AgentConnection
 from lacework_tokens.testing import Backend, run_backend
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
@@ -77,27 +81,93 @@ def test_import_token_finds_a_token_by_value(backend: Backend) -> None:
     assert run_example(backend, "import_token.py").returncode == 2
 
 
-def test_rotation_moves_the_name_to_an_enabled_successor(backend: Backend) -> None:
-    with backend.client() as client:
-        old = client.agent_tokens.create("rotate-me", description="k8s", os="linux")
-    result = run_example(backend, "rotation.py", "rotate-me", "--show-token")
+def agents_cli(backend: Backend, state_dir: Path, *args: str) -> str:
+    """``lacework-tokens agent …`` as the machines of a fleet run it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LW_")}
+    env.update(backend.env(), LW_AGENT_STATE_DIR=str(state_dir))
+    result = subprocess.run(
+        [sys.executable, "-m", "lacework_tokens", "agent", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert report["old"]["enabled"] is False
-    assert report["new"]["enabled"] is True
-    assert report["new"]["name"] == "rotate-me"
+    return result.stdout
 
+
+def test_rotation_moves_a_fleet_and_retires_the_old_token_only_once_it_is_idle(
+    backend: Backend, tmp_path: Path
+) -> None:
     with backend.client() as client:
-        successor = client.agent_tokens.find("rotate-me")
+        old = client.agent_tokens.create("py-rot", description="k8s", max_enrollments=10)
+    # A fleet of three simulated agents uses the old token.
+    simulated = agents_cli(backend, tmp_path / "fleet", "simulate", old.token, "--count", "3")
+    fleet = re.search(r"mids (\d+) to", simulated)
+    assert fleet is not None, simulated
+    old_fleet_mid = int(fleet.group(1))
+    config_path = tmp_path / "etc" / "lacework" / "config.json"
+    rotate = ("py-rot", "--idle-for", "2s", "--config-out", str(config_path), "--show-token")
+
+    first = run_example(backend, "rotation.py", *rotate)
+    assert first.returncode == 3, first.stderr  # waiting for the agents
+    report = json.loads(first.stdout)
+    assert report["state"] == "waiting" and report["successorCreated"] is True
+    assert sorted(report["activeAgents"]) == ["sim-1", "sim-2", "sim-3"]
+    assert report["old"]["enabled"] is True and report["new"]["name"] == "py-rot-v2"
+    new_token = report["new"]["token"]
+    assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
+    assert AgentConfig.read(config_path).token == new_token
+
+    # Run again before anything moved: the same successor, still waiting, nothing else made.
+    again = run_example(backend, "rotation.py", *rotate)
+    assert again.returncode == 3, again.stderr
+    assert json.loads(again.stdout)["successorCreated"] is False
+    assert json.loads(again.stdout)["new"]["token"] == new_token
+
+    # The machines pick up the new config.json and enroll with the token it holds.
+    delivered = AgentConfig.read(config_path).token
+    for host in ("sim-1", "sim-2", "sim-3"):
+        agents_cli(backend, tmp_path / "moved", "enroll", delivered, "--hostname", host)
+    with backend.client() as client:
+        last_old = client.agent_tokens.usage(old.token).last_checkin
+    assert last_old is not None
+    time.sleep(max(0.0, (last_old + timedelta(seconds=2.3) - datetime.now(UTC)).total_seconds()))
+
+    done = run_example(backend, "rotation.py", *rotate)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["state"], report["forced"], report["activeAgents"]) == ("retired", False, [])
+    assert report["old"]["enabled"] is False and report["new"]["enabled"] is True
+
+    # Once more: retired before, nothing changes.
+    with backend.client() as client:
         retired = client.agent_tokens.get(old.token)
-    assert successor is not None
-    assert successor.token != old.token
-    assert successor.token == report["new"]["token"]
-    assert (successor.enabled, successor.description, successor.os) == (True, "k8s", "linux")
-    assert retired.enabled is False
-    assert re.fullmatch(r"rotate-me-retired-\d{14}", retired.name)
-    # The successor existed, enabled, before the old token was disabled.
-    assert successor.created_time <= retired.last_updated_time
+    final = run_example(backend, "rotation.py", *rotate)
+    assert final.returncode == 0, final.stderr
+    assert json.loads(final.stdout)["state"] == "retired"
+    with backend.client() as client:
+        assert client.agent_tokens.get(old.token) == retired
+        names = sorted(t.name for t in client.agent_tokens.list() if t.name.startswith("py-rot"))
+        assert names == ["py-rot", "py-rot-v2"]
+        moved = client.agent_tokens.usage(new_token)
+        successor = client.agent_tokens.find("py-rot-v2")
+    assert moved.enrolled == 3
+    assert successor is not None and successor.max_enrollments == 10
+
+    # The old token now locks out an agent that did not move; the moved ones work.
+    with AgentConnection(backend.url) as agent:
+        with pytest.raises(PermissionDeniedError):
+            agent.checkin(old.token, old_fleet_mid)
+        assert agent.checkin(new_token, moved_mid(tmp_path / "moved")).uses(new_token)
+
+
+def moved_mid(state_dir: Path) -> int:
+    """The mid of one agent enrolled from ``state_dir`` (its saved config.json names it)."""
+    saved = next(state_dir.rglob("*.json"))
+    mid: int = json.loads(saved.read_text())["mid"]
+    return mid
 
 
 def test_rotation_of_an_unknown_name_fails_cleanly(backend: Backend) -> None:
@@ -105,26 +175,3 @@ def test_rotation_of_an_unknown_name_fails_cleanly(backend: Backend) -> None:
     assert result.returncode == 1
     assert "no-such-token" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_a_rotation_that_cannot_finish_leaves_nothing_behind(backend: Backend) -> None:
-    """A second rotation within the same second needs the names the first one used."""
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
-    with backend.client() as client:
-        old = client.agent_tokens.create("rotate-twice", description="k8s")
-        # The names a rotation of this second (or the next few) would retire the old token to.
-        for seconds in range(10):
-            stamp = (now + timedelta(seconds=seconds)).strftime("%Y%m%d%H%M%S")
-            client.agent_tokens.create(f"rotate-twice-retired-{stamp}", enabled=False)
-    result = run_example(backend, "rotation.py", "rotate-twice")
-    assert result.returncode == 1
-    [line] = result.stderr.strip().splitlines()
-    assert "exists already" in line and "nothing changed" in line
-    assert result.stdout == ""
-    with backend.client() as client:
-        current = client.agent_tokens.find("rotate-twice")
-        leftovers = [t.name for t in client.agent_tokens.list() if "rotate-twice-next" in t.name]
-    assert current is not None and current.token == old.token and current.enabled
-    assert leftovers == []

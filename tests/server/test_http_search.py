@@ -22,7 +22,7 @@ TOKENS = [
     ("prod-linux", 1, "linux", "Production fleet"),
     ("prod-windows", 1, "windows", "production desktops"),
     ("Staging", 0, "linux", ""),
-    ("dev_1", 1, "darwin", "100% laptops"),
+    ("dev_1", 1, "windows", "100% laptops"),
     ("devx1", 0, "linux", "dev_boxes"),
     ("zeta", 1, "windows", "Zeta team"),
 ]
@@ -118,6 +118,9 @@ def middle_value(listed: list[dict[str, Any]], field: str, expression: str) -> A
     if field == "tokenEnabled":
         return 0 if expression == "gt" else 1
     values = sorted({field_value(t, field) for t in listed})
+    if expression in ("gt", "ge"):
+        # A value with larger ones above it, even where the field holds only two (props.os).
+        return values[(len(values) - 1) // 2]
     return values[len(values) // 2]
 
 

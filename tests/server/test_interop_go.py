@@ -15,11 +15,13 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from lacework_tokens.enrollment import AgentConnection
 from lacework_tokens.testing import Backend, run_backend
 
 USER_AGENT = "Terraform/1.11.4"
@@ -108,7 +110,8 @@ def go_error_message(answer: GoAnswer) -> str:
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    with run_backend(tmp_path_factory.mktemp("interop-go")) as running:
+    args = ["--agent-page-rows", "3"]
+    with run_backend(tmp_path_factory.mktemp("interop-go"), extra_args=args) as running:
         yield running
 
 
@@ -316,3 +319,90 @@ def test_user_profile_is_read_as_lacework_s_cli_reads_it(backend: Backend) -> No
     unauthenticated = go_request(backend, "GET", "/api/v2/UserProfile")
     assert unauthenticated.status == 401
     assert go_error_message(unauthenticated)
+
+
+# What ``api.AgentInfo`` needs to decode without error: ``mid`` an int, times RFC 3339, and
+# every tag a string (its tags struct has string fields only).
+def go_decode_agent(data: Any) -> dict[str, Any]:
+    assert isinstance(data, dict)
+    assert type(data["mid"]) is int
+    for key in ("agentVersion", "hostname", "ipAddr", "mode", "os", "status"):
+        assert isinstance(data[key], str), key
+    assert RFC3339.match(data["createdTime"]) and RFC3339.match(data["lastUpdate"])
+    assert all(isinstance(value, str) for value in data["tags"].values())
+    return data
+
+
+def go_next_page_path(next_page: str) -> str:
+    """client.NextPage: the URL's path, and its query re-encoded, sorted by key."""
+    parts = urlsplit(next_page)
+    query = urlencode(sorted(parse_qsl(parts.query)))
+    return parts.path + (f"?{query}" if query else "")
+
+
+def test_token_answers_with_an_enrollment_policy_still_decode(backend: Backend) -> None:
+    token = provider_token(backend)
+    client = backend.client()
+    made = client.agent_tokens.create(
+        "go-policy", max_enrollments=2, scope="go", expires_at=datetime(2099, 1, 1, tzinfo=UTC)
+    )
+    path = f"/api/v2/AgentAccessTokens/{made.token}"
+    read = go_decode_token(go_request(backend, "GET", path, token=token).json()["data"])
+    assert read["props"]["maxEnrollments"] == 2 and read["props"]["scope"] == "go"
+    listed = go_request(backend, "GET", "/api/v2/AgentAccessTokens", token=token).json()["data"]
+    assert [go_decode_token(t)["accessToken"] for t in listed].count(made.token) == 1
+    # The provider's update leaves the policy alone: props are merged.
+    update = (
+        '{"tokenEnabled":1,"tokenAlias":"go-policy","props":{"createdTime":'
+        '"0001-01-01T00:00:00Z","description":"now described"}}\n'
+    )
+    updated = go_decode_token(
+        go_request(backend, "PATCH", path, update, token=token).json()["data"]
+    )
+    assert updated["props"]["maxEnrollments"] == 2 and updated["props"]["expiresAt"]
+    searched = go_request(
+        backend,
+        "POST",
+        "/api/v2/AgentAccessTokens/search",
+        '{"filters":[{"expression":"eq","field":"tokenAlias","value":"go-policy"}]}\n',
+        token=token,
+    )
+    (found,) = searched.json()["data"]
+    go_decode_token(found)
+
+
+def test_agent_info_search_and_next_page_as_the_go_sdk_sends_them(backend: Backend) -> None:
+    token = provider_token(backend)
+    made = backend.client().agent_tokens.create("go-fleet")
+    with AgentConnection(backend.url) as agent:
+        mids = [agent.enroll(made.token, f"go-{n}", tags={"Name": f"go-{n}"}).mid for n in range(7)]
+    now = datetime.now(UTC)
+    # json.Encoder on api.SearchFilter: timeFilter (times RFC 3339 with nanoseconds), then the
+    # filters' fields in struct order (expression, field, value), a trailing newline.
+    start = (now - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+    end = (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+    body = (
+        f'{{"timeFilter":{{"startTime":"{start}","endTime":"{end}"}},'
+        '"filters":[{"expression":"rlike","field":"hostname","value":"go-.*"},'
+        f'{{"expression":"rlike","field":"tags.LwTokenShort","value":"{made.token[:30]}"}}]}}\n'
+    )
+    answer = go_request(backend, "POST", "/api/v2/AgentInfo/search", body, token=token)
+    assert answer.status == 200, answer.body
+    page = answer.json()
+    paging = page["paging"]
+    # NextPage divides totalRows by rows on the first page.
+    assert paging["rows"] == 3 and paging["totalRows"] // paging["rows"] == 2
+    seen = [go_decode_agent(row)["mid"] for row in page["data"]]
+    while page["paging"]["urls"]["nextPage"]:
+        following = go_next_page_path(page["paging"]["urls"]["nextPage"])
+        answer = go_request(backend, "GET", following, token=token)
+        assert answer.status == 200, answer.body
+        page = answer.json()
+        seen += [go_decode_agent(row)["mid"] for row in page["data"]]
+    assert seen == mids
+    assert page["paging"]["urls"]["nextPage"] is None  # Go decodes null as ""
+
+    # An unknown field answers the message the CLI turns into its list of keys.
+    bad = '{"filters":[{"expression":"rlike","field":"nope","value":"x"}]}\n'
+    refused = go_request(backend, "POST", "/api/v2/AgentInfo/search", bad, token=token)
+    assert refused.status == 400 and "Invalid field" in go_error_message(refused)

@@ -18,12 +18,17 @@ from cryptography import x509
 from laceworksdk import LaceworkClient
 from laceworksdk.exceptions import ApiError
 
+from lacework_tokens.enrollment import AgentConnection
 from lacework_tokens.testing import Backend, run_backend
 
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    with run_backend(tmp_path_factory.mktemp("interop-laceworksdk"), tls=True) as running:
+    # Small AgentInfo pages, so a few agents make several of them.
+    args = ["--agent-page-rows", "4"]
+    with run_backend(
+        tmp_path_factory.mktemp("interop-laceworksdk"), tls=True, extra_args=args
+    ) as running:
         yield running
 
 
@@ -117,3 +122,57 @@ def test_wrong_secret_fails_at_construction(backend: Backend, lacework: Any) -> 
         )
     assert refused.value.status_code == 401
     assert "_wrong-secret" not in str(refused.value)
+
+
+def test_tokens_with_an_enrollment_policy_parse_as_any_other(lacework: Any) -> None:
+    tokens = lacework.agent_access_tokens
+    created = tokens.create(
+        alias="sdk-policy",
+        enabled=True,
+        props={
+            "description": "single use",
+            "os": "linux",
+            "expiresAt": "2099-01-01T00:00:00.000Z",
+            "maxEnrollments": 1,
+            "scope": "sdk",
+        },
+    )["data"]
+    assert created["props"]["maxEnrollments"] == 1 and created["props"]["scope"] == "sdk"
+    value = created["accessToken"]
+    assert tokens.get_by_id(value)["data"] == created
+    assert created in tokens.get()["data"]
+    # laceworksdk drops None from a body, so it cannot clear a policy key; it can change one,
+    # and the PATCH merges props.
+    updated = tokens.update(value, props={"scope": "sdk-2"})["data"]
+    assert updated["props"]["scope"] == "sdk-2" and updated["props"]["maxEnrollments"] == 1
+    found = tokens.search(
+        json={"filters": [{"expression": "eq", "field": "tokenAlias", "value": "sdk-policy"}]}
+    )["data"]
+    assert [t["accessToken"] for t in found] == [value]
+
+
+def test_agent_info_search_pages_through_every_agent(backend: Backend, lacework: Any) -> None:
+    value = lacework.agent_access_tokens.create(alias="sdk-fleet", enabled=True)["data"][
+        "accessToken"
+    ]
+    assert backend.cert_path is not None
+    with AgentConnection(backend.url, verify=str(backend.cert_path)) as agent:
+        mids = [agent.enroll(value, f"sdk-{n}", tags={"Env": "ci"}).mid for n in range(10)]
+    query = {
+        "timeFilter": {
+            "startTime": "2020-01-01T00:00:00.000Z",
+            "endTime": "2099-01-01T00:00:00.000Z",
+        },
+        "filters": [{"field": "tags.LwTokenShort", "expression": "eq", "value": value[:30]}],
+    }
+    pages = list(lacework.agent_info.search(json=query))
+    assert [len(page["data"]) for page in pages] == [4, 4, 2]
+    assert all(page["paging"]["totalRows"] == 10 for page in pages)
+    assert [row["mid"] for page in pages for row in page["data"]] == mids
+    assert {row["tags"]["Env"] for page in pages for row in page["data"]} == {"ci"}
+    # rlike on the hostname, as `lacework agent list --filter` sends it.
+    regex = {"filters": [{"field": "hostname", "expression": "rlike", "value": "sdk-[0-2]"}]}
+    found = [
+        row["hostname"] for page in lacework.agent_info.search(json=regex) for row in page["data"]
+    ]
+    assert sorted(found) == ["sdk-0", "sdk-1", "sdk-2"]

@@ -4,7 +4,14 @@ backend, read through the SDK, shows what destroy means for agent access tokens.
 from __future__ import annotations
 
 import pytest
-from tf_harness import Workbench, assert_soft_deleted, managed_tokens, plan_exit_code, var_args
+from tf_harness import (
+    EXAMPLES,
+    Workbench,
+    assert_soft_deleted,
+    managed_tokens,
+    plan_exit_code,
+    var_args,
+)
 
 pytestmark = pytest.mark.terraform
 
@@ -82,6 +89,61 @@ def test_import_existing_adopts_a_token_by_value_without_changing_it(
 
     tf.execute_command("destroy", "-input=false", "-no-color", "-auto-approve", *variables)
     assert_soft_deleted(workbench.client, existing.token, "edge")
+
+
+def test_import_existing_as_its_readme_says_keeps_a_console_token_as_it_is(
+    workbench: Workbench,
+) -> None:
+    made = workbench.client.agent_tokens.create(
+        "console-made", description="made by console", os="windows", enabled=False
+    )
+    tf = workbench.example("import-existing")
+    tf.setup()
+    # What the README says to pass: the token's name and description, its os and enabled state.
+    variables = var_args(
+        existing_token=made.token,
+        name="console-made",
+        description="made by console",
+        os="windows",
+        enabled=False,
+    )
+    plan = tf.execute_command("plan", "-input=false", "-no-color", *variables).out
+    assert "Plan: 1 to import, 0 to add, 0 to change, 0 to destroy." in plan
+    tf.execute_command("apply", "-input=false", "-no-color", "-auto-approve", *variables)
+    assert plan_exit_code(tf, *variables) == 0
+    after = workbench.client.agent_tokens.get(made.token)
+    assert (after.name, after.description, after.os, after.enabled) == (
+        "console-made",
+        "made by console",
+        "windows",
+        False,
+    )
+
+
+def test_import_existing_readme_lets_terraform_write_the_block(workbench: Workbench) -> None:
+    made = workbench.client.agent_tokens.create("console-generated", description="from the UI")
+    readme = (EXAMPLES / "import-existing" / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Or let Terraform write the resource block") :]
+    hcl = section.split("```hcl\n", 1)[1].split("```", 1)[0]
+    directory = workbench.scratch("import-generated")
+    (directory / "main.tf").write_text(hcl, encoding="utf-8")
+    tf = workbench.terraform(directory)
+    tf.setup()
+    variables = var_args(existing_token=made.token)
+    tf.execute_command(
+        "plan", "-input=false", "-no-color", "-generate-config-out=generated.tf", *variables
+    )
+    applied = tf.execute_command(
+        "apply", "-input=false", "-no-color", "-auto-approve", *variables
+    ).out
+    assert "1 imported, 0 added, 0 changed, 0 destroyed." in applied
+    assert plan_exit_code(tf, *variables) == 0
+    after = workbench.client.agent_tokens.get(made.token)
+    assert (after.name, after.description, after.enabled) == (
+        "console-generated",
+        "from the UI",
+        True,
+    )
 
 
 def test_rotation_enables_the_successor_before_disabling_the_old_token(

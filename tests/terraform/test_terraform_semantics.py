@@ -20,7 +20,7 @@ from tf_harness import (
     plan_exit_code,
 )
 
-from lacework_tokens import __version__
+from lacework_tokens.provider import OFFICIAL_VERSIONS
 from lacework_tokens.testing import hermetic_terraform_environment
 
 pytestmark = pytest.mark.terraform
@@ -221,7 +221,8 @@ def test_an_unreachable_server_is_named_in_the_diagnostic(workbench: Workbench) 
         env={"LW_API_SERVER_URL": url},
     )
     tf.setup()
-    output = failing(tf, "plan")
+    # A create-only plan makes no call (see test_terraform_in_the_wild); the apply does.
+    output = failing(tf, "apply", "-auto-approve")
     assert f"Unable to reach the Lacework API at {url}" in output
 
 
@@ -285,11 +286,15 @@ def test_install_into_the_implied_mirror_lets_init_run_offline_twice(tmp_path: P
         check=True,
     ).stdout
     plugins = home / ".terraform.d" / "plugins" / "registry.terraform.io" / "lacework" / "lacework"
-    (version_dir,) = plugins.iterdir()
-    assert version_dir.name == __version__
-    (platform_dir,) = version_dir.iterdir()
-    assert (platform_dir / f"terraform-provider-lacework_v{__version__}").is_file()
+    # Served as the latest release of each official major version, from the same launcher.
+    assert sorted(path.name for path in plugins.iterdir()) == sorted(OFFICIAL_VERSIONS)
+    launchers = set()
+    for version in OFFICIAL_VERSIONS:
+        (platform_dir,) = (plugins / version).iterdir()
+        launchers.add((platform_dir / f"terraform-provider-lacework_v{version}").read_bytes())
+    assert len(launchers) == 1
     assert "filesystem_mirror" in printed
+    assert "`terraform init` finds the plugin" in printed
 
     workdir = tmp_path / "config"
     workdir.mkdir()
@@ -304,7 +309,7 @@ def test_install_into_the_implied_mirror_lets_init_run_offline_twice(tmp_path: P
         )
     lock = (workdir / ".terraform.lock.hcl").read_text(encoding="utf-8")
     assert 'provider "registry.terraform.io/lacework/lacework"' in lock
-    assert f'version = "{__version__}"' in lock
+    assert f'version = "{OFFICIAL_VERSIONS[0]}"' in lock
     validated = subprocess.run(
         [TERRAFORM, "validate", "-no-color"], cwd=workdir, env=env, capture_output=True, text=True
     )

@@ -7,6 +7,8 @@ directory and returns a ``tftest.TerraformTest`` for it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
@@ -41,11 +43,18 @@ provider "lacework" {}
 """
 
 
-def install_plugin(mirror: Path, cli_config: Path, env: Mapping[str, str]) -> str:
-    """``lacework-tokens terraform install`` as a user runs it; returns what it printed."""
+def install_plugin(
+    mirror: Path,
+    cli_config: Path,
+    env: Mapping[str, str],
+    *args: str,
+    python: Path | str = sys.executable,
+) -> str:
+    """``lacework-tokens terraform install`` as a user runs it, from ``python``'s environment;
+    returns what it printed."""
     result = subprocess.run(
         [
-            sys.executable,
+            str(python),
             "-m",
             "lacework_tokens",
             "terraform",
@@ -54,6 +63,7 @@ def install_plugin(mirror: Path, cli_config: Path, env: Mapping[str, str]) -> st
             str(mirror),
             "--cli-config",
             str(cli_config),
+            *args,
         ],
         env=dict(env),
         capture_output=True,
@@ -61,6 +71,85 @@ def install_plugin(mirror: Path, cli_config: Path, env: Mapping[str, str]) -> st
         check=True,
     )
     return result.stdout
+
+
+def run_under_plugin(
+    directory: Path, env: Mapping[str, str], script: str
+) -> subprocess.CompletedProcess[str]:
+    """``lacework-tokens terraform run -- sh -c SCRIPT`` in ``directory``."""
+    return subprocess.run(
+        [sys.executable, "-m", "lacework_tokens", "terraform", "run", "--", "sh", "-c", script],
+        cwd=directory,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def h1_hash(package: Path) -> str:
+    """Terraform's ``h1:`` hash of an unpacked provider package (what a lock file records)."""
+    lines = []
+    for file in sorted(path for path in package.rglob("*") if path.is_file()):
+        digest = hashlib.sha256()
+        with file.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        lines.append(f"{digest.hexdigest()}  {file.relative_to(package).as_posix()}\n")
+    return "h1:" + base64.b64encode(hashlib.sha256("".join(lines).encode()).digest()).decode()
+
+
+# The platforms the public registry publishes packages for: a lock file recorded against it
+# holds a zh: hash (of each package's zip) for every one.
+REGISTRY_PLATFORMS: Final = (
+    "darwin_amd64",
+    "darwin_arm64",
+    "freebsd_amd64",
+    "linux_386",
+    "linux_amd64",
+    "linux_arm",
+    "linux_arm64",
+    "windows_386",
+    "windows_amd64",
+)
+
+
+def registry_hashes(address: str, version: str, *, h1: str | None = None) -> list[str]:
+    """Hashes as ``terraform init`` records them from the public registry: the ``h1:`` of the
+    package it installed and a ``zh:`` per published zip. Made up here (deterministically) unless
+    given: no local build can match them, which is the point."""
+    name = address.rsplit("/", 1)[1]
+
+    def digest(text: str) -> bytes:
+        return hashlib.sha256(f"{address} {version} {text}".encode()).digest()
+
+    h1 = h1 or "h1:" + base64.b64encode(digest("linux_amd64 unpacked")).decode()
+    zips = [
+        "zh:" + digest(f"terraform-provider-{name}_{version}_{platform}.zip").hex()
+        for platform in REGISTRY_PLATFORMS
+    ]
+    return sorted([h1, *zips])
+
+
+def lock_file(entries: Mapping[str, tuple[str, str, list[str]]]) -> str:
+    """A ``.terraform.lock.hcl`` as Terraform writes it: address -> (version, constraints,
+    hashes)."""
+    blocks = []
+    for address in sorted(entries):
+        version, constraints, hashes = entries[address]
+        listed = "".join(f'    "{value}",\n' for value in hashes)
+        blocks.append(
+            f'provider "{address}" {{\n'
+            f'  version     = "{version}"\n'
+            f'  constraints = "{constraints}"\n'
+            f"  hashes = [\n{listed}  ]\n"
+            "}\n"
+        )
+    header = (
+        '# This file is maintained automatically by "terraform init".\n'
+        "# Manual edits may be lost in future updates.\n"
+    )
+    return header + "".join("\n" + block for block in blocks)
 
 
 class Workbench:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,9 @@ def _prior(**changes: Any) -> dict[str, Any]:
         "description": None,
         "os": "linux",
         "enabled": False,
+        "expires_at": None,
+        "max_enrollments": None,
+        "scope": None,
         "last_updated_time": "2026-01-02T03:04:05Z",
         "created_time": "2026-01-01T00:00:00Z",
         "version": "0.1",
@@ -144,7 +148,8 @@ def test_the_schema_answer_lists_every_registered_type() -> None:
     metadata = servicer.GetMetadata(pb.GetMetadata.Request(), None)
 
     assert set(schema.resource_schemas) == set(REGISTRY.resources) == {TOKEN}
-    assert set(schema.data_source_schemas) == set(REGISTRY.data_sources) == {TOKEN}
+    assert set(schema.data_source_schemas) == set(REGISTRY.data_sources)
+    assert set(REGISTRY.data_sources) == {TOKEN, "lacework_api_token"}
     assert {item.type_name for item in metadata.resources} == set(REGISTRY.resources)
     attributes = {item.name: item for item in schema.resource_schemas[TOKEN].block.attributes}
     # A declared default makes the attribute optional and computed on the wire.
@@ -279,7 +284,8 @@ server.main()
 
 def test_the_plugin_reaches_its_handshake_without_loading_the_sdk_stack(tmp_path: Path) -> None:
     # Terraform starts the plugin several times per command and waits for the handshake line
-    # each time: the HTTP client, the wire models and the resource modules load after it.
+    # each time: the protocol's stubs, the servicer, the HTTP client, the wire models and the
+    # resource modules load after it.
     env = {
         **os.environ,
         "HOME": str(tmp_path),
@@ -303,8 +309,10 @@ def test_the_plugin_reaches_its_handshake_without_loading_the_sdk_stack(tmp_path
     modules_at_handshake()  # the first start creates the cached TLS identity, once per user
     loaded = modules_at_handshake()
 
-    assert "lacework_tokens.provider.servicer" in loaded  # the probe did reach the handshake
+    assert {"grpc", "lacework_tokens.provider.tls"} <= loaded  # the probe reached the handshake
     late = {
+        "tf.gen.tfplugin_pb2",
+        "lacework_tokens.provider.servicer",
         "requests",
         "cattrs",
         "attrs",
@@ -315,3 +323,67 @@ def test_the_plugin_reaches_its_handshake_without_loading_the_sdk_stack(tmp_path
         "lacework_tokens.provider.registry",
     }
     assert loaded & late == set()
+
+
+# --- configuration: no call at configure, one login, one account per long-lived plugin --------
+
+
+def _configure(servicer: ProviderServicer, **given: Any) -> Any:
+    config = {name: given.get(name) for name in PROVIDER_SCHEMA.names}
+    request = pb.ConfigureProvider.Request(terraform_version="1.11.4", config=_dynamic(config))
+    return servicer.ConfigureProvider(request, None)
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_configuring_makes_no_call_and_a_failed_login_is_every_calls_one_diagnostic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LW_API_SERVER_URL", _closed_port_url())
+    servicer = ProviderServicer()
+    configured = _configure(servicer, account="acme", api_key="KEY", api_secret="_secret")
+    assert _errors(configured) == []  # nothing listens there, and nothing was asked
+
+    read = pb.ReadDataSource.Request(type_name=TOKEN, config=_dynamic({"id": None, "name": "x"}))
+    first = _errors(servicer.ReadDataSource(read, None))
+    second = _errors(servicer.ReadDataSource(read, None))
+    assert first == second
+    ((summary, detail, _),) = first
+    assert summary.startswith("Unable to reach the Lacework API at http://127.0.0.1:")
+    assert "exchanging the API key for an access token" in detail
+
+
+def test_a_long_lived_plugin_serves_one_account_and_keeps_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LW_API_SERVER_URL", _closed_port_url())
+    servicer = ProviderServicer(long_lived=True)
+    acme = {"account": "acme", "api_key": "KEY", "api_secret": "_secret"}
+    assert _errors(_configure(servicer, **acme)) == []
+    connection = servicer._connection
+    assert _errors(_configure(servicer, **acme)) == []  # the next terraform command
+    assert servicer._connection is connection
+
+    ((summary, detail, _),) = _errors(_configure(servicer, **{**acme, "account": "other"}))
+    assert summary == "This lacework plugin already serves another provider configuration"
+    assert "account acme at http://127.0.0.1:" in detail and "account other" in detail
+    assert servicer._connection is connection
+
+    # Once its login has failed, the next command may bring other settings.
+    read = pb.ReadDataSource.Request(type_name=TOKEN, config=_dynamic({"id": None, "name": "x"}))
+    assert _errors(servicer.ReadDataSource(read, None))  # nothing listens at the server URL
+    assert _errors(_configure(servicer, **{**acme, "account": "other"})) == []
+    assert servicer._connection is not connection
+
+
+def test_lacework_api_token_has_the_official_schema() -> None:
+    schema = ProviderServicer().GetProviderSchema(pb.GetProviderSchema.Request(), None)
+    block = schema.data_source_schemas["lacework_api_token"].block
+    attributes = {item.name: item for item in block.attributes}
+    assert set(attributes) == {"id", "token"}
+    assert attributes["token"].computed and attributes["token"].sensitive
+    assert not any(item.required or item.optional for item in attributes.values())

@@ -251,6 +251,8 @@ def test_create_defaults_os_to_linux_and_keeps_subscription(
         ('{"tokenAlias":"' + "a" * 57 + '-deleted"}', "tokenAlias"),
         ('{"tokenAlias":"a","props":{"os":""}}', "props.os"),
         ('{"tokenAlias":"a","props":{"os":"' + "x" * 33 + '"}}', "props.os"),
+        ('{"tokenAlias":"a","props":{"os":"macos"}}', "props.os"),
+        ('{"tokenAlias":"a","props":{"os":"Linux"}}', "props.os"),
         ('{"tokenAlias":"a","props":{"description":"' + "d" * 1025 + '"}}', "props.description"),
         ('{"tokenAlias":"a","props":{"subscription":"gold"}}', "props.subscription"),
     ],
@@ -264,6 +266,17 @@ def test_create_refuses_bad_fields_naming_them(
     assert caught.value.field == field
     assert field in caught.value.message
     assert services.tokens.list_tokens(admin) == []
+
+
+def test_an_unknown_os_is_refused_naming_the_allowed_values(
+    services: Services, admin: Principal
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        services.tokens.create_token(
+            admin, parse_create('{"tokenAlias":"a","props":{"os":"macos"}}')
+        )
+    assert caught.value.message == 'props.os must be one of "linux", "windows".'
+    assert create(services, admin, "w", os="windows").os == "windows"
 
 
 def test_longest_valid_alias_is_accepted(services: Services, admin: Principal) -> None:

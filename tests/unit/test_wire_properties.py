@@ -63,15 +63,16 @@ update_requests = st.builds(
 )
 scalar_values = st.text(max_size=20) | st.integers(min_value=-(2**31), max_value=2**31)
 # The wire carries any field name; which ones a server can search is the server's rule.
+LIST_EXPRESSIONS = (Expression.IN, Expression.NOT_IN, Expression.BETWEEN)
 search_filters = st.builds(
     SearchFilter,
     field=names,
-    expression=st.sampled_from([e for e in Expression if e is not Expression.IN]),
+    expression=st.sampled_from([e for e in Expression if e not in LIST_EXPRESSIONS]),
     value=scalar_values,
 ) | st.builds(
     SearchFilter,
     field=names,
-    expression=st.just(Expression.IN),
+    expression=st.sampled_from(LIST_EXPRESSIONS),
     values=st.lists(scalar_values, min_size=1, max_size=4).map(tuple),
 )
 search_requests = st.builds(SearchRequest, filters=st.lists(search_filters, max_size=4).map(tuple))

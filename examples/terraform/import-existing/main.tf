@@ -16,9 +16,12 @@ import {
   id = var.existing_token
 }
 
+# The token as it is: every argument from a variable, so the plan imports it unchanged.
 resource "lacework_agent_access_token" "existing" {
   name        = var.name
   description = var.description
+  os          = var.os
+  enabled     = var.enabled
 }
 
 output "token_name" {

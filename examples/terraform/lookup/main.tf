@@ -20,6 +20,10 @@ resource "terraform_data" "agent_config" {
   }
 }
 
+# A new API access token for the provider's API key, valid for an hour and minted on every read,
+# for a tool this configuration runs. Kept out of resources and outputs: each plan reads a new one.
+data "lacework_api_token" "current" {}
+
 output "token" {
   value     = data.lacework_agent_access_token.existing.token
   sensitive = true

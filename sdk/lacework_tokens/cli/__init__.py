@@ -2,6 +2,7 @@
 
 - ``tokens``: ``token`` (the agent-token lifecycle through the SDK)
 - ``env``: ``env`` (the connection settings of a backend started here, to ``eval``)
+- ``agents``: ``agent`` (enroll, check in and simulate as an agent; list as ``lacework agent``)
 - ``serve``: ``serve`` (the backend)
 - ``admin``: ``keys``, ``accounts`` and ``audit`` (administering the backend's database)
 - ``terraform``: ``terraform install`` (the provider plugin)
@@ -60,6 +61,7 @@ EXTRA_NEEDED: Final = {
 
 def build_parser() -> argparse.ArgumentParser:
     from lacework_tokens.cli.admin import add_accounts_command, add_audit_command, add_keys_command
+    from lacework_tokens.cli.agents import add_agent_command
     from lacework_tokens.cli.env import add_env_command
     from lacework_tokens.cli.serve import add_serve_command
     from lacework_tokens.cli.terraform import add_terraform_command
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
     add_token_command(commands)
     add_env_command(commands)
+    add_agent_command(commands)
     add_keys_command(commands)
     add_accounts_command(commands)
     add_audit_command(commands)

@@ -35,6 +35,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         body_timeout=args.body_timeout,
         keep_alive_timeout=args.keep_alive_timeout,
         program=program(),
+        agent_page_rows=args.agent_page_rows,
     )
     try:
         return serve(options)
@@ -176,5 +177,12 @@ def add_serve_command(subparsers: Any) -> None:
         default=5.0,
         metavar="SECONDS",
         help="idle keep-alive connections are closed after this time (default: 5)",
+    )
+    limits.add_argument(
+        "--agent-page-rows",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="agents per page of POST /api/v2/AgentInfo/search (default: 1000)",
     )
     parser.set_defaults(handler=_run_serve)

@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from lacework_tokens import errors, limits, wire
+from lacework_tokens.cli.delivery import add_delivery_commands
 from lacework_tokens.cli.output import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -33,9 +35,15 @@ from lacework_tokens.cli.output import (
     table_time,
 )
 from lacework_tokens.client import Client, RetryNotice
-from lacework_tokens.wire import AgentAccessToken, Expression, SearchFilter
+from lacework_tokens.errors import InvalidRequestError, NotFoundError
+from lacework_tokens.wire import AgentAccessToken, Expression, SearchFilter, TokenUsage
 
-__all__ = ["CONNECTION_SETTINGS", "add_connection_options", "add_token_command"]
+__all__ = [
+    "CONNECTION_SETTINGS",
+    "add_connection_options",
+    "add_token_command",
+    "connection_setting",
+]
 
 # (option strings, setting, help): the official CLI's global flags, plus this project's spellings.
 CONNECTION_OPTIONS: Final = (
@@ -59,7 +67,7 @@ CONNECTION_OPTIONS: Final = (
 CONNECTION_SETTINGS: Final = tuple(setting for _, setting, _ in CONNECTION_OPTIONS)
 # Where the top-level parser keeps connection options given before ``token``.
 GLOBAL_PREFIX: Final = "global_"
-STATES: Final = ("enabled", "disabled", "deleted")
+STATES: Final = ("enabled", "disabled", "deleted", "expired", "used-up")
 HIDDEN_VALUES_NOTE: Final = "accessToken is null: token values are shown only with --show-token"
 # A retry loop is mentioned once it has kept the user waiting longer than this.
 RETRY_NOTICE_AFTER_SECONDS: Final = 1.0
@@ -82,58 +90,121 @@ def _shown(token: AgentAccessToken, show_token: bool) -> str:
     return token.token if show_token else wire.mask(token.token)
 
 
-def _as_json(token: AgentAccessToken, show_token: bool) -> dict[str, Any]:
+def _as_json(
+    token: AgentAccessToken, show_token: bool, usage: TokenUsage | None = None
+) -> dict[str, Any]:
     data: dict[str, Any] = wire.converter.unstructure(token)
     # A hidden value must not look like one: `jq -r .accessToken` gives null, not "2096…e812".
     data["accessToken"] = token.token if show_token else None
+    if usage is not None:
+        shown = wire.converter.unstructure(usage)
+        del shown["accessToken"]
+        data["usage"] = {**shown, "state": _state(token, usage)}
     return data
 
 
-def _print_tokens_json(tokens: Sequence[AgentAccessToken], show_token: bool) -> None:
-    print_json([_as_json(t, show_token) for t in tokens], sort_keys=True)
+def _print_tokens_json(
+    tokens: Sequence[AgentAccessToken], show_token: bool, usage: dict[str, TokenUsage]
+) -> None:
+    print_json([_as_json(t, show_token, usage.get(t.token)) for t in tokens], sort_keys=True)
     if tokens and not show_token:
         print(HIDDEN_VALUES_NOTE, file=sys.stderr)
 
 
-def _print_list(tokens: Sequence[AgentAccessToken], show_token: bool) -> None:
-    header = ("TOKEN", "NAME", "STATE", "OS", "CREATED AT", "UPDATED AT")
+def _usage(client: Client, tokens: Sequence[AgentAccessToken]) -> dict[str, TokenUsage]:
+    """Agents per token where the server counts them (this project's backend); nothing from a
+    server without the usage extension."""
+    if not tokens:
+        return {}
+    try:
+        return client.agent_tokens.usage_of([t.token for t in tokens])
+    except (NotFoundError, InvalidRequestError):
+        return {}
+
+
+def _state(token: AgentAccessToken, usage: TokenUsage | None) -> str:
+    """enabled, disabled, deleted (soft-deleted), expired (no new enrollment) or used up
+    (max_enrollments reached)."""
+    if token.soft_deleted:
+        return "deleted"
+    if not token.enabled:
+        return "disabled"
+    if token.expired():
+        return "expired"
+    if usage is not None and usage.used_up(token):
+        return "used up"
+    return "enabled"
+
+
+def _figures(usage: TokenUsage | None) -> tuple[str, str, str]:
+    if usage is None:
+        return ("-", "-", "-")
+    last = table_time(usage.last_checkin) if usage.last_checkin else "never"
+    return (str(usage.enrolled), str(usage.active), last)
+
+
+def _print_list(
+    tokens: Sequence[AgentAccessToken], show_token: bool, usage: dict[str, TokenUsage]
+) -> None:
+    # Lacework's CLI lists TOKEN, NAME, STATE; the rest are this project's additions.
+    header = (
+        "TOKEN",
+        "NAME",
+        "STATE",
+        "OS",
+        "CREATED AT",
+        "UPDATED AT",
+        "AGENTS",
+        "ACTIVE (24H)",
+        "LAST CHECK-IN",
+    )
     rows = [
         (
             _shown(t, show_token),
             t.name,
-            t.state.capitalize(),
+            _state(t, usage.get(t.token)).capitalize(),
             t.os,
             table_time(t.created_time),
             table_time(t.last_updated_time),
+            *_figures(usage.get(t.token)),
         )
         for t in tokens
     ]
     print_table([header, *rows])
 
 
-def _print_details(token: AgentAccessToken, show_token: bool) -> None:
+def _print_details(
+    token: AgentAccessToken, show_token: bool, usage: TokenUsage | None = None
+) -> None:
     # Label and value in two columns, no header, as `lacework agent token show` prints them.
-    print_table(
-        [
-            ("TOKEN", _shown(token, show_token)),
-            ("NAME", token.name),
-            ("DESCRIPTION", token.description),
-            ("OS", token.os),
-            ("VERSION", token.version),
-            ("STATE", token.state.capitalize()),
-            ("CREATED AT", table_time(token.created_time)),
-            ("UPDATED AT", table_time(token.last_updated_time)),
-        ]
-    )
+    rows = [
+        ("TOKEN", _shown(token, show_token)),
+        ("NAME", token.name),
+        ("DESCRIPTION", token.description),
+        ("OS", token.os),
+        ("VERSION", token.version),
+        ("STATE", _state(token, usage).capitalize()),
+        ("CREATED AT", table_time(token.created_time)),
+        ("UPDATED AT", table_time(token.last_updated_time)),
+        ("EXPIRES", table_time(token.expires_at) if token.expires_at else "never"),
+        ("MAX ENROLLMENTS", str(token.max_enrollments or "unlimited")),
+        ("SCOPE", token.scope or "-"),
+    ]
+    if usage is not None:
+        enrolled, active, last = _figures(usage)
+        rows += [("AGENTS", enrolled), ("ACTIVE (24H)", active), ("LAST CHECK-IN", last)]
+    print_table(rows)
 
 
-def _print_token(token: AgentAccessToken, args: argparse.Namespace) -> None:
+def _print_token(
+    token: AgentAccessToken, args: argparse.Namespace, usage: TokenUsage | None = None
+) -> None:
     if args.json:
-        print_json(_as_json(token, args.show_token), sort_keys=True)
+        print_json(_as_json(token, args.show_token, usage), sort_keys=True)
         if not args.show_token:
             print(HIDDEN_VALUES_NOTE, file=sys.stderr)
     else:
-        _print_details(token, args.show_token)
+        _print_details(token, args.show_token, usage)
 
 
 def _reveal_hint(token: AgentAccessToken, args: argparse.Namespace) -> None:
@@ -165,16 +236,22 @@ def as_typed(value: str) -> str:
 # --- actions --------------------------------------------------------------------------------
 
 
-def _selected(tokens: Sequence[AgentAccessToken], states: Sequence[str] | None) -> list[Any]:
-    chosen = [t for t in tokens if not states or t.state in states]
+def _selected(
+    tokens: Sequence[AgentAccessToken], states: Sequence[str] | None, usage: dict[str, TokenUsage]
+) -> list[AgentAccessToken]:
+    chosen = [
+        t for t in tokens if not states or _state(t, usage.get(t.token)).replace(" ", "-") in states
+    ]
     return sorted(chosen, key=lambda t: (t.name, t.created_time))
 
 
-def _print_selection(tokens: Sequence[AgentAccessToken], args: argparse.Namespace) -> None:
+def _print_selection(
+    tokens: Sequence[AgentAccessToken], args: argparse.Namespace, usage: dict[str, TokenUsage]
+) -> None:
     if args.json:
-        _print_tokens_json(tokens, args.show_token)
+        _print_tokens_json(tokens, args.show_token, usage)
     elif tokens:
-        _print_list(tokens, args.show_token)
+        _print_list(tokens, args.show_token, usage)
     elif args.state:
         print(f"There are no {' or '.join(args.state)} agent access tokens.")
     else:
@@ -185,13 +262,17 @@ def _print_selection(tokens: Sequence[AgentAccessToken], args: argparse.Namespac
 
 
 def _list(client: Client, args: argparse.Namespace) -> int:
-    _print_selection(_selected(client.agent_tokens.list(), args.state), args)
+    tokens = client.agent_tokens.list()
+    usage = _usage(client, tokens)
+    _print_selection(_selected(tokens, args.state, usage), args, usage)
     return EXIT_OK
 
 
 def _search(client: Client, args: argparse.Namespace) -> int:
     filters = [_filter(*given) for given in args.filter]
-    _print_selection(_selected(client.agent_tokens.search(filters), args.state), args)
+    tokens = client.agent_tokens.search(filters)
+    usage = _usage(client, tokens)
+    _print_selection(_selected(tokens, args.state, usage), args, usage)
     return EXIT_OK
 
 
@@ -218,16 +299,22 @@ def _show(client: Client, args: argparse.Namespace) -> int:
         token = found
     else:
         token = client.agent_tokens.get(args.token)
-    _print_token(token, args)
+    _print_token(token, args, _usage(client, [token]).get(token.token))
     return EXIT_OK
 
 
 def _create(client: Client, args: argparse.Namespace) -> int:
+    expires_at = None
+    if args.expires_in is not None:
+        expires_at = datetime.now(UTC) + timedelta(seconds=args.expires_in)
     token = client.agent_tokens.create(
         args.name,
         description=args.description_flag or args.description or "",
         os=args.os_flag or args.os or limits.DEFAULT_OS,
         enabled=not args.disabled,
+        expires_at=expires_at,
+        max_enrollments=args.max_enrollments,
+        scope=args.scope,
     )
     _print_token(token, args)
     _reveal_hint(token, args)
@@ -314,7 +401,7 @@ def _check_usage(args: argparse.Namespace) -> None:
             _filter(*given)
 
 
-def _setting(args: argparse.Namespace, name: str) -> Any:
+def connection_setting(args: argparse.Namespace, name: str) -> Any:
     """A connection option given after ``token`` (or its sub-command), else before it."""
     given = getattr(args, name, None)
     return given if given is not None else getattr(args, GLOBAL_PREFIX + name, None)
@@ -347,8 +434,8 @@ def _runner(action: Action) -> Callable[[argparse.Namespace], int]:
         try:
             _check_usage(args)
             with Client.from_env(
-                _setting(args, "profile"),
-                **{name: _setting(args, name) for name in CONNECTION_SETTINGS[1:]},
+                connection_setting(args, "profile"),
+                **{name: connection_setting(args, name) for name in CONNECTION_SETTINGS[1:]},
                 on_retry=_RetryLine(command),
             ) as client:
                 return action(client, args)
@@ -384,6 +471,26 @@ def add_connection_options(
             metavar=setting.upper(),
             help=help_text,
         )
+
+
+def _duration(text: str) -> int:
+    seconds = limits.duration_seconds(text)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a duration such as 90s, 15m, 24h, 7d or 2w"
+        )
+    return seconds
+
+
+def _enrollments(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    problem = limits.max_enrollments_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
+    return value
 
 
 def _common() -> argparse.ArgumentParser:
@@ -504,6 +611,26 @@ def add_token_command(subparsers: Any) -> None:
         help="agent OS: linux (default) or windows",
     )
     create.add_argument("--disabled", action="store_true", help="create the token disabled")
+    policy = create.add_argument_group(
+        "enrollment policy (this project's extension; Lacework ignores it)"
+    )
+    policy.add_argument(
+        "--expires-in",
+        type=_duration,
+        default=None,
+        metavar="15m|24h|7d",
+        help="refuse enrollments after this long (enrolled agents keep checking in)",
+    )
+    policy.add_argument(
+        "--max-enrollments",
+        type=_enrollments,
+        default=None,
+        metavar="N",
+        help="how many agents may enroll with the token (1: single-use)",
+    )
+    policy.add_argument(
+        "--scope", default=None, metavar="GROUP", help="the asset group enrolled agents join"
+    )
 
     update = command(
         "update",
@@ -552,3 +679,5 @@ def add_token_command(subparsers: Any) -> None:
         "The name becomes free for a new token. Deleting a deleted token changes nothing.",
     )
     delete.add_argument("token", metavar="TOKEN", help="the token value")
+
+    add_delivery_commands(command)  # config, install-command (cli/delivery.py)

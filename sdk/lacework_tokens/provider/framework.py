@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOOL",
+    "NUMBER",
     "STRING",
     "Attribute",
     "AttributeType",
@@ -60,10 +61,11 @@ __all__ = [
 ]
 
 
-AttributeType = Literal["string", "bool"]
+AttributeType = Literal["string", "bool", "number"]
 STRING: Final = "string"
 BOOL: Final = "bool"
-_PYTHON_TYPES: Final[Mapping[str, type]] = {STRING: str, BOOL: bool}
+NUMBER: Final = "number"  # whole numbers only here: cty sends them as msgpack integers
+_PYTHON_TYPES: Final[Mapping[str, type]] = {STRING: str, BOOL: bool, NUMBER: int}
 
 Validator = Callable[[Any], str | None]
 """A known, non-null value in; None when it is fine, else what is wrong ("must be …")."""

@@ -10,6 +10,7 @@ from typing import Final
 
 from lacework_tokens.provider import configure
 from lacework_tokens.provider.data_sources.agent_access_token import AgentAccessTokenDataSource
+from lacework_tokens.provider.data_sources.api_token import ApiTokenDataSource
 from lacework_tokens.provider.framework import Registry
 from lacework_tokens.provider.resources.agent_access_token import AgentAccessTokenResource
 
@@ -19,5 +20,5 @@ REGISTRY: Final = Registry(
     provider_schema=configure.SCHEMA,
     provider_model=configure.ProviderConfig,
     resources=(AgentAccessTokenResource,),
-    data_sources=(AgentAccessTokenDataSource,),
+    data_sources=(AgentAccessTokenDataSource, ApiTokenDataSource),
 )

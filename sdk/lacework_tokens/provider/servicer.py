@@ -27,6 +27,7 @@ from lacework_tokens.provider import values
 from lacework_tokens.provider.diagnostics import Diagnostic, ProviderError
 
 if TYPE_CHECKING:
+    from lacework_tokens.provider.configure import Connection
     from lacework_tokens.provider.framework import Attribute, Provider, Schema
 
 __all__ = ["ProviderServicer"]
@@ -34,6 +35,9 @@ __all__ = ["ProviderServicer"]
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 _SEVERITY: Final = {"error": pb.Diagnostic.ERROR, "warning": pb.Diagnostic.WARNING}
+# get_provider_schema_optional: Terraform starts the plugin several times per command and, told
+# the schema never differs between them, asks for it once per command instead of once per start.
+_CAPABILITIES: Final = pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=True)
 
 
 def _attribute_pb(attribute: Attribute) -> Any:
@@ -106,11 +110,19 @@ def _answer(response_type: Any) -> Callable[[_Handler], _Handler]:
 
 
 class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
-    """One configured provider instance (Terraform starts a process per provider block)."""
+    """One configured provider instance (Terraform starts a process per provider block).
 
-    def __init__(self) -> None:
+    ``long_lived``: the process serves many terraform commands through
+    ``TF_REATTACH_PROVIDERS``, each configuring the provider again. Calls carry no sign of which
+    provider block they belong to, so such a process serves one account: a configuration that
+    resolves to other settings is refused rather than mixed up with the first.
+    """
+
+    def __init__(self, *, long_lived: bool = False) -> None:
         self._provider: Provider | None = None
         self._loading = threading.Lock()
+        self._long_lived = long_lived
+        self._connection: Connection | None = None
 
     def preload(self) -> None:
         """Load the registry ahead of the first call; a failure is left for that call to report."""
@@ -133,7 +145,7 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
     def GetMetadata(self, request: Any, context: Any) -> Any:
         registry = self._served().registry
         return pb.GetMetadata.Response(
-            server_capabilities=pb.ServerCapabilities(plan_destroy=False),
+            server_capabilities=_CAPABILITIES,
             resources=[
                 pb.GetMetadata.ResourceMetadata(type_name=name) for name in registry.resources
             ],
@@ -153,7 +165,7 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
             data_source_schemas={
                 name: _schema_pb(kind.schema) for name, kind in registry.data_sources.items()
             },
-            server_capabilities=pb.ServerCapabilities(plan_destroy=False),
+            server_capabilities=_CAPABILITIES,
         )
 
     @_answer(pb.ValidateProviderConfig.Response)
@@ -197,6 +209,25 @@ class ProviderServicer(rpc.ProviderServicer):  # type: ignore[misc]
         provider = self._served()
         config = provider.registry.provider_schema.object(values.decode(request.config)) or {}
         connection = connect(ProviderConfig.from_object(config), request.terraform_version)
+        with self._loading:
+            previous = self._connection
+            if previous is not None and self._long_lived:
+                if not previous.usable:
+                    previous.close()  # its login failed: the new configuration replaces it
+                elif previous.settings != connection.settings:
+                    raise ProviderError(
+                        "This lacework plugin already serves another provider configuration",
+                        "The plugin named by TF_REATTACH_PROVIDERS runs for many terraform "
+                        f"commands and serves one configuration: account "
+                        f"{previous.settings.account} at {previous.server}. This provider "
+                        f"block resolves to other settings (account "
+                        f"{connection.settings.account} at {connection.server}). Run this "
+                        "configuration without TF_REATTACH_PROVIDERS, or under its own "
+                        "`lacework-tokens terraform run`.",
+                    )
+                else:
+                    connection = previous  # keeps its bearer token: no login per command
+            self._connection = connection
         provider.configure(connection)
         return pb.ConfigureProvider.Response()
 

@@ -66,6 +66,7 @@ T = TypeVar("T")
 MAX_BODY_BYTES: Final = 64 * 1024
 
 
+_RETIRE_HEADER: Final = wire.RETIRE_HEADER.lower().encode()
 _JSON_HEADERS: Final = (
     (b"content-type", b"application/json"),
     # Answers carry token values: no cache on the way should keep them.
@@ -389,6 +390,10 @@ class BackendApp:
                     raise _too_many(wait, "for this API key")
         elif operation.access is Access.API_SECRET:
             call.secret = _header(scope, b"x-lw-uaks")
+        elif operation.access is Access.AGENT_TOKEN:
+            call.credential = _header(scope, b"authorization")
+        if "Retire" in operation.headers:
+            call.retire = _header(scope, _RETIRE_HEADER)
         request = None if operation.request is None else _parse(body, operation.request)
         answer = operation.handler(call, request)
         return _Response(operation.status, _encode(operation.envelope, answer))

@@ -18,6 +18,12 @@ from typing import Any, Final
 from lacework_tokens import __version__, limits, wire
 from lacework_tokens.limits import SEARCH_VALUES_MAX, TOKEN_VALUE_MAX_LENGTH
 from lacework_tokens.server.routes import ROUTES, Access, Envelope, Operation
+from lacework_tokens.server.services.agents import (
+    ACTIVE_HOURS_MAX,
+    ACTIVE_WINDOW,
+    AGENT_FIELDS,
+    USAGE_TOKENS_MAX,
+)
 from lacework_tokens.server.services.tokens import SEARCH_FIELDS, SUBSCRIPTIONS
 
 __all__ = ["openapi_document", "openapi_json"]
@@ -30,9 +36,10 @@ _WIRE_TIME: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
 _ERROR_TEXT: Final[dict[int, str]] = {
     400: "The request is malformed; the message names the field at fault.",
-    401: "Missing, unknown or expired credentials.",
-    403: "The API key's role or account does not allow this (roles, Account-Name).",
-    404: "No such agent access token in this account.",
+    401: "Missing, unknown or expired credentials (an API bearer token, or an agent's token).",
+    403: "The API key's role or account does not allow this (roles, Account-Name); for an "
+    "agent, its token's policy: disabled, expired, used up, or another scope.",
+    404: "No such agent access token in this account, or no such agent of this token.",
     408: "The client took longer than the server's body timeout to send its request.",
     409: "Another token of this account already has this name.",
     413: "The request body is larger than the server accepts.",
@@ -68,6 +75,32 @@ def _name_schema(max_length: int) -> dict[str, Any]:
         "pattern": f"^{edge}({inner}*{edge})?$",
         "description": "No control characters and no surrounding whitespace.",
     }
+
+
+def _policy_props(time_schema: dict[str, Any], *, nullable: bool) -> dict[str, Any]:
+    """The enrollment policy in ``props`` (this project's extension): present only when set;
+    in a PATCH, null clears one."""
+    props: dict[str, Any] = {
+        "expiresAt": {
+            **time_schema,
+            "description": "Enrollments are refused from this time on; enrolled agents keep "
+            "checking in. In a create it must lie in the future.",
+        },
+        "maxEnrollments": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": limits.ENROLLMENTS_MAX,
+            "description": "How many agents may enroll with the token; 1 is single-use.",
+        },
+        "scope": {
+            "type": "string",
+            "pattern": f"^{limits.SCOPE_NAME.pattern}$",
+            "description": "The asset group enrolled agents join (their tag Scope).",
+        },
+    }
+    if nullable:
+        return {name: {"anyOf": [schema, {"type": "null"}]} for name, schema in props.items()}
+    return props
 
 
 def _schemas() -> dict[str, Any]:
@@ -108,12 +141,13 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "description": {"type": "string", "maxLength": limits.DESCRIPTION_MAX_LENGTH},
-                "os": _name_schema(limits.OS_MAX_LENGTH),
+                "os": {"type": "string", "enum": list(limits.OS_VALUES)},
                 "subscription": subscription,
                 "createdTime": {
                     "type": "string",
                     "description": "Ignored: the server owns every time.",
                 },
+                **_policy_props(time_schema, nullable=True),
             },
         },
         "CreateAgentTokenRequest": {
@@ -179,12 +213,160 @@ def _schemas() -> dict[str, Any]:
                         "description": {"type": "string"},
                         "os": {"type": "string"},
                         "subscription": subscription,
+                        **_policy_props(time_schema, nullable=False),
                     },
                 },
                 "tokenAlias": {"type": "string"},
                 "tokenEnabled": enabled,
                 "version": {"type": "string"},
             },
+        },
+        "Agent": {
+            "type": "object",
+            "description": "An AgentInfo record. status: ACTIVE (seen within the last "
+            f"{int(ACTIVE_WINDOW.total_seconds() // 60)} minutes), INACTIVE, or TOKEN_DISABLED "
+            "(its token is disabled: it can no longer check in).",
+            "properties": {
+                "agentVersion": {"type": "string"},
+                "createdTime": time_schema,
+                "hostname": {"type": "string"},
+                "ipAddr": {"type": "string"},
+                "lastUpdate": {**time_schema, "description": "The last check-in."},
+                "mid": {"type": "integer", "minimum": 1},
+                "mode": {"type": "string"},
+                "os": {"type": "string", "enum": ["Linux", "Windows"]},
+                "status": {"type": "string", "enum": [s.value for s in wire.AgentStatus]},
+                "tags": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "The agent's tags; LwTokenShort is the first "
+                    f"{limits.TOKEN_SHORT_LENGTH} characters of its token, Scope its token's "
+                    "scope.",
+                },
+            },
+        },
+        "AgentAnswer": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": _ref("Agent")},
+        },
+        "AgentPage": {
+            "type": "object",
+            "required": ["data", "paging"],
+            "properties": {
+                "data": {"type": "array", "items": _ref("Agent")},
+                "paging": {
+                    "type": "object",
+                    "required": ["rows", "totalRows", "urls"],
+                    "properties": {
+                        "rows": {"type": "integer", "minimum": 0},
+                        "totalRows": {"type": "integer", "minimum": 0},
+                        "urls": {
+                            "type": "object",
+                            "required": ["nextPage"],
+                            "properties": {
+                                "nextPage": {
+                                    "type": ["string", "null"],
+                                    "description": "The next page's path; null on the last.",
+                                }
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "AgentSearchRequest": {
+            "type": "object",
+            "description": "Every part is optional; null is the same as absent.",
+            "properties": {
+                "timeFilter": {
+                    "type": ["object", "null"],
+                    "description": "Agents enrolled before endTime and seen after startTime; "
+                    "the last 24 hours when absent.",
+                    "properties": {
+                        "startTime": {"type": ["string", "null"], "format": "date-time"},
+                        "endTime": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+                "filters": {
+                    "type": ["array", "null"],
+                    "items": _ref("SearchFilter"),
+                    "description": "Fields: " + ", ".join(AGENT_FIELDS) + ". rlike matches "
+                    "the whole value (RE2 syntax).",
+                },
+                "returns": {
+                    "type": ["array", "null"],
+                    "items": {"type": "string"},
+                    "description": "The fields to answer; all when absent.",
+                },
+            },
+        },
+        "AgentEnrollmentRequest": {
+            "type": "object",
+            "required": ["hostname"],
+            "properties": {
+                "hostname": _name_schema(limits.HOSTNAME_MAX_LENGTH),
+                "os": {"type": "string", "enum": list(limits.OS_VALUES)},
+                "arch": _name_schema(limits.LABEL_MAX_LENGTH),
+                "agentVersion": {"type": "string", "maxLength": 64},
+                "mode": _name_schema(limits.LABEL_MAX_LENGTH),
+                "ipAddr": {"type": "string", "maxLength": 64},
+                "tags": {
+                    "type": "object",
+                    "maxProperties": limits.TAGS_MAX,
+                    "additionalProperties": {
+                        "type": "string",
+                        "maxLength": limits.TAG_VALUE_MAX_LENGTH,
+                    },
+                    "description": "Keys the server sets are refused: "
+                    + ", ".join(sorted(limits.RESERVED_TAGS)),
+                },
+                "scope": {
+                    "type": "string",
+                    "pattern": f"^{limits.SCOPE_NAME.pattern}$",
+                    "description": "The asset group the agent asks to join: the token's scope.",
+                },
+            },
+        },
+        "AgentCheckinRequest": {
+            "type": "object",
+            "required": ["mid"],
+            "properties": {"mid": {"type": "integer", "minimum": 1, "maximum": wire.MID_MAX}},
+        },
+        "TokenUsageRequest": {
+            "type": "object",
+            "required": ["accessTokens"],
+            "properties": {
+                "accessTokens": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": USAGE_TOKENS_MAX,
+                    "items": {"type": "string"},
+                },
+                "activeHours": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": ACTIVE_HOURS_MAX,
+                    "default": 24,
+                    "description": "An agent is active when it checked in within these hours.",
+                },
+            },
+        },
+        "TokenUsage": {
+            "type": "object",
+            "required": ["accessToken", "enrolled", "active", "activeHours", "lastCheckin"],
+            "properties": {
+                "accessToken": {"type": "string"},
+                "enrolled": {"type": "integer", "minimum": 0},
+                "active": {"type": "integer", "minimum": 0},
+                "activeHours": {"type": "integer", "minimum": 1},
+                "lastCheckin": {"anyOf": [time_schema, {"type": "null"}]},
+            },
+        },
+        "TokenUsageAnswer": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": {"type": "array", "items": _ref("TokenUsage")}},
         },
         "TokenAnswer": {
             "type": "object",
@@ -238,6 +420,8 @@ _DATA_SCHEMAS: Final[dict[tuple[type[Any], Envelope], str]] = {
     (wire.AgentAccessToken, Envelope.DATA): "TokenAnswer",
     (wire.AgentAccessToken, Envelope.DATA_LIST): "TokenListAnswer",
     (wire.UserProfile, Envelope.DATA_LIST): "UserProfileAnswer",
+    (wire.Agent, Envelope.DATA): "AgentAnswer",
+    (wire.TokenUsage, Envelope.DATA_LIST): "TokenUsageAnswer",
 }
 _PATH_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
     "accessToken": {
@@ -251,7 +435,14 @@ _PATH_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
             "maxLength": TOKEN_VALUE_MAX_LENGTH,
             "pattern": "^[0-9a-f]+$",
         },
-    }
+    },
+    "page": {
+        "name": "page",
+        "in": "path",
+        "required": True,
+        "description": "What the previous page's paging.urls.nextPage named.",
+        "schema": {"type": "string", "minLength": 1},
+    },
 }
 _PARAMETER: Final = re.compile(r"\{(\w+)\}")
 
@@ -275,8 +466,11 @@ def _operation(operation: Operation[Any]) -> dict[str, Any]:
         document["security"] = []
     else:
         document["security"] = [{operation.access.value: []}]
+    parameters = [{"$ref": f"#/components/parameters/{name}"} for name in operation.headers]
     if operation.access is Access.BEARER:
-        document["parameters"] = [{"$ref": "#/components/parameters/AccountName"}]
+        parameters.insert(0, {"$ref": "#/components/parameters/AccountName"})
+    if parameters:
+        document["parameters"] = parameters
     if operation.request is not None:
         document["requestBody"] = {
             "required": True,
@@ -328,6 +522,14 @@ def openapi_document() -> dict[str, Any]:
                     "name": "X-LW-UAKS",
                     "description": "The API key's secret; the key id goes in the body.",
                 },
+                "agentToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "An agent access token, raw or as 'Bearer <token>': it "
+                    "authenticates enrollment and check-in, and nothing else (this server's "
+                    "extension: Lacework's own agent protocol is not public).",
+                },
             },
             "parameters": {
                 "AccountName": {
@@ -336,7 +538,18 @@ def openapi_document() -> dict[str, Any]:
                     "required": False,
                     "description": "Act in this sub-account of the key's account.",
                     "schema": {"type": "string"},
-                }
+                },
+                "Retire": {
+                    "name": wire.RETIRE_HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "This server's extension, sent by the SDK's retire with a "
+                    "PATCH that disables the token: idle-for=<seconds>[; force]. The server "
+                    "answers 409 while an agent enrolled with the token checked in within that "
+                    "time, unless '; force' is given, and records the retire (forced or not, "
+                    "with the agents it counted) in its audit trail. Lacework ignores it.",
+                    "schema": {"type": "string", "pattern": r"^idle-for=[0-9]+(; ?force)?$"},
+                },
             },
             "headers": {
                 "RetryAfter": {

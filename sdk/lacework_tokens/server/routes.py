@@ -32,6 +32,9 @@ class Access(enum.Enum):
     PUBLIC = "public"  # no credentials
     API_SECRET = "apiSecret"  # the API key's secret in X-LW-UAKS (rate-limited per address)
     BEARER = "bearer"  # a bearer token in Authorization (rate-limited per API key)
+    # An agent access token in Authorization: enrollment and check-in, nothing else. Not
+    # rate-limited: a fleet checks in on one token, and a token value has 224 random bits.
+    AGENT_TOKEN = "agentToken"
 
 
 class Envelope(enum.Enum):
@@ -51,6 +54,8 @@ class Call:
     principal: Principal | None = None  # set for ``Access.BEARER``
     path_value: str | None = None  # set for a route with a ``{parameter}``
     secret: str | None = None  # X-LW-UAKS, for ``Access.API_SECRET`` (may be absent)
+    credential: str | None = None  # Authorization, for ``Access.AGENT_TOKEN`` (may be absent)
+    retire: str | None = None  # Lacework-Tokens-Retire, for an operation that declares it
 
     @property
     def caller(self) -> Principal:
@@ -83,6 +88,9 @@ class Operation(Generic[B]):
     schema: Mapping[str, Any] | None = None
     errors: tuple[int, ...] = ()
     access: Access = Access.BEARER
+    # Optional request headers beyond authentication, by their name in the OpenAPI document's
+    # components (``"Retire"``: ``wire.RETIRE_HEADER``, given to the handler as ``Call.retire``).
+    headers: tuple[str, ...] = ()
 
 
 @frozen
@@ -129,11 +137,31 @@ def _get_token(call: Call, body: None) -> wire.AgentAccessToken:
 
 
 def _update_token(call: Call, request: wire.UpdateAgentTokenRequest) -> wire.AgentAccessToken:
-    return call.services.tokens.update_token(call.caller, call.path, request)
+    return call.services.tokens.update_token(call.caller, call.path, request, retire=call.retire)
 
 
 def _user_profile(call: Call, body: None) -> list[wire.UserProfile]:
     return [call.services.identity.user_profile(call.caller)]
+
+
+def _token_usage(call: Call, request: wire.TokenUsageRequest) -> list[wire.TokenUsage]:
+    return call.services.agents.usage(call.caller, request)
+
+
+def _enroll(call: Call, request: wire.AgentEnrollmentRequest) -> wire.Agent:
+    return call.services.agents.enroll(call.credential, request)
+
+
+def _checkin(call: Call, request: wire.AgentCheckinRequest) -> wire.Agent:
+    return call.services.agents.checkin(call.credential, request)
+
+
+def _search_agents(call: Call, request: wire.AgentSearchRequest) -> wire.AgentPage:
+    return call.services.agents.search(call.caller, request)
+
+
+def _next_agents(call: Call, body: None) -> wire.AgentPage:
+    return call.services.agents.next_page(call.caller, call.path)
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -141,6 +169,7 @@ def _user_profile(call: Call, body: None) -> list[wire.UserProfile]:
 # Error statuses: 400 from the body or the rules, 401/403 from authentication, 404/409 from the
 # rules, 408/413 from reading a body, 429 from the rate limits.
 _TOKENS: Final = f"{API_PREFIX}/AgentAccessTokens"
+_AGENT_INFO: Final = f"{API_PREFIX}/AgentInfo/search"
 
 ROUTES: Final[tuple[Route, ...]] = (
     Route(
@@ -250,6 +279,25 @@ ROUTES: Final[tuple[Route, ...]] = (
         trailing_slash=True,
     ),
     Route(
+        "usage",
+        f"{_TOKENS}/usage",
+        (
+            Operation(
+                "POST",
+                "agentAccessTokenUsage",
+                "Agents per token: enrolled, active, last check-in (extension)",
+                _token_usage,
+                200,
+                "Usage of each token asked for, in the order asked.",
+                request=wire.TokenUsageRequest,
+                response=wire.TokenUsage,
+                envelope=Envelope.DATA_LIST,
+                errors=(400, 401, 403, 404, 408, 413, 429),
+            ),
+        ),
+        trailing_slash=True,
+    ),
+    Route(
         "token",
         f"{_TOKENS}/{{accessToken}}",
         (
@@ -273,6 +321,7 @@ ROUTES: Final[tuple[Route, ...]] = (
                 request=wire.UpdateAgentTokenRequest,
                 response=wire.AgentAccessToken,
                 errors=(400, 401, 403, 404, 408, 409, 413, 429),
+                headers=("Retire",),
             ),
         ),
         trailing_slash=True,
@@ -291,6 +340,80 @@ ROUTES: Final[tuple[Route, ...]] = (
                 response=wire.UserProfile,
                 envelope=Envelope.DATA_LIST,
                 errors=(401, 403, 429),
+            ),
+        ),
+        trailing_slash=True,
+    ),
+    Route(
+        "agent_search",
+        _AGENT_INFO,
+        (
+            Operation(
+                "POST",
+                "searchAgentInfo",
+                "Agents alive in a time window, matching every filter, in pages",
+                _search_agents,
+                200,
+                "The first page; paging.urls.nextPage names the next one (null on the last).",
+                request=wire.AgentSearchRequest,
+                response=wire.AgentPage,
+                envelope=Envelope.BARE,
+                errors=(400, 401, 403, 408, 413, 429),
+            ),
+        ),
+        trailing_slash=True,
+    ),
+    Route(
+        "agent_page",
+        f"{_AGENT_INFO}/{{page}}",
+        (
+            Operation(
+                "GET",
+                "nextAgentInfoPage",
+                "The next page of an AgentInfo search",
+                _next_agents,
+                200,
+                "The page; paging.urls.nextPage names the next one (null on the last).",
+                response=wire.AgentPage,
+                envelope=Envelope.BARE,
+                errors=(400, 401, 403, 429),
+            ),
+        ),
+    ),
+    Route(
+        "enrollment",
+        f"{API_PREFIX}/AgentEnrollment",
+        (
+            Operation(
+                "POST",
+                "enrollAgent",
+                "An agent enrolls with its token and gets its mid (extension)",
+                _enroll,
+                201,
+                "The enrolled agent, as AgentInfo shows it.",
+                request=wire.AgentEnrollmentRequest,
+                response=wire.Agent,
+                errors=(400, 401, 403, 408, 413),
+                access=Access.AGENT_TOKEN,
+            ),
+        ),
+        trailing_slash=True,
+    ),
+    Route(
+        "checkin",
+        f"{API_PREFIX}/AgentCheckin",
+        (
+            Operation(
+                "POST",
+                "agentCheckin",
+                "An enrolled agent checks in with its token (extension)",
+                _checkin,
+                200,
+                "The agent, as AgentInfo shows it.",
+                request=wire.AgentCheckinRequest,
+                response=wire.Agent,
+                errors=(400, 401, 403, 404, 408, 413),
+                access=Access.AGENT_TOKEN,
             ),
         ),
         trailing_slash=True,

@@ -30,6 +30,7 @@ from lacework_tokens.server.app import create_app
 from lacework_tokens.server.crypto import Sealer, SealerError
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
 from lacework_tokens.server.services import ServiceError, Services
+from lacework_tokens.server.services.agents import DEFAULT_PAGE_ROWS
 from lacework_tokens.server.storage import (
     is_postgres_url,
     open_store,
@@ -85,6 +86,7 @@ class ServeOptions:
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
     # How the user runs this program, for the hints printed at start.
     program: str = "lacework-tokens"
+    agent_page_rows: int = DEFAULT_PAGE_ROWS
 
 
 def validate(options: ServeOptions) -> None:
@@ -363,7 +365,7 @@ def open_services(options: ServeOptions, state_dir: Path) -> tuple[Services, Sto
     except Exception as exc:
         reason = reason_without_password(exc, db) or type(exc).__name__
         raise StartupError(f"cannot open the database {without_password(db)}: {reason}") from None
-    return Services(store, sealer), store
+    return Services(store, sealer, agent_page_rows=options.agent_page_rows), store
 
 
 def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:

@@ -3,6 +3,20 @@ locals {
   names = {
     for key, token in var.tokens : key => coalesce(token.name, "${var.name_prefix}${key}")
   }
+
+  # config.json properties other than the token, as Lacework's agent names them. A property
+  # that is not set is left out (a for-expression, not a conditional: both branches of a
+  # conditional would need one object type).
+  agent_settings = {
+    for name, value in {
+      serverurl   = var.agent.server_url
+      proxyurl    = var.agent.proxy_url
+      autoupgrade = var.agent.autoupgrade == null ? null : (var.agent.autoupgrade ? "enable" : "disable")
+    } : name => value if value != null
+  }
+  agent_tags = {
+    for key, token in var.tokens : key => merge(var.agent.tags, token.agent_tags)
+  }
 }
 
 resource "lacework_agent_access_token" "this" {

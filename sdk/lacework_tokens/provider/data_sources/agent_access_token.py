@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Final
 
 import attrs
 
+from lacework_tokens.limits import alias_problem
 from lacework_tokens.provider.diagnostics import ProviderError
 from lacework_tokens.provider.framework import STRING, Attribute, DataSource, Schema
 from lacework_tokens.provider.resources.agent_access_token import TYPE_NAME
@@ -17,7 +19,14 @@ SCHEMA: Final = Schema(
     description="Look up an agent access token by name.",
     attributes=(
         Attribute("id", STRING, "The token's name.", computed=True),
-        Attribute("name", STRING, "The name of the token to look up.", required=True),
+        Attribute(
+            "name",
+            STRING,
+            "The name of the token to look up.",
+            required=True,
+            # A soft-deleted token keeps its longer "<name>-xxxxx-deleted" name.
+            validators=(partial(alias_problem, allow_soft_deleted=True),),
+        ),
         Attribute("token", STRING, "The agent access token itself.", computed=True, sensitive=True),
     ),
 )

@@ -20,13 +20,17 @@ from lacework_tokens.server.storage.records import (
     AuditEvent,
     TokenRecord,
 )
+from lacework_tokens.wire import format_time
 
 __all__ = [
     "AUDIT_LIMIT_MAX",
     "DEFAULT_ACTOR",
     "AuditService",
+    "agents_seen",
     "describe_changes",
+    "describe_policy",
     "key_event",
+    "retire_detail",
     "token_id",
     "update_action",
 ]
@@ -67,7 +71,49 @@ def describe_changes(before: TokenRecord, after: TokenRecord) -> str:
         changed.append(f"props.os {before.os!r} -> {after.os!r}")
     if before.subscription != after.subscription:
         changed.append(f"props.subscription {before.subscription!r} -> {after.subscription!r}")
+    for name, old, new in (
+        ("props.expiresAt", _shown(before.expires_at), _shown(after.expires_at)),
+        ("props.maxEnrollments", before.max_enrollments, after.max_enrollments),
+        ("props.scope", before.scope, after.scope),
+    ):
+        if old != new:
+            changed.append(f"{name} {old!r} -> {new!r}")
     return "; ".join(changed) or "no change"
+
+
+def describe_policy(record: TokenRecord) -> str:
+    """A new token's enrollment policy, as ``, props.x …`` parts ("" when it has none)."""
+    parts = [
+        f", {name} {value!r}"
+        for name, value in (
+            ("props.expiresAt", _shown(record.expires_at)),
+            ("props.maxEnrollments", record.max_enrollments),
+            ("props.scope", record.scope),
+        )
+        if value is not None
+    ]
+    return "".join(parts)
+
+
+def _shown(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="milliseconds")
+
+
+def agents_seen(active: int, window_seconds: int, last: datetime | None, link: str = "") -> str:
+    """``3 agents <link>checked in within 7 days, the last at <time>``."""
+    agents = f"{active} agent{'' if active == 1 else 's'}"
+    text = f"{agents} {link}checked in within {limits.duration_words(window_seconds)}"
+    return text if last is None else f"{text}, the last at {format_time(last)}"
+
+
+def retire_detail(active: int, window_seconds: int, last: datetime | None) -> str:
+    """How a ``token.retired`` event begins: ``retired: no agent checked in within 7 days``,
+    or, when agents were active and the retire was forced, ``forced: 3 agents checked in …``.
+    The figures are the server's own, counted as it disabled the token."""
+    if not active:
+        window = limits.duration_words(window_seconds)
+        return f"retired: no agent checked in within {window}"
+    return f"forced: {agents_seen(active, window_seconds, last)}"
 
 
 def key_event(key: ApiKeyRecord, action: AuditAction, time: datetime, actor: str) -> AuditEvent:

@@ -5,9 +5,12 @@
 - Names follow ``limits`` (1 to 64 characters without surrounding whitespace or control
   characters; a soft-deleted ``<name>-xxxxx-deleted`` may be longer) and are unique per
   account. A PATCH merges ``props`` key by key and always moves the update time.
-- Roles: ``admin`` may do everything, ``agent-installer`` may create and read tokens,
-  ``read-only`` may only read. A token of another account is indistinguishable from one that
-  does not exist.
+- The enrollment policy (``props.expiresAt``, ``props.maxEnrollments``, ``props.scope``) is
+  this project's extension: set at create (an expiry must lie in the future), changed or cleared
+  (``null``) by a PATCH.
+- Roles: ``admin`` may do everything, ``agent-installer`` may create tokens (with a policy) and
+  read them, ``read-only`` may only read. A token of another account is indistinguishable from
+  one that does not exist.
 - Search semantics live here: which fields may be searched and as which column, the type of each
   field's values, the cap on ``in``, ``like``/``ilike`` on text only, and patterns that must not
   end in a lone ``\\``. A wire ``SearchFilter`` (JSON shape only) becomes a typed
@@ -18,11 +21,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import Final
+from datetime import timedelta
+from typing import Final, TypeVar
 
 from lacework_tokens import limits, wire
 from lacework_tokens.server.crypto import Sealer, new_agent_token
-from lacework_tokens.server.services.audit import describe_changes, token_id, update_action
+from lacework_tokens.server.services.audit import (
+    agents_seen,
+    describe_changes,
+    describe_policy,
+    retire_detail,
+    token_id,
+    update_action,
+)
 from lacework_tokens.server.services.clock import Clock
 from lacework_tokens.server.services.errors import (
     BadRequest,
@@ -34,6 +45,7 @@ from lacework_tokens.server.services.errors import (
 from lacework_tokens.server.services.identity import Principal
 from lacework_tokens.server.storage.protocol import Store
 from lacework_tokens.server.storage.records import (
+    UNCHANGED,
     AuditAction,
     AuditEvent,
     ConditionValue,
@@ -44,6 +56,7 @@ from lacework_tokens.server.storage.records import (
     TokenColumn,
     TokenCondition,
     TokenRecord,
+    Unchanged,
 )
 
 __all__ = ["SEARCH_COLUMNS", "SEARCH_FIELDS", "SUBSCRIPTIONS", "TokenService", "search_conditions"]
@@ -74,6 +87,8 @@ _OPERATORS: Final = {
 }
 _PATTERNS: Final = frozenset({Operator.LIKE, Operator.ILIKE})
 
+T = TypeVar("T")
+
 _CAN_CREATE: Final = frozenset({Role.ADMIN, Role.AGENT_INSTALLER})
 _CAN_UPDATE: Final = frozenset({Role.ADMIN})
 
@@ -100,6 +115,9 @@ class TokenService:
             last_updated_time=record.updated_time,
             version=record.version,
             subscription=record.subscription,
+            expires_at=record.expires_at,
+            max_enrollments=record.max_enrollments,
+            scope=record.scope,
         )
 
     def list_tokens(self, principal: Principal) -> list[wire.AgentAccessToken]:
@@ -121,6 +139,9 @@ class TokenService:
         alias = request.token_alias
         check_field("tokenAlias", limits.alias_problem(alias))
         props = _checked_props(request.props)
+        expires_at = _policy(props.expires_at)
+        if expires_at is not None and expires_at <= self.clock.precise():
+            raise BadRequest("props.expiresAt must be in the future.", "props.expiresAt")
         token = new_agent_token()
         now = self.clock.now()
         record = TokenRecord(
@@ -135,12 +156,15 @@ class TokenService:
             created_time=now,
             updated_time=now,
             version=wire.TOKEN_VERSION,
+            expires_at=expires_at,
+            max_enrollments=_policy(props.max_enrollments),
+            scope=_policy(props.scope),
         )
         audit = _event(
             principal,
             AuditAction.TOKEN_CREATED,
             record,
-            f"tokenEnabled {int(record.enabled)}, props.os {record.os!r}",
+            f"tokenEnabled {int(record.enabled)}, props.os {record.os!r}{describe_policy(record)}",
         )
         try:
             self.store.insert_token(record, audit)
@@ -149,15 +173,26 @@ class TokenService:
         return self._to_wire(record, token)
 
     def update_token(
-        self, principal: Principal, token: str, request: wire.UpdateAgentTokenRequest
+        self,
+        principal: Principal,
+        token: str,
+        request: wire.UpdateAgentTokenRequest,
+        *,
+        retire: str | None = None,
     ) -> wire.AgentAccessToken:
+        """A PATCH. With ``retire`` (``wire.RETIRE_HEADER``) it must disable the token, and
+        does so only when no agent enrolled with it checked in within the time given, unless
+        forced: 409 otherwise. The audit trail records it as ``token.retired``."""
         _require(principal, _CAN_UPDATE, "update agent access tokens")
         alias = request.token_alias
         if alias is not None:
             check_field("tokenAlias", limits.alias_problem(alias, allow_soft_deleted=True))
         props = _checked_props(request.props or wire.TokenProps())
+        intent = _retire_intent(retire, request)
         if not limits.is_printable_token_value(token):
             raise _not_found(token)
+        lookup = self.sealer.lookup(token)
+        retired = None if intent is None else self._retire_check(principal, lookup, intent)
         changes = TokenChanges(
             updated_time=self.clock.now(),
             alias=alias,
@@ -165,21 +200,44 @@ class TokenService:
             description=props.description,
             os=props.os,
             subscription=props.subscription,
+            expires_at=_change(props.expires_at),
+            max_enrollments=_change(props.max_enrollments),
+            scope=_change(props.scope),
         )
 
         def audit(before: TokenRecord, after: TokenRecord) -> AuditEvent:
-            action = update_action(before, after)
-            return _event(principal, action, after, describe_changes(before, after))
+            changed = describe_changes(before, after)
+            if retired is not None and before.enabled and not after.enabled:
+                return _event(principal, AuditAction.TOKEN_RETIRED, after, f"{retired}; {changed}")
+            return _event(principal, update_action(before, after), after, changed)
 
         try:
-            record = self.store.update_token(
-                principal.account, self.sealer.lookup(token), changes, audit
-            )
+            record = self.store.update_token(principal.account, lookup, changes, audit)
         except DuplicateAlias:
             raise _duplicate(alias or "") from None
         if record is None:
             raise _not_found(token)
         return self._to_wire(record, token)
+
+    def _retire_check(
+        self, principal: Principal, lookup: str, intent: wire.RetireIntent
+    ) -> str | None:
+        """What the audit trail says of this retire; ``Conflict`` while agents are active and
+        the retire is not forced. ``None`` when the token is disabled already."""
+        current = self.store.get_token(principal.account, lookup)
+        if current is None or not current.enabled:
+            return None  # 404 from the update, or a disable that changes nothing
+        since = self.clock.precise() - timedelta(seconds=intent.idle_for_seconds)
+        usage = self.store.token_usage(lookup, since)
+        active = 0 if usage is None else usage.active
+        last = None if usage is None else usage.last_checkin
+        if active and not intent.force:
+            raise Conflict(
+                f"Agent access token '{current.alias}' is in use: "
+                f"{agents_seen(active, intent.idle_for_seconds, last, 'enrolled with it ')}. "
+                "Move them to another token, or force the retire."
+            )
+        return retire_detail(active, intent.idle_for_seconds, last)
 
     def search_tokens(
         self, principal: Principal, request: wire.SearchRequest
@@ -203,7 +261,14 @@ def _condition(where: str, item: wire.SearchFilter) -> TokenCondition:
         raise BadRequest(
             f"{where}.field: unknown field {item.field[:64]!r}; one of {allowed}", f"{where}.field"
         )
-    operator = _OPERATORS[item.expression]
+    operator = _OPERATORS.get(item.expression)
+    if operator is None:
+        allowed = ", ".join(expression.value for expression in _OPERATORS)
+        raise BadRequest(
+            f"{where}.expression: {item.expression.value!r} is not supported here; one of "
+            f"{allowed}",
+            f"{where}.expression",
+        )
     if operator is Operator.IN:
         values = item.values or ()
         if not values:
@@ -264,7 +329,21 @@ def _ends_in_escape(pattern: str) -> bool:
 # --- helpers --------------------------------------------------------------------------------
 
 
+def _policy(value: T | wire.Keep | None) -> T | None:
+    """A policy value of a create: absent is no limit."""
+    return None if isinstance(value, wire.Keep) else value
+
+
+def _change(value: T | wire.Keep | None) -> T | Unchanged | None:
+    """A policy value of a PATCH: absent leaves the column, ``null`` clears it."""
+    return UNCHANGED if isinstance(value, wire.Keep) else value
+
+
 def _checked_props(props: wire.TokenProps) -> wire.TokenProps:
+    if isinstance(props.scope, str):
+        check_field("props.scope", limits.scope_problem(props.scope))
+    if isinstance(props.max_enrollments, int):
+        check_field("props.maxEnrollments", limits.max_enrollments_problem(props.max_enrollments))
     if props.description is not None:
         check_field("props.description", limits.description_problem(props.description))
     if props.os is not None:
@@ -273,6 +352,24 @@ def _checked_props(props: wire.TokenProps) -> wire.TokenProps:
         allowed = ", ".join(sorted(SUBSCRIPTIONS))
         raise BadRequest(f"props.subscription must be one of {allowed}.", "props.subscription")
     return props
+
+
+def _retire_intent(
+    retire: str | None, request: wire.UpdateAgentTokenRequest
+) -> wire.RetireIntent | None:
+    if retire is None:
+        return None
+    try:
+        intent = wire.RetireIntent.parse(retire)
+    except wire.WireError as exc:
+        raise BadRequest(str(exc), wire.RETIRE_HEADER) from None
+    if request.token_enabled is not False:
+        raise BadRequest(
+            f"{wire.RETIRE_HEADER} goes with a request that disables the token "
+            '({"tokenEnabled": 0}).',
+            wire.RETIRE_HEADER,
+        )
+    return intent
 
 
 def _event(

@@ -185,6 +185,11 @@ class PostgresStore(SqlStore, dialect=POSTGRES):
         # Accounts are created rarely, by an administrator: a table lock is cheap enough.
         connection.execute("LOCK TABLE accounts IN SHARE ROW EXCLUSIVE MODE")
 
+    def _lock_agents(self, connection: Connection, account: str) -> None:
+        connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"agents/{account}",)
+        )
+
     def _lock_user_keys(self, connection: Connection, account: str, user: str) -> None:
         connection.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",

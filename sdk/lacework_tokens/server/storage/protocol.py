@@ -17,6 +17,8 @@ from typing import Protocol
 
 from lacework_tokens.server.storage.records import (
     AccountRecord,
+    AgentQuery,
+    AgentRecord,
     ApiKeyRecord,
     AuditEvent,
     AuditFor,
@@ -24,6 +26,7 @@ from lacework_tokens.server.storage.records import (
     TokenChanges,
     TokenCondition,
     TokenRecord,
+    TokenUsageRecord,
 )
 
 __all__ = ["Store"]
@@ -102,6 +105,43 @@ class Store(Protocol):
         ``audit(before, after)`` names the event to record, written in the same transaction.
         Raises ``DuplicateAlias`` when the new alias is taken.
         """
+
+    def find_token(self, lookup: str) -> TokenRecord | None:
+        """The token with this lookup in any account (what an agent's token names)."""
+
+    # agents
+    def enroll_agent(
+        self,
+        record: AgentRecord,
+        *,
+        max_enrollments: int | None = None,
+        audit: AuditEvent | None = None,
+    ) -> AgentRecord:
+        """Store a new agent under the account's next ``mid`` (``record.mid`` is ignored) and
+        count it on its token, in one transaction; the agent as stored.
+
+        Raises ``EnrollmentsExhausted`` when the token has already enrolled
+        ``max_enrollments`` agents (checked in the same transaction). The audit event's
+        detail is prefixed with the new mid.
+        """
+
+    def checkin_agent(self, token_lookup: str, mid: int, now: datetime) -> AgentRecord | None:
+        """Record a check-in at ``now`` of agent ``mid`` (of the token's account) enrolled with
+        ``token_lookup``; the agent after it, or ``None`` when no such agent enrolled with that
+        token. An agent whose token is disabled is answered as it is, nothing written."""
+
+    def get_agent(self, account: str, mid: int) -> AgentRecord | None: ...
+
+    def search_agents(self, query: AgentQuery, statuses: tuple[str, str, str]) -> list[AgentRecord]:
+        """One page of agents (see ``AgentQuery``); ``statuses`` name active, inactive and
+        token-disabled agents for conditions on the status."""
+
+    def count_agents(self, query: AgentQuery, statuses: tuple[str, str, str]) -> int:
+        """How many agents the query finds on all its pages (``after`` and ``limit`` aside)."""
+
+    def token_usage(self, lookup: str, since: datetime) -> TokenUsageRecord | None:
+        """Agents of a token: enrolled, checked in at or after ``since``, last check-in;
+        ``None`` when there is no such token. Costs the same however many agents there are."""
 
     # audit trail
     def insert_audit(self, event: AuditEvent) -> None:

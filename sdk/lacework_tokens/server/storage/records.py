@@ -18,7 +18,12 @@ from datetime import datetime
 from attrs import frozen
 
 __all__ = [
+    "UNCHANGED",
     "AccountRecord",
+    "AgentColumn",
+    "AgentCondition",
+    "AgentQuery",
+    "AgentRecord",
     "ApiKeyRecord",
     "AuditAction",
     "AuditEvent",
@@ -28,6 +33,7 @@ __all__ = [
     "DuplicateAccount",
     "DuplicateAlias",
     "DuplicateKey",
+    "EnrollmentsExhausted",
     "Operator",
     "Role",
     "SchemaTooNew",
@@ -36,7 +42,9 @@ __all__ = [
     "TokenColumn",
     "TokenCondition",
     "TokenRecord",
+    "TokenUsageRecord",
     "TooManyKeys",
+    "Unchanged",
 ]
 
 
@@ -55,12 +63,15 @@ class AuditAction(enum.StrEnum):
     TOKEN_ENABLED = "token.enabled"
     TOKEN_DISABLED = "token.disabled"
     TOKEN_SOFT_DELETED = "token.soft-deleted"
+    TOKEN_RETIRED = "token.retired"  # disabled by a retire: idle, or forced (the detail says)
     KEY_CREATED = "key.created"
     KEY_ENABLED = "key.enabled"
     KEY_DISABLED = "key.disabled"
     KEY_DELETED = "key.deleted"
     LOGIN_FAILED = "login.failed"
     ACCOUNT_CREATED = "account.created"
+    AGENT_ENROLLED = "agent.enrolled"
+    AGENT_REFUSED = "agent.refused"
 
 
 @frozen
@@ -128,11 +139,27 @@ class TokenRecord:
     created_time: datetime
     updated_time: datetime
     version: str
+    # The enrollment policy: ``None`` is no limit.
+    expires_at: datetime | None = None
+    max_enrollments: int | None = None
+    scope: str | None = None
+    # Kept by the store as agents enroll; never moves ``updated_time``.
+    enrolled: int = 0
+
+
+class Unchanged(enum.Enum):
+    """In ``TokenChanges``: leave a column that may be NULL as it is (``None`` writes NULL)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
 
 
 @frozen
 class TokenChanges:
-    """An update: ``None`` leaves a column as it is. ``updated_time`` is always written."""
+    """An update: ``None`` leaves a column as it is, except for the policy columns, where
+    ``UNCHANGED`` leaves it and ``None`` clears it. ``updated_time`` is always written."""
 
     updated_time: datetime
     alias: str | None = None
@@ -140,6 +167,9 @@ class TokenChanges:
     description: str | None = None
     os: str | None = None
     subscription: str | None = None
+    expires_at: datetime | Unchanged | None = UNCHANGED
+    max_enrollments: int | Unchanged | None = UNCHANGED
+    scope: str | Unchanged | None = UNCHANGED
 
 
 AuditFor = Callable[[TokenRecord, TokenRecord], AuditEvent]
@@ -164,6 +194,8 @@ class Operator(enum.StrEnum):
 
     ``LIKE`` and ``ILIKE`` take a SQL pattern (``%`` any run, ``_`` any one character, ``\\``
     escapes the next character); ``LIKE`` is case-sensitive, ``ILIKE`` folds ASCII case only.
+    ``RLIKE`` takes a regular expression that must match the whole value. ``BETWEEN`` takes
+    two values, both included. ``NOT_*`` negate.
     """
 
     EQ = "eq"
@@ -175,6 +207,12 @@ class Operator(enum.StrEnum):
     IN = "in"
     LIKE = "like"
     ILIKE = "ilike"
+    NOT_IN = "not_in"
+    NOT_LIKE = "not_like"
+    NOT_ILIKE = "not_ilike"
+    RLIKE = "rlike"
+    NOT_RLIKE = "not_rlike"
+    BETWEEN = "between"
 
 
 ConditionValue = str | bool | datetime
@@ -194,6 +232,85 @@ class TokenCondition:
     values: tuple[ConditionValue, ...]
 
 
+# --- agents ---------------------------------------------------------------------------------
+
+
+@frozen
+class AgentRecord:
+    """An enrolled agent. ``mid`` is unique in its account; ``token_lookup`` is the lookup of
+    the token it enrolled with (its value is never stored with the agent). ``token_enabled`` is
+    read from that token, so an agent of a disabled token shows it; it is not written."""
+
+    account: str
+    mid: int
+    token_lookup: str
+    hostname: str
+    os: str
+    arch: str
+    agent_version: str
+    mode: str
+    ip_addr: str
+    tags: dict[str, str]
+    scope: str | None
+    created_time: datetime
+    last_update: datetime
+    token_enabled: bool = True
+
+
+@frozen
+class TokenUsageRecord:
+    """Agents per token: enrolled in all, seen since the time asked, and the last check-in."""
+
+    enrolled: int
+    active: int
+    last_checkin: datetime | None
+
+
+class AgentColumn(enum.StrEnum):
+    """What an agent condition may test. ``TAG`` is one tag, named by the condition's
+    ``tag``; ``STATUS`` is computed (see ``AgentQuery.active_since``)."""
+
+    MID = "mid"
+    HOSTNAME = "hostname"
+    OS = "os"
+    AGENT_VERSION = "agent_version"
+    MODE = "mode"
+    IP_ADDR = "ip_addr"
+    SCOPE = "scope"
+    TOKEN = "token_lookup"
+    CREATED_TIME = "created_time"
+    LAST_UPDATE = "last_update"
+    STATUS = "status"
+    TAG = "tag"
+
+
+@frozen
+class AgentCondition:
+    """``column operator values`` over agents; values are typed as the column is (``int`` for
+    ``MID`` compared as a number, text otherwise, ``datetime`` for times). A text operator on
+    ``MID`` compares its decimal digits. Arrives checked, like ``TokenCondition``."""
+
+    column: AgentColumn
+    operator: Operator
+    values: tuple[ConditionValue | int, ...]
+    tag: str = ""
+
+
+@frozen
+class AgentQuery:
+    """One page of an agent search: agents of ``account`` alive in ``[start, end]`` (enrolled
+    by ``end``, last seen at or after ``start``), meeting every condition, with ``mid`` above
+    ``after``, by ``mid``. ``active_since`` decides ``ACTIVE`` from ``INACTIVE``."""
+
+    account: str
+    start: datetime
+    end: datetime
+    active_since: datetime
+    conditions: tuple[AgentCondition, ...] = ()
+    after: int = 0
+    limit: int = 1000
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 
@@ -211,6 +328,10 @@ class DuplicateKey(StoreError):
 
 class DuplicateAccount(StoreError):
     """An account with this name (compared without case) already exists."""
+
+
+class EnrollmentsExhausted(StoreError):
+    """The token has enrolled as many agents as its ``max_enrollments`` allows."""
 
 
 class TooManyKeys(StoreError):

@@ -6,6 +6,11 @@ database from that database's ``Spelling`` of each ``ColumnType``; the number re
 ``schema_version`` therefore means the same schema on SQLite and on PostgreSQL.
 
 Never edit a released migration (1 and 2 are released): append a new one.
+
+Migration 3 (agents and enrollment policy) adds tables and leaves the released ones as they
+are: ``agent_token_policy`` (a token's policy and usage figures, by its lookup; a token without
+a row has no policy and no agents), ``agents``, and ``agent_activity`` (agents per token by the
+hour of their last check-in, so that counting active agents does not read every agent).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Final
 from attrs import frozen
 
 __all__ = [
+    "ACTIVITY_BUCKET_MICROS",
     "MIGRATIONS",
     "Column",
     "ColumnType",
@@ -36,6 +42,7 @@ class ColumnType(enum.Enum):
     SORTED_TEXT = "sorted text"  # compared, ordered or searched: byte order on every database
     FLAG = "flag"  # the integer 0 or 1
     TIME = "time"  # integer microseconds since the Unix epoch (64 bits)
+    INTEGER = "integer"  # a 64-bit integer: counts, machine ids
 
 
 @frozen
@@ -53,6 +60,7 @@ class Column:
     nullable: bool = False
     primary_key: bool = False
     unique: bool = False
+    default: str | None = None  # a constant in SQL, for a column added to a filled table
 
     def render(self, types: Mapping[ColumnType, Spelling]) -> str:
         spelling = types[self.type]
@@ -61,6 +69,8 @@ class Column:
             parts.append("PRIMARY KEY")
         elif not self.nullable:
             parts.append("NOT NULL")
+        if self.default is not None:
+            parts.append(f"DEFAULT {self.default}")
         if self.unique:
             parts.append("UNIQUE")
         if spelling.check:
@@ -118,6 +128,10 @@ _TEXT: Final = ColumnType.TEXT
 _SORTED: Final = ColumnType.SORTED_TEXT
 _FLAG: Final = ColumnType.FLAG
 _TIME: Final = ColumnType.TIME
+_INT: Final = ColumnType.INTEGER
+
+# ``agent_activity`` counts each token's agents by the hour of their last check-in.
+ACTIVITY_BUCKET_MICROS: Final = 3600 * 1_000_000
 
 MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
     # 1: API keys, bearer tokens, agent access tokens.
@@ -203,6 +217,50 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
             ),
         ),
         Index("audit_events_by_account", "audit_events", ("account", "id")),
+    ),
+    # 3: agents and the enrollment policy. A token's ``enrolled`` and the hourly
+    # ``agent_activity`` are kept by the store as agents enroll and check in.
+    (
+        Table(
+            "agent_token_policy",
+            (
+                Column("lookup", _SORTED, primary_key=True),
+                Column("expires_at", _TIME, nullable=True),
+                Column("max_enrollments", _INT, nullable=True),
+                Column("scope", _SORTED, nullable=True),
+                Column("enrolled", _INT, default="0"),
+            ),
+        ),
+        Table(
+            "agents",
+            (
+                Column("id", _ID, primary_key=True),
+                Column("account", _SORTED),
+                Column("mid", _INT),
+                Column("token_lookup", _SORTED),
+                Column("hostname", _SORTED),
+                Column("os", _SORTED),
+                Column("arch", _SORTED),
+                Column("agent_version", _SORTED),
+                Column("mode", _SORTED),
+                Column("ip_addr", _SORTED),
+                Column("tags", _TEXT),
+                Column("scope", _SORTED, nullable=True),
+                Column("created_time", _TIME),
+                Column("last_update", _TIME),
+            ),
+            unique=(Unique("agents_mid_unique", ("account", "mid")),),
+        ),
+        Index("agents_by_token", "agents", ("token_lookup", "last_update")),
+        Table(
+            "agent_activity",
+            (
+                Column("token_lookup", _SORTED),
+                Column("bucket", _INT),
+                Column("agents", _INT),
+            ),
+            unique=(Unique("agent_activity_key", ("token_lookup", "bucket")),),
+        ),
     ),
 )
 

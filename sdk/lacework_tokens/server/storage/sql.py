@@ -26,16 +26,20 @@ so the methods here can name the conflict (``DuplicateAlias``, ``DuplicateKey`` 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from lacework_tokens.server.storage.protocol import Store
 from lacework_tokens.server.storage.records import (
     AccountRecord,
+    AgentColumn,
+    AgentQuery,
+    AgentRecord,
     ApiKeyRecord,
     AuditAction,
     AuditEvent,
@@ -45,6 +49,7 @@ from lacework_tokens.server.storage.records import (
     DuplicateAccount,
     DuplicateAlias,
     DuplicateKey,
+    EnrollmentsExhausted,
     Operator,
     Role,
     SchemaTooNew,
@@ -52,11 +57,19 @@ from lacework_tokens.server.storage.records import (
     TokenChanges,
     TokenCondition,
     TokenRecord,
+    TokenUsageRecord,
     TooManyKeys,
+    Unchanged,
 )
-from lacework_tokens.server.storage.schema import ColumnType, Migrations, Spelling
+from lacework_tokens.server.storage.schema import (
+    ACTIVITY_BUCKET_MICROS,
+    ColumnType,
+    Migrations,
+    Spelling,
+)
 
 __all__ = [
+    "AGENT_COLUMNS",
     "POSTGRES",
     "SQLITE",
     "TOKEN_COLUMNS",
@@ -65,7 +78,9 @@ __all__ = [
     "Dialect",
     "SqlStore",
     "Statements",
+    "agent_params",
     "apply_migrations",
+    "compile_agent_conditions",
     "compile_conditions",
     "from_micros",
     "like_to_glob",
@@ -100,11 +115,20 @@ class Dialect:
     placeholder: str
     like: str
     ilike: str
+    # A whole-value regular expression match; the pattern arrives anchored, ``^(?:…)$``.
+    rlike: str
+    # One tag of an agent's ``tags`` JSON, ``{param}`` being what ``tag_key`` makes of its key.
+    tag: str
     column_types: Mapping[ColumnType, Spelling]
     glob_like: bool = False  # SQLite: convert LIKE patterns to GLOB patterns
     # Appended to a SELECT that reads rows a transaction is about to update. SQLite needs
     # nothing: ``BEGIN IMMEDIATE`` already holds the database's write lock.
     for_update: str = ""
+    tag_path: bool = False  # SQLite: the tag's key as a JSON path, ``$."key"``
+
+    def tag_key(self, key: str) -> str:
+        # Keys keep to ``limits.TAG_KEY`` (no quote, no backslash), so quoting cannot break.
+        return f'$."{key}"' if self.tag_path else key
 
 
 SQLITE: Final = Dialect(
@@ -112,19 +136,26 @@ SQLITE: Final = Dialect(
     like="{column} GLOB {param}",
     # SQLite's LIKE folds ASCII case only; that is what ilike means here.
     ilike="{column} LIKE {param} ESCAPE '\\'",
+    # REGEXP calls the ``regexp`` function each connection registers (``sqlite.py``).
+    rlike="{column} REGEXP {param}",
+    tag="json_extract(a.tags, {param})",
     column_types={
         ColumnType.ROW_ID: Spelling("INTEGER"),  # with PRIMARY KEY: SQLite's rowid
         ColumnType.TEXT: Spelling("TEXT"),
         ColumnType.SORTED_TEXT: Spelling("TEXT"),  # SQLite compares text bytewise already
         ColumnType.FLAG: Spelling("INTEGER"),
         ColumnType.TIME: Spelling("INTEGER"),  # SQLite integers are 64-bit
+        ColumnType.INTEGER: Spelling("INTEGER"),
     },
     glob_like=True,
+    tag_path=True,
 )
 POSTGRES: Final = Dialect(
     placeholder="%s",
     like="{column} LIKE {param}",
     ilike="{column} ILIKE {param}",
+    rlike="{column} ~ {param}",
+    tag="(a.tags::jsonb ->> {param})",
     column_types={
         ColumnType.ROW_ID: Spelling("BIGINT GENERATED ALWAYS AS IDENTITY"),
         ColumnType.TEXT: Spelling("TEXT"),
@@ -132,6 +163,7 @@ POSTGRES: Final = Dialect(
         ColumnType.SORTED_TEXT: Spelling('TEXT COLLATE "C"'),
         ColumnType.FLAG: Spelling("SMALLINT", check="CHECK ({name} IN (0, 1))"),
         ColumnType.TIME: Spelling("BIGINT"),  # INTEGER is 32-bit here
+        ColumnType.INTEGER: Spelling("BIGINT"),
     },
     for_update=" FOR UPDATE",
 )
@@ -176,13 +208,53 @@ _COMPARISONS: Final = {
 }
 
 
-def _bound(value: ConditionValue) -> str | int:
+def _bound(value: ConditionValue | int) -> str | int:
     """A condition value as the column stores it."""
     if isinstance(value, datetime):
         return to_micros(value)
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+_NEGATED: Final = {
+    Operator.NOT_IN: Operator.IN,
+    Operator.NOT_LIKE: Operator.LIKE,
+    Operator.NOT_ILIKE: Operator.ILIKE,
+    Operator.NOT_RLIKE: Operator.RLIKE,
+}
+
+
+def _clause(
+    expression: str,
+    operator: Operator,
+    values: Sequence[ConditionValue | int],
+    dialect: Dialect,
+    params: list[str | int],
+) -> str:
+    """One condition on an SQL ``expression`` (without placeholders); appends its values."""
+    mark = dialect.placeholder
+    positive = _NEGATED.get(operator)
+    if positive is not None:
+        return f"NOT ({_clause(expression, positive, values, dialect, params)})"
+    if operator is Operator.IN:
+        params.extend(_bound(value) for value in values)
+        return f"{expression} IN ({_marks(mark, len(values))})"
+    if operator is Operator.BETWEEN:
+        params.extend(_bound(value) for value in values[:2])
+        return f"{expression} BETWEEN {mark} AND {mark}"
+    if operator is Operator.LIKE:
+        pattern = str(values[0])
+        params.append(like_to_glob(pattern) if dialect.glob_like else pattern)
+        return dialect.like.format(column=expression, param=mark)
+    if operator is Operator.ILIKE:
+        params.append(str(values[0]))
+        return dialect.ilike.format(column=expression, param=mark)
+    if operator is Operator.RLIKE:
+        params.append(f"^(?:{values[0]})$")
+        return dialect.rlike.format(column=expression, param=mark)
+    params.append(_bound(values[0]))
+    return f"{expression} {_COMPARISONS[operator]} {mark}"
 
 
 def compile_conditions(
@@ -192,25 +264,65 @@ def compile_conditions(
 
     Conditions are taken as checked (see ``TokenCondition``); nothing is validated here.
     """
-    clauses: list[str] = []
     params: list[str | int] = []
+    clauses = [
+        _clause(condition.column.value, condition.operator, condition.values, dialect, params)
+        for condition in conditions
+    ]
+    return " AND ".join(clauses), params
+
+
+# Agent columns as the search query names them (``a`` the agent, ``t`` its token). A missing
+# tag or scope compares as "", so ``ne`` and the negations hold for an agent without it.
+_AGENT_EXPRESSIONS: Final = {
+    AgentColumn.MID: "a.mid",
+    AgentColumn.HOSTNAME: "a.hostname",
+    AgentColumn.OS: "a.os",
+    AgentColumn.AGENT_VERSION: "a.agent_version",
+    AgentColumn.MODE: "a.mode",
+    AgentColumn.IP_ADDR: "a.ip_addr",
+    AgentColumn.SCOPE: "coalesce(a.scope, '')",
+    AgentColumn.TOKEN: "a.token_lookup",
+    AgentColumn.CREATED_TIME: "a.created_time",
+    AgentColumn.LAST_UPDATE: "a.last_update",
+}
+_TEXT_OPERATORS: Final = frozenset(
+    {
+        Operator.LIKE,
+        Operator.ILIKE,
+        Operator.RLIKE,
+        Operator.NOT_LIKE,
+        Operator.NOT_ILIKE,
+        Operator.NOT_RLIKE,
+    }
+)
+
+
+def compile_agent_conditions(
+    query: AgentQuery, statuses: tuple[str, str, str], dialect: Dialect
+) -> tuple[str, list[str | int]]:
+    """The WHERE clause (without ``WHERE``) of an agent search, its window and conditions,
+    with its parameters. ``statuses`` names active, inactive and token-disabled agents."""
     mark = dialect.placeholder
-    for condition in conditions:
-        column = condition.column.value
-        operator = condition.operator
-        if operator is Operator.IN:
-            clauses.append(f"{column} IN ({_marks(mark, len(condition.values))})")
-            params.extend(_bound(value) for value in condition.values)
-        elif operator is Operator.LIKE:
-            pattern = str(condition.values[0])
-            clauses.append(dialect.like.format(column=column, param=mark))
-            params.append(like_to_glob(pattern) if dialect.glob_like else pattern)
-        elif operator is Operator.ILIKE:
-            clauses.append(dialect.ilike.format(column=column, param=mark))
-            params.append(str(condition.values[0]))
+    params: list[str | int] = [query.account, to_micros(query.start), to_micros(query.end)]
+    clauses = [f"a.account = {mark}", f"a.last_update >= {mark}", f"a.created_time <= {mark}"]
+    for condition in query.conditions:
+        column = condition.column
+        if column is AgentColumn.TAG:
+            params.append(dialect.tag_key(condition.tag))
+            expression = f"coalesce({dialect.tag.format(param=mark)}, '')"
+        elif column is AgentColumn.STATUS:
+            active, inactive, disabled = statuses
+            params += [disabled, to_micros(query.active_since), active, inactive]
+            expression = (
+                f"(CASE WHEN t.enabled = 0 THEN {mark} WHEN a.last_update >= {mark} "
+                f"THEN {mark} ELSE {mark} END)"
+            )
+        elif column is AgentColumn.MID and condition.operator in _TEXT_OPERATORS:
+            expression = "CAST(a.mid AS TEXT)"
         else:
-            clauses.append(f"{column} {_COMPARISONS[operator]} {mark}")
-            params.append(_bound(condition.values[0]))
+            expression = _AGENT_EXPRESSIONS[column]
+        clauses.append(_clause(expression, condition.operator, condition.values, dialect, params))
     return " AND ".join(clauses), params
 
 
@@ -239,6 +351,30 @@ TOKEN_COLUMNS: Final = (
     "account, lookup, sealed, alias, enabled, description, os, subscription, "
     "created_time, updated_time, version"
 )
+# A token as read: its columns and its policy row (none: no policy, no agents).
+_TOKEN_SELECT: Final = (
+    "SELECT "
+    + ", ".join(f"agent_tokens.{column.strip()}" for column in TOKEN_COLUMNS.split(","))
+    + ", p.expires_at, p.max_enrollments, p.scope, coalesce(p.enrolled, 0) "
+    "FROM agent_tokens LEFT JOIN agent_token_policy p ON p.lookup = agent_tokens.lookup"
+)
+_POLICY_COLUMNS: Final = "lookup, expires_at, max_enrollments, scope"
+AGENT_COLUMNS: Final = (
+    "account, mid, token_lookup, hostname, os, arch, agent_version, mode, ip_addr, tags, "
+    "scope, created_time, last_update"
+)
+_AGENT_SELECT: Final = (
+    "SELECT a.account, a.mid, a.token_lookup, a.hostname, a.os, a.arch, a.agent_version, "
+    "a.mode, a.ip_addr, a.tags, a.scope, a.created_time, a.last_update, t.enabled "
+    "FROM agents a JOIN agent_tokens t ON t.lookup = a.token_lookup"
+)
+# Counts an enrollment on its token's policy row, which a token created without a policy does
+# not have yet. (A check-in writes its agent's row only: the token's last check-in is the
+# newest ``last_update`` of its agents, one step down the ``agents_by_token`` index.)
+_COUNT_AGENT: Final = (
+    "INSERT INTO agent_token_policy (lookup, enrolled) VALUES ({p}, 1) "
+    "ON CONFLICT (lookup) DO UPDATE SET enrolled = agent_token_policy.enrolled + 1"
+)
 _KEY_COLUMNS: Final = "key_id, account, secret_hash, role, user_name, enabled, created_time"
 _BEARER_COLUMNS: Final = "token_hash, key_id, account, expires_at"
 _AUDIT_COLUMNS: Final = (
@@ -257,21 +393,34 @@ class Statements:
 
     __slots__ = (
         "account_taken",
+        "activity_add",
+        "activity_drop_empty",
+        "activity_remove",
+        "agent_for_checkin",
+        "agent_touch",
+        "checkin_same_hour",
+        "count_agent",
         "count_user_keys",
         "delete_expired_bearers",
         "delete_key",
         "delete_key_bearers",
+        "enrolled_count",
         "find_account",
+        "find_token",
+        "get_agent",
         "get_bearer",
         "get_key",
         "get_token",
         "get_token_for_update",
         "insert_account",
+        "insert_agent",
         "insert_audit",
         "insert_bearer",
         "insert_key",
+        "insert_policy",
         "insert_token",
         "key_exists",
+        "last_mid",
         "list_accounts",
         "list_audit",
         "list_audit_of_account",
@@ -280,13 +429,16 @@ class Statements:
         "list_tokens",
         "search_tokens",
         "set_key_enabled",
+        "token_for_enrollment",
+        "token_usage",
+        "update_policy",
         "update_token",
     )
 
     def __init__(self, dialect: Dialect) -> None:
         p = dialect.placeholder
         select_keys = f"SELECT {_KEY_COLUMNS} FROM api_keys"
-        select_tokens = f"SELECT {TOKEN_COLUMNS} FROM agent_tokens"
+        select_tokens = _TOKEN_SELECT
         select_audit = f"SELECT id, {_AUDIT_COLUMNS} FROM audit_events"
         by_token = f"WHERE lookup = {p} AND account = {p}"
 
@@ -315,9 +467,16 @@ class Statements:
         self.get_bearer = f"SELECT {_BEARER_COLUMNS} FROM bearers WHERE token_hash = {p}"
         self.delete_expired_bearers = f"DELETE FROM bearers WHERE expires_at <= {p}"
 
+        read_token = f"WHERE agent_tokens.lookup = {p} AND account = {p}"
         self.insert_token = f"INSERT INTO agent_tokens ({TOKEN_COLUMNS}) VALUES ({_marks(p, 11)})"
-        self.get_token = f"{select_tokens} {by_token}"
-        self.get_token_for_update = f"{select_tokens} {by_token}{dialect.for_update}"
+        self.insert_policy = (
+            f"INSERT INTO agent_token_policy ({_POLICY_COLUMNS}) VALUES ({_marks(p, 4)})"
+        )
+        self.find_token = f"{select_tokens} WHERE agent_tokens.lookup = {p}"
+        self.get_token = f"{select_tokens} {read_token}"
+        # The policy row is on the nullable side of the join: lock the token's row only.
+        lock = f"{dialect.for_update} OF agent_tokens" if dialect.for_update else ""
+        self.get_token_for_update = f"{select_tokens} {read_token}{lock}"
         self.list_tokens = f"{select_tokens} WHERE account = {p} ORDER BY created_time, id"
         # ``{condition}`` is the WHERE clause ``compile_conditions`` builds, with bound values.
         self.search_tokens = (
@@ -327,7 +486,71 @@ class Statements:
             f"UPDATE agent_tokens SET alias = coalesce({p}, alias), "
             f"enabled = coalesce({p}, enabled), description = coalesce({p}, description), "
             f"os = coalesce({p}, os), subscription = coalesce({p}, subscription), "
-            f"updated_time = {p} {by_token} RETURNING {TOKEN_COLUMNS}"
+            f"updated_time = {p} {by_token}"
+        )
+        # The policy columns may be cleared: each takes a flag (1: write) and a value.
+        self.update_policy = (
+            f"INSERT INTO agent_token_policy ({_POLICY_COLUMNS}) VALUES ({p}, {p}, {p}, {p}) "
+            "ON CONFLICT (lookup) DO UPDATE SET "
+            f"expires_at = CASE WHEN {p} = 1 THEN excluded.expires_at "
+            "ELSE agent_token_policy.expires_at END, "
+            f"max_enrollments = CASE WHEN {p} = 1 THEN excluded.max_enrollments "
+            "ELSE agent_token_policy.max_enrollments END, "
+            f"scope = CASE WHEN {p} = 1 THEN excluded.scope ELSE agent_token_policy.scope END"
+        )
+
+        self.count_agent = _COUNT_AGENT.format(p=p)
+        # The token's row, locked on PostgreSQL: its enrollments are counted one at a time.
+        # The count is read by a statement of its own once the lock is held, so it sees the
+        # enrollment that held the lock before (PostgreSQL reads each statement's snapshot).
+        self.token_for_enrollment = f"SELECT 1 FROM agent_tokens WHERE lookup = {p}{lock}"
+        self.enrolled_count = (
+            f"SELECT coalesce(max(enrolled), 0) FROM agent_token_policy WHERE lookup = {p}"
+        )
+        self.last_mid = f"SELECT coalesce(max(mid), 0) FROM agents WHERE account = {p}"
+        self.insert_agent = f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES ({_marks(p, 13)})"
+        self.activity_add = (
+            f"INSERT INTO agent_activity (token_lookup, bucket, agents) VALUES ({p}, {p}, 1) "
+            "ON CONFLICT (token_lookup, bucket) DO UPDATE SET agents = agent_activity.agents + 1"
+        )
+        self.activity_remove = (
+            f"UPDATE agent_activity SET agents = agents - 1 "
+            f"WHERE token_lookup = {p} AND bucket = {p}"
+        )
+        self.activity_drop_empty = (
+            f"DELETE FROM agent_activity WHERE token_lookup = {p} AND bucket = {p} AND agents <= 0"
+        )
+        self.get_agent = f"{_AGENT_SELECT} WHERE a.account = {p} AND a.mid = {p}"
+        # The agent's row only is locked: check-ins of one token do not queue behind each other.
+        lock_agent = f"{dialect.for_update} OF a" if dialect.for_update else ""
+        self.agent_for_checkin = (
+            f"{_AGENT_SELECT} WHERE a.account = "
+            f"(SELECT account FROM agent_tokens WHERE lookup = {p}) "
+            f"AND a.mid = {p} AND a.token_lookup = {p}{lock_agent}"
+        )
+        # A check-in within the hour of the agent's last one, of an enabled token: one
+        # statement, nothing else to count (the agent stays in its agent_activity hour).
+        self.checkin_same_hour = (
+            f"UPDATE agents SET last_update = {p} WHERE account = "
+            f"(SELECT account FROM agent_tokens WHERE lookup = {p} AND enabled = 1) "
+            f"AND mid = {p} AND token_lookup = {p} AND last_update < {p} "
+            f"AND last_update >= {p} RETURNING {AGENT_COLUMNS}"
+        )
+        self.agent_touch = (
+            f"UPDATE agents SET last_update = {p} WHERE account = {p} AND mid = {p} "
+            f"AND last_update < {p}"
+        )
+        # One statement, so the three figures come from one snapshot. Whole hours after the
+        # one ``since`` falls in are summed from agent_activity; that hour is counted exactly.
+        self.token_usage = (
+            "SELECT coalesce(p.enrolled, 0), "
+            "(SELECT max(last_update) FROM agents WHERE token_lookup = t.lookup), "
+            f"(SELECT coalesce(sum(agents), 0) FROM agent_activity "
+            f"WHERE token_lookup = t.lookup AND bucket > {p}), "
+            f"(SELECT count(*) FROM agents WHERE token_lookup = t.lookup "
+            f"AND last_update >= {p} AND last_update < {p}) "
+            f"FROM agent_tokens t LEFT JOIN agent_token_policy p ON p.lookup = t.lookup "
+            f"WHERE t.lookup = {p}"
         )
 
         self.insert_audit = f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES ({_marks(p, 9)})"
@@ -357,6 +580,10 @@ def _token(row: Sequence[Any]) -> TokenRecord:
         created_time=from_micros(row[8]),
         updated_time=from_micros(row[9]),
         version=row[10],
+        expires_at=None if row[11] is None else from_micros(row[11]),
+        max_enrollments=row[12],
+        scope=row[13],
+        enrolled=int(row[14]),
     )
 
 
@@ -377,6 +604,26 @@ def token_params(record: TokenRecord) -> tuple[Any, ...]:
     )
 
 
+def _policy_params(record: TokenRecord) -> tuple[Any, ...]:
+    return (
+        record.lookup,
+        None if record.expires_at is None else to_micros(record.expires_at),
+        record.max_enrollments,
+        record.scope,
+    )
+
+
+def _has_policy(record: TokenRecord) -> bool:
+    return (record.expires_at, record.max_enrollments, record.scope) != (None, None, None)
+
+
+def _written(value: Any) -> tuple[int, Any]:
+    """A policy column's (flag, value) pair in ``update_token``: (0, None) leaves it."""
+    if isinstance(value, Unchanged):
+        return 0, None
+    return 1, to_micros(value) if isinstance(value, datetime) else value
+
+
 def _update_params(account: str, lookup: str, changes: TokenChanges) -> tuple[Any, ...]:
     return (
         changes.alias,
@@ -388,6 +635,56 @@ def _update_params(account: str, lookup: str, changes: TokenChanges) -> tuple[An
         lookup,
         account,
     )
+
+
+def _policy_changes(lookup: str, changes: TokenChanges) -> tuple[Any, ...] | None:
+    """``update_policy``'s values, or ``None`` when the update leaves the policy alone."""
+    written = [_written(v) for v in (changes.expires_at, changes.max_enrollments, changes.scope)]
+    if not any(flag for flag, _ in written):
+        return None
+    return (lookup, *(value for _, value in written), *(flag for flag, _ in written))
+
+
+def _agent(row: Sequence[Any]) -> AgentRecord:
+    return AgentRecord(
+        account=row[0],
+        mid=int(row[1]),
+        token_lookup=row[2],
+        hostname=row[3],
+        os=row[4],
+        arch=row[5],
+        agent_version=row[6],
+        mode=row[7],
+        ip_addr=row[8],
+        tags=json.loads(row[9]),
+        scope=row[10],
+        created_time=from_micros(row[11]),
+        last_update=from_micros(row[12]),
+        token_enabled=bool(row[13]) if len(row) > 13 else True,
+    )
+
+
+def agent_params(record: AgentRecord) -> tuple[Any, ...]:
+    """An agent as the values of ``AGENT_COLUMNS``, in that order."""
+    return (
+        record.account,
+        record.mid,
+        record.token_lookup,
+        record.hostname,
+        record.os,
+        record.arch,
+        record.agent_version,
+        record.mode,
+        record.ip_addr,
+        json.dumps(record.tags, separators=(",", ":"), sort_keys=True),
+        record.scope,
+        to_micros(record.created_time),
+        to_micros(record.last_update),
+    )
+
+
+def _bucket(value: datetime) -> int:
+    return to_micros(value) // ACTIVITY_BUCKET_MICROS
 
 
 def _key(row: Sequence[Any]) -> ApiKeyRecord:
@@ -531,6 +828,11 @@ class SqlStore(abc.ABC):
         cannot both get in."""
 
     @abc.abstractmethod
+    def _lock_agents(self, connection: Connection, account: str) -> None:
+        """In a transaction: serialise enrollments in one account, so two agents cannot draw
+        the same next ``mid``."""
+
+    @abc.abstractmethod
     def _lock_user_keys(self, connection: Connection, account: str, user: str) -> None:
         """In a transaction: serialise key creation for one user, so concurrent creates cannot
         both pass the count below the limit."""
@@ -648,12 +950,15 @@ class SqlStore(abc.ABC):
     def insert_token(self, record: TokenRecord, audit: AuditEvent | None = None) -> None:
         sql = self._sql
         try:
-            if audit is None:  # one statement, no transaction: the fast path
+            if audit is None and not _has_policy(record):  # one statement: the fast path
                 self._rowcount(sql.insert_token, token_params(record))
             else:
                 with self._transaction() as connection:
                     connection.execute(sql.insert_token, token_params(record))
-                    connection.execute(sql.insert_audit, _audit_params(audit))
+                    if _has_policy(record):
+                        connection.execute(sql.insert_policy, _policy_params(record))
+                    if audit is not None:
+                        connection.execute(sql.insert_audit, _audit_params(audit))
         except self._conflict as exc:
             if self._is_alias_conflict(exc):
                 raise DuplicateAlias(f"alias {record.alias!r} is taken") from None
@@ -682,21 +987,161 @@ class SqlStore(abc.ABC):
     ) -> TokenRecord | None:
         sql = self._sql
         params = _update_params(account, lookup, changes)
+        policy = _policy_changes(lookup, changes)
         try:
-            if audit is None:  # one statement, no transaction: the fast path
-                rows = self._rows(sql.update_token, params)
-                return _token(rows[0]) if rows else None
             with self._transaction() as connection:
                 before = connection.execute(sql.get_token_for_update, (lookup, account)).fetchall()
                 if not before:
                     return None
-                after = _token(connection.execute(sql.update_token, params).fetchall()[0])
-                connection.execute(sql.insert_audit, _audit_params(audit(_token(before[0]), after)))
+                connection.execute(sql.update_token, params)
+                if policy is not None:
+                    connection.execute(sql.update_policy, policy)
+                after = _token(connection.execute(sql.get_token, (lookup, account)).fetchall()[0])
+                if audit is not None:
+                    event = audit(_token(before[0]), after)
+                    connection.execute(sql.insert_audit, _audit_params(event))
                 return after
         except self._conflict as exc:
             if self._is_alias_conflict(exc):
                 raise DuplicateAlias(f"alias {changes.alias!r} is taken") from None
             raise StoreError("the update violates a constraint") from None
+
+    def find_token(self, lookup: str) -> TokenRecord | None:
+        rows = self._rows(self._sql.find_token, (lookup,))
+        return _token(rows[0]) if rows else None
+
+    # --- agents -----------------------------------------------------------------------------
+
+    def enroll_agent(
+        self,
+        record: AgentRecord,
+        *,
+        max_enrollments: int | None = None,
+        audit: AuditEvent | None = None,
+    ) -> AgentRecord:
+        sql = self._sql
+        lookup = record.token_lookup
+        with self._transaction() as connection:
+            # The token's row first (locked on PostgreSQL): concurrent enrollments with one
+            # token are counted one after the other, so a single-use token enrolls one agent.
+            if not connection.execute(sql.token_for_enrollment, (lookup,)).fetchall():
+                raise StoreError("the agent's token does not exist")
+            count = int(connection.execute(sql.enrolled_count, (lookup,)).fetchall()[0][0])
+            if max_enrollments is not None and count >= max_enrollments:
+                raise EnrollmentsExhausted(f"the token has enrolled {count} agents")
+            self._lock_agents(connection, record.account)
+            last = connection.execute(sql.last_mid, (record.account,)).fetchall()
+            enrolled = evolve(record, mid=int(last[0][0]) + 1)
+            connection.execute(sql.insert_agent, agent_params(enrolled))
+            connection.execute(sql.count_agent, (lookup,))
+            connection.execute(sql.activity_add, (lookup, _bucket(enrolled.last_update)))
+            if audit is not None:
+                # The mid is drawn here, so the event names it here.
+                named = evolve(audit, detail=f"agent {enrolled.mid}: {audit.detail}")
+                connection.execute(sql.insert_audit, _audit_params(named))
+        return enrolled
+
+    def checkin_agent(self, token_lookup: str, mid: int, now: datetime) -> AgentRecord | None:
+        sql = self._sql
+        seen = to_micros(now)
+        hour = _bucket(now) * ACTIVITY_BUCKET_MICROS
+        same_hour = (seen, token_lookup, mid, token_lookup, seen, hour)
+        rows = self._rows(sql.checkin_same_hour, same_hour)
+        if rows:  # the common case
+            return _agent(rows[0])
+        with self._transaction() as connection:
+            rows = connection.execute(
+                sql.agent_for_checkin, (token_lookup, mid, token_lookup)
+            ).fetchall()
+            if not rows:
+                return None
+            agent = _agent(rows[0])
+            # A disabled token's agent is refused (nothing written); time never moves back.
+            if not agent.token_enabled or now <= agent.last_update:
+                return agent
+            connection.execute(sql.agent_touch, (seen, agent.account, mid, seen))
+            before, after = _bucket(agent.last_update), _bucket(now)
+            if before != after:
+                connection.execute(sql.activity_remove, (token_lookup, before))
+                connection.execute(sql.activity_drop_empty, (token_lookup, before))
+                connection.execute(sql.activity_add, (token_lookup, after))
+        return evolve(agent, last_update=now)
+
+    def get_agent(self, account: str, mid: int) -> AgentRecord | None:
+        rows = self._rows(self._sql.get_agent, (account, mid))
+        return _agent(rows[0]) if rows else None
+
+    def search_agents(self, query: AgentQuery, statuses: tuple[str, str, str]) -> list[AgentRecord]:
+        where, params = compile_agent_conditions(query, statuses, self._dialect)
+        mark = self._dialect.placeholder
+        sql = f"{_AGENT_SELECT} WHERE {where} AND a.mid > {mark} ORDER BY a.mid LIMIT {mark}"
+        return [_agent(row) for row in self._rows(sql, [*params, query.after, query.limit])]
+
+    def count_agents(self, query: AgentQuery, statuses: tuple[str, str, str]) -> int:
+        where, params = compile_agent_conditions(query, statuses, self._dialect)
+        sql = (
+            "SELECT count(*) FROM agents a JOIN agent_tokens t ON t.lookup = a.token_lookup "
+            f"WHERE {where}"
+        )
+        return int(self._rows(sql, params)[0][0])
+
+    def token_usage(self, lookup: str, since: datetime) -> TokenUsageRecord | None:
+        first = _bucket(since)
+        boundary_end = (first + 1) * ACTIVITY_BUCKET_MICROS
+        rows = self._rows(self._sql.token_usage, (first, to_micros(since), boundary_end, lookup))
+        if not rows:
+            return None
+        enrolled, last, whole_hours, boundary = rows[0]
+        return TokenUsageRecord(
+            enrolled=int(enrolled),
+            # Bounded by enrolled: a check-in between the two counts cannot show more.
+            active=min(int(enrolled), int(whole_hours) + int(boundary)),
+            last_checkin=None if last is None else from_micros(last),
+        )
+
+    def insert_agents_bulk(self, records: Iterable[AgentRecord]) -> int:
+        """Insert many agents as they are, mids included, in one transaction, then recount
+        their tokens' usage (benchmarks, imports); all or nothing."""
+        sql = self._sql
+        lookups: set[str] = set()
+        count = 0
+
+        def rows() -> Iterable[tuple[Any, ...]]:
+            nonlocal count
+            for record in records:
+                count += 1
+                lookups.add(record.token_lookup)
+                yield agent_params(record)
+
+        mark = self._dialect.placeholder
+        recount = (
+            "INSERT INTO agent_token_policy (lookup, enrolled) "
+            f"SELECT {mark}, count(*) FROM agents WHERE token_lookup = {mark} "
+            "ON CONFLICT (lookup) DO UPDATE SET enrolled = excluded.enrolled"
+        )
+        rebuild = (
+            "INSERT INTO agent_activity (token_lookup, bucket, agents) "
+            f"SELECT token_lookup, last_update / {ACTIVITY_BUCKET_MICROS}, count(*) FROM agents "
+            f"WHERE token_lookup = {mark} GROUP BY token_lookup, last_update / "
+            f"{ACTIVITY_BUCKET_MICROS}"
+        )
+        try:
+            with self._transaction() as connection:
+                executemany = getattr(connection, "executemany", None)
+                if executemany is not None:
+                    executemany(sql.insert_agent, rows())
+                else:  # psycopg connections have it on cursors
+                    with connection.cursor() as cursor:  # type: ignore[attr-defined]
+                        cursor.executemany(sql.insert_agent, list(rows()))
+                for lookup in lookups:
+                    connection.execute(recount, (lookup, lookup))
+                    connection.execute(
+                        f"DELETE FROM agent_activity WHERE token_lookup = {mark}", (lookup,)
+                    )
+                    connection.execute(rebuild, (lookup,))
+        except self._conflict:
+            raise StoreError("an agent's mid in the batch is taken") from None
+        return count
 
     # --- audit trail ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ connections, locking, errors and bulk load; every ``Store`` method is ``SqlStore
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -49,6 +50,22 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 _BUSY_TIMEOUT_SECONDS: Final = 30.0
 _MMAP_BYTES: Final = 1 << 30
 _CACHE_KIB: Final = 16 * 1024
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> Any:
+    # RE2 matches in time linear in the text: a pattern from a search cannot stall the server.
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
+def _regexp(pattern: str, value: object) -> bool:
+    if value is None:
+        return False
+    return _compiled(pattern).search(str(value)) is not None
 
 
 class SqliteStore(SqlStore, dialect=SQLITE):
@@ -90,6 +107,8 @@ class SqliteStore(SqlStore, dialect=SQLITE):
             # only; the OS shares the pages between connections), and keep hot index pages.
             connection.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
             connection.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            # ``x REGEXP p`` (the ``rlike`` of agent searches) calls regexp(p, x).
+            connection.create_function("regexp", 2, _regexp, deterministic=True)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from None
         self._local.connection = connection
@@ -173,6 +192,9 @@ class SqliteStore(SqlStore, dialect=SQLITE):
         pass
 
     def _lock_user_keys(self, connection: Connection, account: str, user: str) -> None:
+        pass
+
+    def _lock_agents(self, connection: Connection, account: str) -> None:
         pass
 
     # --- bulk load --------------------------------------------------------------------------
