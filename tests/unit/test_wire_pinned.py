@@ -298,6 +298,27 @@ def test_an_in_filter_takes_values_or_a_list_as_value() -> None:
     assert parse_filter({**base, "values": [0, "1"]}).values == (0, "1")
 
 
+@pytest.mark.parametrize("expression", [Expression.NOT_IN, Expression.BETWEEN])
+def test_not_in_and_between_take_a_list_as_in_does(expression: Expression) -> None:
+    expected = SearchFilter("createdTime", expression, values=("a", "b"))
+    base = {"field": "createdTime", "expression": expression.value}
+    assert parse_filter({**base, "values": ["a", "b"]}) == expected
+    assert parse_filter({**base, "value": ["a", "b"]}) == expected
+    with pytest.raises(WireError) as caught:
+        parse_filter({**base, "value": "a"})
+    assert str(caught.value) == f"filters[0].values: must be a list for {expression.value!r}"
+
+
+@pytest.mark.parametrize("expression", ["not_like", "not_ilike", "rlike", "not_rlike"])
+def test_the_other_expressions_take_one_value(expression: str) -> None:
+    item = {"field": "tokenAlias", "expression": expression, "value": "a"}
+    assert parse_filter(item) == SearchFilter("tokenAlias", Expression(expression), "a")
+    assert filter_error({"expression": expression, "values": ["a"]}) == (
+        "filters[0].value",
+        f"is required for {expression!r}",
+    )
+
+
 @pytest.mark.parametrize(
     ("item", "field", "message"),
     [
@@ -359,7 +380,10 @@ def test_the_wire_checks_a_filters_shape_and_leaves_its_meaning_to_the_server() 
 
 def test_an_unknown_expression_names_the_known_ones() -> None:
     _, message = filter_error({"expression": "regex", "value": "a"})
-    assert message == "unknown expression 'regex'; one of eq, ne, in, like, ilike, gt, ge, lt, le"
+    assert message == (
+        "unknown expression 'regex'; one of eq, ne, in, not_in, like, ilike, not_like, "
+        "not_ilike, rlike, not_rlike, gt, ge, lt, le, between"
+    )
 
 
 def test_the_filters_of_a_search() -> None:
@@ -383,7 +407,9 @@ def test_the_filters_of_a_search() -> None:
             {"expression": "ne", "field": "tokenEnabled", "value": 0},
         ]
     }
-    assert " ".join(Expression) == "eq ne in like ilike gt ge lt le"
+    assert " ".join(Expression) == (
+        "eq ne in not_in like ilike not_like not_ilike rlike not_rlike gt ge lt le between"
+    )
 
 
 # --- limits ---------------------------------------------------------------------------------
@@ -412,15 +438,27 @@ def test_alias_limits() -> None:
 
 
 def test_os_limits() -> None:
-    assert limits.os_problem("x") is None
-    assert limits.os_problem("x" * 32) is None
+    # An os is one of two spellings; anything near them (case, whitespace, other systems) is
+    # refused rather than stored.
+    assert limits.os_problem("linux") is None
+    assert limits.os_problem("windows") is None
+    for bad in ("", "Linux", "WINDOWS", "macos", " linux", "linux ", "linux\x00", "x" * 33):
+        assert limits.os_problem(bad) == 'must be one of "linux", "windows"'
+    assert limits.DEFAULT_OS == "linux"
+
+
+def test_label_limits() -> None:
+    # What an agent reports as its arch or mode: 1 to 32 characters, no surrounding whitespace,
+    # no control characters or separators.
+    assert limits.label_problem("x") is None
+    assert limits.label_problem("x" * 32) is None
+    assert limits.label_problem("x86 64\u00a0v2") is None
     for bad in ("", "x" * 33):
-        assert limits.os_problem(bad) == "must be 1 to 32 characters long"
-    for bad in (" x", "x ", "a\x00b", "a\u2028b", "a\ud800b"):
-        assert limits.os_problem(bad) == (
+        assert limits.label_problem(bad) == "must be 1 to 32 characters long"
+    for bad in (" x", "x ", "x\t", "\u00a0x", "a\x00b", "a\x7fb", "a\u2028b", "a\ud800b"):
+        assert limits.label_problem(bad) == (
             "must not contain control characters or surrounding whitespace"
         )
-    assert limits.DEFAULT_OS == "linux"
 
 
 def test_user_and_account_name_limits() -> None:
