@@ -226,3 +226,45 @@ def test_policy_changes_are_audited_with_old_and_new_values(
     ]
     (created,) = events(services, AuditAction.TOKEN_CREATED)
     assert created.detail == "tokenEnabled 1, props.os 'linux'"
+
+
+@pytest.mark.parametrize(
+    ("props", "field", "message"),
+    [
+        (
+            {"scope": "no spaces"},
+            "props.scope",
+            "props.scope must be 1 to 64 letters, digits, '_', '.', ':', '/' or '-', starting "
+            "with a letter or digit.",
+        ),
+        (
+            {"max_enrollments": 0},
+            "props.maxEnrollments",
+            "props.maxEnrollments must be a whole number from 1 to 1000000.",
+        ),
+    ],
+)
+def test_a_policy_outside_the_limits_is_refused_on_create_and_on_update(
+    services: Services, admin: Principal, props: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(BadRequest) as refused:
+        create(services, admin, "web", **props)
+    assert (refused.value.message, refused.value.field) == (message, field)
+    token = create(services, admin, "other")
+    with pytest.raises(BadRequest) as refused:
+        services.tokens.update_token(
+            admin, token, UpdateAgentTokenRequest(props=TokenProps(**props))
+        )
+    assert (refused.value.message, refused.value.field) == (message, field)
+
+
+def test_a_new_tokens_policy_is_in_its_created_event(services: Services, admin: Principal) -> None:
+    ends = START + timedelta(days=1)
+    create(services, admin, "web", os="windows", expires_at=ends, max_enrollments=5, scope="db")
+    create(services, admin, "single", max_enrollments=1)
+    details = [e.detail for e in events(services, AuditAction.TOKEN_CREATED)]
+    assert details == [
+        "tokenEnabled 1, props.os 'linux', props.maxEnrollments 1",
+        "tokenEnabled 1, props.os 'windows', props.expiresAt '2026-11-26T12:00:00.123+00:00', "
+        "props.maxEnrollments 5, props.scope 'db'",
+    ]
