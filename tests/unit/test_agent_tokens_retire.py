@@ -95,6 +95,16 @@ def test_usage_of_several_tokens_is_one_request_read_by_token(
     }
 
 
+def test_usage_is_asked_again_after_a_gateway_error(
+    rsps: responses.RequestsMock, tokens: AgentTokens
+) -> None:
+    # A POST, but it changes nothing: repeating it is safe.
+    rsps.add(responses.POST, USAGE_URL, json={"message": "bad gateway"}, status=502)
+    rsps.add(responses.POST, USAGE_URL, json={"data": [usage_wire(TOKEN, enrolled=4)]})
+    assert tokens.usage(TOKEN).enrolled == 4
+    assert len(calls_to(rsps, "POST", USAGE_URL)) == 2
+
+
 def test_an_answer_without_a_token_asked_for_is_a_transport_error(
     rsps: responses.RequestsMock, tokens: AgentTokens
 ) -> None:

@@ -29,3 +29,23 @@ def test_a_key_deleted_meanwhile_is_not_found(
         else:
             services.identity.delete_api_key(key.key_id)
     assert caught.value.message == f"API key '{key.key_id}' was not found."
+
+
+def test_a_key_for_an_account_created_meanwhile_goes_to_that_account(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another request creates "acme" after this one looked for it and before it creates it.
+    services.identity.create_account("acme")
+    real_find = services.identity.store.find_account
+    looks: list[str] = []
+
+    def find_after_the_other_request(name: str) -> object:
+        looks.append(name)
+        return None if len(looks) == 1 else real_find(name)
+
+    monkeypatch.setattr(services.identity.store, "find_account", find_after_the_other_request)
+    key = services.identity.create_api_key("acme", role=Role.ADMIN)
+    assert key.account == "acme"
+    assert looks == ["acme", "acme"]
+    monkeypatch.undo()
+    assert services.identity.get_api_key(key.key_id).account == "acme"

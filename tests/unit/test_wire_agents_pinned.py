@@ -106,6 +106,7 @@ def test_an_agent_uses_the_token_its_first_30_characters_name() -> None:
         "/",
     )
     assert (untagged.status, untagged.mode) == ("ACTIVE", "normal")
+    assert (untagged.agent_version, untagged.os, untagged.ip_addr) == ("", "", "")
     assert " ".join(AgentStatus) == "ACTIVE INACTIVE TOKEN_DISABLED"
 
 
@@ -136,6 +137,10 @@ def test_one_of_the_two_times_stands_for_the_other() -> None:
         ({"mid": 7.0}, "mid", "must be an integer"),
         ({"mid": 1, "hostname": 5}, "hostname", "must be a string"),
         ({"mid": 1, "os": ["linux"]}, "os", "must be a string"),
+        ({"mid": 1, "status": 1}, "status", "must be a string"),
+        ({"mid": 1, "agentVersion": 6}, "agentVersion", "must be a string"),
+        ({"mid": 1, "mode": True}, "mode", "must be a string"),
+        ({"mid": 1, "ipAddr": [10]}, "ipAddr", "must be a string"),
         ({"mid": 1, "tags": ["a"]}, "tags", "must be a JSON object"),
         ({"mid": 1, "tags": {"Env": 1}}, "tags.Env", "must be a string"),
         ({"mid": 1, "tags": {"Env": None}}, "tags.Env", "must be a string"),
@@ -190,6 +195,7 @@ def test_a_page_written_with_returns_keeps_those_fields_only() -> None:
 @pytest.mark.parametrize(
     ("answer", "field", "message"),
     [
+        ([], "body", "must be a JSON object"),
         ({"data": {"mid": 1}}, "data", "must be a list"),
         ({"data": [AGENT, {"mid": "8"}]}, "data[1].mid", "must be an integer"),
         ({"data": [AGENT, {**AGENT, "tags": {"a": 1}}]}, "data[1].tags.a", "must be a string"),
@@ -309,10 +315,15 @@ def test_an_enrollment_is_read_and_written_back() -> None:
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
+        ("h", "body", "must be a JSON object"),
         ({}, "hostname", "is required"),
         ({"hostname": None}, "hostname", "is required"),
         ({"hostname": 5}, "hostname", "must be a string"),
+        ({"hostname": "h", "os": 1}, "os", "must be a string"),
         ({"hostname": "h", "arch": 64}, "arch", "must be a string"),
+        ({"hostname": "h", "agentVersion": 6}, "agentVersion", "must be a string"),
+        ({"hostname": "h", "mode": 0}, "mode", "must be a string"),
+        ({"hostname": "h", "ipAddr": 10}, "ipAddr", "must be a string"),
         ({"hostname": "h", "scope": ["db"]}, "scope", "must be a string"),
         ({"hostname": "h", "tags": {"Env": 1}}, "tags.Env", "must be a string"),
     ],
@@ -335,6 +346,7 @@ def test_any_other_check_in_is_refused() -> None:
     assert refusal({"mid": wire.MID_MAX + 1}, AgentCheckinRequest) == ("mid", outside)
     assert refusal({}, AgentCheckinRequest) == ("mid", "is required")
     assert refusal({"mid": "1"}, AgentCheckinRequest) == ("mid", "must be an integer")
+    assert refusal([1], AgentCheckinRequest) == ("body", "must be a JSON object")
 
 
 # --- token usage ----------------------------------------------------------------------------
@@ -344,6 +356,7 @@ def test_a_usage_request_is_read_and_written_back_without_showing_its_tokens() -
     request = wire.parse({"accessTokens": ["t1", "t2"]}, TokenUsageRequest)
     assert request == TokenUsageRequest(tokens=("t1", "t2"), active_hours=24)
     assert wire.converter.unstructure(request) == {"accessTokens": ["t1", "t2"], "activeHours": 24}
+    assert TokenUsageRequest(tokens=("t1",)).active_hours == 24
     zero = wire.parse({"accessTokens": [], "activeHours": 0}, TokenUsageRequest)
     assert zero.active_hours == 0
     assert "t1" not in repr(request) and "(2 tokens)" in repr(request)
@@ -352,6 +365,7 @@ def test_a_usage_request_is_read_and_written_back_without_showing_its_tokens() -
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
+        ([], "body", "must be a JSON object"),
         ({}, "accessTokens", "must be a list of token values"),
         ({"accessTokens": "t1"}, "accessTokens", "must be a list of token values"),
         ({"accessTokens": ["t1", 2]}, "accessTokens", "must be a list of token values"),
@@ -374,10 +388,21 @@ def test_a_usage_answer_is_read_and_written_back_without_showing_its_token() -> 
     assert usage == TokenUsage(3, 1, UPDATED, active_hours=0, token="secret-token")
     assert wire.converter.unstructure(usage) == body
     assert "secret-token" not in repr(usage)
+    made = TokenUsage(enrolled=0, active=0, last_checkin=None)
+    assert (made.active_hours, made.token) == (24, "")
     least = wire.parse({"enrolled": 0, "active": 0}, TokenUsage)
     assert least == TokenUsage(0, 0, None, active_hours=24, token="")
     assert wire.converter.unstructure(least)["lastCheckin"] is None
+    assert refusal([], TokenUsage) == ("body", "must be a JSON object")
     assert refusal({"active": 0}, TokenUsage) == ("enrolled", "is required")
+    assert refusal({"enrolled": 0, "active": 0, "accessToken": 1}, TokenUsage) == (
+        "accessToken",
+        "must be a string",
+    )
+    assert refusal({"enrolled": 0, "active": 0, "lastCheckin": "x"}, TokenUsage) == (
+        "lastCheckin",
+        "not an RFC 3339 time: 'x'",
+    )
     assert refusal({"enrolled": 0}, TokenUsage) == ("active", "is required")
     assert refusal({"enrolled": 0, "active": 0, "activeHours": "1"}, TokenUsage) == (
         "activeHours",
@@ -486,3 +511,31 @@ def test_a_malformed_policy_names_its_field(
 ) -> None:
     body = {"tokenAlias": "t", "props": props}
     assert refusal(body, CreateAgentTokenRequest) == (field, message)
+
+
+def test_a_token_answered_with_its_policy_is_read_and_written_back() -> None:
+    policy = {"expiresAt": "2026-11-25T12:00:00.123Z", "maxEnrollments": 5, "scope": "web"}
+    answer = token_wire()
+    answer["props"].update(policy)
+    token = wire.parse(answer, AgentAccessToken)
+    assert (token.expires_at, token.max_enrollments, token.scope) == (CREATED, 5, "web")
+    assert wire.converter.unstructure(token) == answer
+    plain = wire.parse(token_wire(), AgentAccessToken)
+    assert (plain.expires_at, plain.max_enrollments, plain.scope) == (None, None, None)
+    assert "expiresAt" not in wire.converter.unstructure(plain)["props"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "field", "message"),
+    [
+        ({"expiresAt": "soon"}, "props.expiresAt", "not an RFC 3339 time: 'soon'"),
+        ({"maxEnrollments": "5"}, "props.maxEnrollments", "must be an integer"),
+        ({"scope": 5}, "props.scope", "must be a string"),
+    ],
+)
+def test_a_token_answered_with_a_malformed_policy_names_its_field(
+    policy: dict[str, Any], field: str, message: str
+) -> None:
+    answer = token_wire()
+    answer["props"].update(policy)
+    assert refusal(answer, AgentAccessToken) == (field, message)
