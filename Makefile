@@ -69,7 +69,8 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
 
 ## make mutants: mutation testing of the modules in tools/mutants/config.toml (not run by the
-## tests); MUTANTS_ARGS="--only sdk/lacework_tokens/wire.py --jobs 2" narrows or widens a run
+## tests); MUTANTS_ARGS="--only sdk/lacework_tokens/wire.py --jobs 2" narrows or widens a run,
+## "--check-equivalent" also runs the mutants listed in tools/mutants/equivalent.txt
 MUTANTS_ARGS ?=
 mutants: $(DEV_STAMP)
 	$(BIN)/python -m tools.mutants $(MUTANTS_ARGS)

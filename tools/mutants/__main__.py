@@ -6,7 +6,8 @@
     python -m tools.mutants --show 8d8ae6216e68   # one mutant as a diff
 
 The kill rate counts a timed-out mutant as killed and leaves out the mutants listed in
-``equivalent.txt`` (changes that alter no behaviour, each with its reason).
+``equivalent.txt`` (changes that alter no behaviour, each with its reason). Listed mutants are
+not run unless ``--check-equivalent`` asks for it, which also reports those the tests kill.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def report(
             continue
         killed = sum(r.outcome == Outcome.KILLED for r in mine)
         timed_out = sum(r.outcome == Outcome.TIMED_OUT for r in mine)
-        alive = [r for r in mine if r.outcome in (Outcome.SURVIVED, Outcome.UNCOVERED)]
+        alive = [
+            r for r in mine if r.outcome in (Outcome.SURVIVED, Outcome.UNCOVERED, Outcome.LISTED)
+        ]
         marked = [r for r in alive if r.mutant.id in equivalent]
         unmarked = [r for r in alive if r.mutant.id not in equivalent]
         survivors.extend(unmarked)
@@ -133,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--show", metavar="ID", help="print one mutant as a diff and stop")
     parser.add_argument("--verbose", action="store_true", help="one line per mutant, with times")
     parser.add_argument(
+        "--check-equivalent",
+        action="store_true",
+        help="run the mutants listed in equivalent.txt too, and report those the tests kill",
+    )
+    parser.add_argument(
         "--fail-under", type=float, default=0.0, help="exit 1 when a module's kill rate is lower"
     )
     args = parser.parse_args(argv)
@@ -147,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     equivalent = load_equivalent(config.equivalent_path)
     started = time.monotonic()
-    results, baseline_seconds = run(config, args.only, verbose=args.verbose)
+    skipped = frozenset() if args.check_equivalent else frozenset(equivalent)
+    results, baseline_seconds = run(config, args.only, verbose=args.verbose, skipped=skipped)
     lowest = report(config, results, equivalent, args.only)
     total = time.monotonic() - started
     print(f"\n{len(results)} mutants in {total:.0f} s (baseline {baseline_seconds:.0f} s)")

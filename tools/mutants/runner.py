@@ -142,6 +142,9 @@ class Outcome:
     SURVIVED: Final = "survived"
     TIMED_OUT: Final = "timed out"
     UNCOVERED: Final = "no test runs it"
+    # Listed in equivalent.txt and not run: a survivor runs every test that reaches it, which
+    # for a constant read at import is hundreds of tests (``--check-equivalent`` runs them).
+    LISTED: Final = "listed equivalent"
 
 
 @frozen
@@ -503,7 +506,9 @@ class _Progress:
                 flush=True,
             )
             return
-        mark = {Outcome.KILLED: ".", Outcome.TIMED_OUT: "T"}.get(result.outcome, "S")
+        mark = {Outcome.KILLED: ".", Outcome.TIMED_OUT: "T", Outcome.LISTED: "e"}.get(
+            result.outcome, "S"
+        )
         print(mark, end="\n" if self.done % 80 == 0 else "", flush=True)
 
 
@@ -525,15 +530,21 @@ def _outcome(code: int, mutant: Mutant) -> str:
 
 
 def _execute(
-    config: Config, jobs: list[_Job], sources: dict[str, str], verbose: bool
+    config: Config,
+    jobs: list[_Job],
+    sources: dict[str, str],
+    verbose: bool,
+    skipped: frozenset[str],
 ) -> list[Result]:
     results: list[Result] = []
     progress = _Progress(verbose)
-    for job in [j for j in jobs if not j.tests]:
-        result = Result(job.mutant, Outcome.UNCOVERED, 0.0, 0)
-        results.append(result)
-        progress.step(result)
-    pending = [j for j in jobs if j.tests]
+    for job in jobs:
+        if not job.tests or job.mutant.id in skipped:
+            outcome = Outcome.UNCOVERED if not job.tests else Outcome.LISTED
+            result = Result(job.mutant, outcome, 0.0, 0)
+            results.append(result)
+            progress.step(result)
+    pending = [j for j in jobs if j.tests and j.mutant.id not in skipped]
     running: dict[int, tuple[_Job, float]] = {}
     try:
         while pending or running:
@@ -571,9 +582,14 @@ def _kill(pid: int) -> None:
 
 
 def run(
-    config: Config, only: Sequence[str] = (), *, verbose: bool = False
+    config: Config,
+    only: Sequence[str] = (),
+    *,
+    verbose: bool = False,
+    skipped: frozenset[str] = frozenset(),
 ) -> tuple[list[Result], float]:
-    """Every mutant of the configured targets (or of those in ``only``), and the baseline time."""
+    """Every mutant of the configured targets (or of those in ``only``), and the baseline time.
+    Mutants whose id is in ``skipped`` are not run (their outcome is ``Outcome.LISTED``)."""
     targets = [t for t in config.targets if not only or t.path in only or t.module in only]
     if not targets:
         raise ValueError(f"no configured target matches {list(only)}")
@@ -601,6 +617,6 @@ def run(
         jobs.extend(_plan(config, baseline, references, target, sources[target.path]))
     print(f"{len(jobs)} mutants in {len(targets)} modules, {config.jobs} at a time", flush=True)
     try:
-        return _execute(config, jobs, sources, verbose), baseline.wall_seconds
+        return _execute(config, jobs, sources, verbose, skipped), baseline.wall_seconds
     finally:
         shutil.rmtree(work, ignore_errors=True)
