@@ -10,7 +10,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 SERVE_ARGS ?=
 
-.PHONY: run test lint bench mutants install dev terraform walkthrough clean
+# The console's browser tests drive Debian's Chromium; CI runs as root on a fresh machine.
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint bench mutants install dev terraform walkthrough clean browser
 
 # pip is quiet, and takes a while: each step says what it does before it starts.
 $(VENV)/bin/python:
@@ -40,6 +43,20 @@ install: $(RUN_STAMP)
 
 dev: $(DEV_STAMP)
 
+## make browser: install Debian's headless Chromium for the console's browser tests if missing
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's chromium for the console's browser tests"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "The console's browser tests need Chromium at $(CHROMIUM):" \
+				"run 'sudo apt-get install -y chromium' (Debian), then make test again." >&2; \
+			exit 1; \
+		fi; \
+	fi
+
 ## make run: start the backend on http://$(HOST):$(PORT) with the embedded SQLite database
 run: $(RUN_STAMP)
 	$(BIN)/lacework-tokens serve --host $(HOST) --port $(PORT) $(SERVE_ARGS)
@@ -53,7 +70,7 @@ walkthrough:
 	$(PYTHON) tests/walkthrough.py
 
 ## make test: install what the tests need, lint, type-check and run the whole suite
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) browser
 	$(BIN)/ruff check sdk tests bench examples tools
 	$(BIN)/ruff format --check sdk tests bench examples tools
 	$(BIN)/mypy

@@ -14,15 +14,32 @@ def show(rows: list[tuple[str, float, str]]) -> None:
 
 
 def main() -> int:
-    which = set(sys.argv[1:]) or {"backend", "agents", "terraform", "review"}
+    which = set(sys.argv[1:]) or {
+        "backend",
+        "responsiveness",
+        "agents",
+        "console",
+        "terraform",
+        "review",
+    }
     if "backend" in which:
         print("# backend and SDK", flush=True)
         show(backend_bench.run())
+    if "responsiveness" in which:
+        from bench import responsiveness_bench
+
+        print("# large reads and logins", flush=True)
+        show(responsiveness_bench.run())
     if "agents" in which:
         from bench import agents_bench
 
         print("# agents", flush=True)
         show(agents_bench.run())
+    if "console" in which:
+        from bench import console_bench
+
+        print("# console", flush=True)
+        show(console_bench.run())
     if "terraform" in which:
         from bench import terraform_bench
 

@@ -37,7 +37,12 @@ if TYPE_CHECKING:
     from lacework_tokens.agents import Agents
     from lacework_tokens.client import Client
     from lacework_tokens.config import ClientSettings
-    from lacework_tokens.delivery import AgentConfig, agent_config, install_command
+    from lacework_tokens.delivery import (
+        AgentConfig,
+        agent_config,
+        install_command,
+        kubernetes_secret,
+    )
     from lacework_tokens.wire import (
         KEEP,
         Agent,
@@ -60,6 +65,7 @@ _LAZY: dict[str, str] = {
     "AgentConfig": "lacework_tokens.delivery",
     "agent_config": "lacework_tokens.delivery",
     "install_command": "lacework_tokens.delivery",
+    "kubernetes_secret": "lacework_tokens.delivery",
     "AgentAccessToken": "lacework_tokens.wire",
     "Expression": "lacework_tokens.wire",
     "SearchFilter": "lacework_tokens.wire",
@@ -103,4 +109,5 @@ __all__ = [
     "agent_config",
     "errors",
     "install_command",
+    "kubernetes_secret",
 ]

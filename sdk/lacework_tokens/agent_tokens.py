@@ -36,11 +36,21 @@ from lacework_tokens.wire import (
 if TYPE_CHECKING:
     from lacework_tokens.client import Client
 
-__all__ = ["DEFAULT_ACTIVE_HOURS", "TOKENS_PATH", "USAGE_PATH", "AgentTokens", "soft_delete_name"]
+__all__ = [
+    "DEFAULT_ACTIVE_HOURS",
+    "SOFT_DELETE_ATTEMPTS",
+    "TOKENS_PATH",
+    "USAGE_PATH",
+    "AgentTokens",
+    "soft_delete_name",
+]
 
 TOKENS_PATH: Final = "/api/v2/AgentAccessTokens"
 USAGE_PATH: Final = f"{TOKENS_PATH}/usage"
 DEFAULT_ACTIVE_HOURS: Final = 24
+# Names a soft delete tries before giving up: each is one of 60 million, so five taken in a
+# row means something other than chance.
+SOFT_DELETE_ATTEMPTS: Final = 5
 _SUFFIX_ALPHABET: Final = string.ascii_lowercase + string.digits
 # ``AgentTokens.list`` shadows the builtin inside the class body.
 TokenList = list[AgentAccessToken]
@@ -193,19 +203,31 @@ class AgentTokens:
     def disable(self, token: str) -> AgentAccessToken:
         return self.update(token, enabled=False)
 
-    def soft_delete(self, token: str) -> AgentAccessToken:
+    def soft_delete(self, token: str, *, name: str | None = None) -> AgentAccessToken:
         """Disable the token and rename it ``<name>-<5 random>-deleted``, freeing its name.
 
         A token already soft-deleted (``token.soft_deleted``) is returned as it is: a second
-        delete changes nothing.
+        delete changes nothing. ``name`` is the token's current name when the caller knows it
+        (one request fewer; the caller then knows it is not soft-deleted yet). The new name may
+        already be taken, by chance or by a token given such a name on purpose: a 409 is
+        retried with a fresh suffix, up to ``SOFT_DELETE_ATTEMPTS`` times, so no existing name
+        can make a destroy fail.
         """
-        current = self.get(token)
-        if current.soft_deleted:
-            return current
-        request = UpdateAgentTokenRequest(
-            token_alias=soft_delete_name(current.name), token_enabled=False
-        )
-        return self._patch(token, wire.converter.unstructure(request))
+        if name is None:
+            current = self.get(token)
+            if current.soft_deleted:
+                return current
+            name = current.name
+        for attempt in range(1, SOFT_DELETE_ATTEMPTS + 1):
+            request = UpdateAgentTokenRequest(
+                token_alias=soft_delete_name(name), token_enabled=False
+            )
+            try:
+                return self._patch(token, wire.converter.unstructure(request))
+            except errors.ConflictError:
+                if attempt == SOFT_DELETE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- usage ----------------------------------------------------------------------------
 

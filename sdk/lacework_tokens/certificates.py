@@ -1,9 +1,11 @@
 """Throw-away self-signed certificates, for the backend's ``--tls-self-signed`` and the plugin.
 
-Each certificate is its own CA (like ``openssl req -x509``), so a client can trust it directly:
-``REQUESTS_CA_BUNDLE`` (Python), ``SSL_CERT_FILE`` (Go, hence Terraform), or the copy Terraform
-receives in the plugin handshake. ``cryptography`` is imported on call: it costs tens of
-milliseconds, which the plugin's start-up cannot afford when its certificate is cached.
+A client trusts a certificate directly: ``REQUESTS_CA_BUNDLE`` (Python), ``SSL_CERT_FILE`` (Go,
+hence Terraform), or the copy Terraform receives in the plugin handshake. The backend's is a
+leaf (``CA:FALSE``, no certificate signing): trusting it trusts these names and nothing else,
+should its key ever leak. OpenSSL and Go both accept a self-signed leaf as its own anchor.
+``cryptography`` is imported on call: it costs tens of milliseconds, which the plugin's
+start-up cannot afford when its certificate is cached.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ def self_signed(
     ip_addresses: Sequence[str] = (),
     valid_for: timedelta,
     client_auth: bool = False,
+    leaf: bool = False,
 ) -> SelfSigned:
-    """An ECDSA P-256 certificate and key for the given names, valid from five minutes ago."""
+    """An ECDSA P-256 certificate and key for the given names, valid from five minutes ago.
+
+    ``leaf=True`` makes it an end-entity certificate that cannot sign others; otherwise it is
+    its own CA (like ``openssl req -x509``), as go-plugin's automatic mutual TLS expects.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -60,7 +67,9 @@ def self_signed(
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.BasicConstraints(ca=not leaf, path_length=None if leaf else 0), critical=True
+        )
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -68,7 +77,7 @@ def self_signed(
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=True,
-                key_cert_sign=True,
+                key_cert_sign=not leaf,
                 crl_sign=False,
                 encipher_only=False,
                 decipher_only=False,

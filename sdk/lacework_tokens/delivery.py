@@ -1,4 +1,5 @@
-"""Delivering a token to agents: the agent's ``config.json`` and the install line.
+"""Delivering a token to agents: the agent's ``config.json``, the install line and a Kubernetes
+Secret.
 
 A Lacework agent reads its token from ``config.json`` (``/var/lib/lacework/config/config.json``
 on Linux, ``C:\\ProgramData\\Lacework\\config.json`` on Windows)::
@@ -15,11 +16,13 @@ from lacework_tokens import agent_config, install_command
 config = agent_config(token, server_url="https://api.fra.lacework.net", tags={"env": "prod"})
 config.write("/var/lib/lacework/config/config.json")    # mode 0600, other properties kept
 install_command(token)        # curl -sSL https://packages.lacework.net/install.sh | sudo sh -s -- …
+kubernetes_secret(config)     # a Secret manifest (YAML) for Lacework's agent DaemonSet
 ```
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
@@ -38,11 +41,14 @@ __all__ = [
     "ACCESS_TOKEN_KEY",
     "CONFIG_PATHS",
     "INSTALL_SCRIPT_URL",
+    "KUBERNETES_SECRET_NAME",
+    "KUBERNETES_TOKEN_KEY",
     "AgentConfig",
     "agent_config",
     "install_command",
     "install_script_server_url_problem",
     "install_script_token_problem",
+    "kubernetes_secret",
 ]
 
 # What install.sh and Lacework's Terraform modules write; the docs' "accesstoken" is read too.
@@ -59,6 +65,15 @@ _INSTALL_SCRIPT_TOKEN: Final = re.compile(r"[A-Za-z0-9][-A-Za-z0-9]{0,55}[A-Za-z
 _INSTALL_SCRIPT_SERVER_URL: Final = re.compile(r"https://.*\.lacework.net")
 
 _AUTOUPGRADE: Final = {True: "enable", False: "disable"}
+
+# The Secret and key Lacework's agent DaemonSet reads its token from (the LaceworkAccessToken
+# environment variable in its Helm chart and in lacework/terraform-kubernetes-agent).
+KUBERNETES_SECRET_NAME: Final = "lacework-agent-access-token"
+KUBERNETES_TOKEN_KEY: Final = "agent-access-token"
+KUBERNETES_CONFIG_KEY: Final = "config.json"
+# Kubernetes object names: a DNS subdomain (RFC 1123); namespaces: a DNS label.
+_KUBERNETES_NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_KUBERNETES_NAMESPACE: Final = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def _hidden(_: object) -> str:
@@ -266,6 +281,47 @@ def install_command(
     if server_url is not None:
         line += f" -U {shlex.quote(server_url)}"
     return line
+
+
+def kubernetes_secret(
+    config: AgentConfig,
+    *,
+    name: str = KUBERNETES_SECRET_NAME,
+    namespace: str | None = None,
+) -> str:
+    """A Kubernetes Secret manifest (YAML) for the agents of a cluster, holding the token twice:
+    as ``agent-access-token``, the key Lacework's DaemonSet reads into ``LaceworkAccessToken``,
+    and as ``config.json`` (``config`` as :meth:`AgentConfig.to_json` writes it), to mount at
+    the agent's configuration directory, ``/var/lib/lacework/config``.
+
+    Without ``namespace`` the manifest names none: ``kubectl apply -n NAMESPACE -f`` chooses.
+    Raises ``ValueError`` for a name or namespace Kubernetes would refuse.
+    """
+    if _KUBERNETES_NAME.fullmatch(name) is None:
+        raise ValueError(
+            f"a Secret's name is up to 253 lowercase letters, digits, '-' and '.', starting and "
+            f"ending with a letter or digit, not {name!r}"
+        )
+    if namespace is not None and _KUBERNETES_NAMESPACE.fullmatch(namespace) is None:
+        raise ValueError(
+            f"a namespace is up to 63 lowercase letters, digits and '-', starting and ending "
+            f"with a letter or digit, not {namespace!r}"
+        )
+    data = {KUBERNETES_TOKEN_KEY: config.token, KUBERNETES_CONFIG_KEY: config.to_json()}
+    lines = [
+        "# An agent access token: a secret. Apply it (kubectl apply -f); keep it out of source",
+        "# control.",
+        "apiVersion: v1",
+        "kind: Secret",
+        "metadata:",
+        f"  name: {name}",
+        *([f"  namespace: {namespace}"] if namespace is not None else []),
+        "type: Opaque",
+        "data:",
+        # Base64, as Kubernetes stores Secret data: every byte of the values survives as it is.
+        *(f"  {key}: {base64.b64encode(value.encode()).decode()}" for key, value in data.items()),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _check_url(what: str, url: str, schemes: tuple[str, ...]) -> None:

@@ -11,6 +11,7 @@ handshake.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from typing import Final
@@ -18,6 +19,7 @@ from typing import Final
 __all__ = [
     "ACCOUNT_NAME",
     "ALIAS_MAX_LENGTH",
+    "API_SECRET_MIN_BITS",
     "DEFAULT_OS",
     "DESCRIPTION_MAX_LENGTH",
     "ENROLLMENTS_MAX",
@@ -28,6 +30,7 @@ __all__ = [
     "OS_VALUES",
     "RESERVED_TAGS",
     "SCOPE_NAME",
+    "SEARCH_FILTERS_MAX",
     "SEARCH_VALUES_MAX",
     "SOFT_DELETE_MAX_LENGTH",
     "SOFT_DELETE_SUFFIX",
@@ -39,19 +42,23 @@ __all__ = [
     "USER_NAME_MAX_LENGTH",
     "account_name_problem",
     "alias_problem",
+    "api_secret_problem",
     "description_problem",
     "duration_seconds",
     "duration_words",
     "expiry_problem",
     "has_control_characters",
     "hostname_problem",
+    "invisible_character",
     "is_printable_token_value",
     "is_soft_deleted_name",
     "label_problem",
     "max_enrollments_problem",
     "name_before_soft_delete",
+    "normalized_user_name",
     "os_problem",
     "scope_problem",
+    "secret_bits",
     "tag_problem",
     "user_name_problem",
 ]
@@ -76,8 +83,32 @@ DEFAULT_OS: Final = OS_VALUES[0]
 
 # Longer than any value the backend mints; bounds the work done on a garbage path segment.
 TOKEN_VALUE_MAX_LENGTH: Final = 256
-# The most values one ``in`` search filter may hold.
+# The most filters one search may hold (all must match), and the most values all its filters
+# hold together (an ``in`` counts each of its values): enough for any real search, and a query
+# every store runs alike (SQLite refuses expressions nested about 1,000 deep).
+SEARCH_FILTERS_MAX: Final = 32
 SEARCH_VALUES_MAX: Final = 1000
+
+# An API secret an operator chooses (``serve --api-key``) must be as hard to guess as the ones
+# the server generates (128 random bits): API secrets are kept as a fast hash, which only a
+# random secret makes safe to store (a database copy lets anyone test guesses offline).
+API_SECRET_MIN_BITS: Final = 128
+API_SECRET_MIN_DISTINCT: Final = 8
+# A run of this many characters seen twice in one secret marks a pattern, not randomness (a
+# random 32-character hex secret has one about once in 50,000).
+API_SECRET_REPEAT: Final = 6
+_DIGITS: Final = "0123456789"
+_LOWER: Final = "abcdefghijklmnopqrstuvwxyz"
+_UPPER: Final = _LOWER.upper()
+_ALPHABETS: Final = (
+    (frozenset(_DIGITS + "abcdef"), 16),
+    (frozenset(_DIGITS + "ABCDEF"), 16),
+    (frozenset(_DIGITS + _LOWER), 36),
+    (frozenset(_DIGITS + _LOWER + _UPPER), 62),
+    (frozenset(_DIGITS + _LOWER + _UPPER + "-_"), 64),
+    (frozenset(_DIGITS + _LOWER + _UPPER + "+/="), 65),
+    (frozenset(chr(c) for c in range(0x21, 0x7F)), 94),
+)
 
 # Account names end up in key ids, headers, file names and URLs: what Lacework itself allows.
 ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
@@ -85,6 +116,12 @@ USER_NAME_MAX_LENGTH: Final = 255
 
 # Control characters (Cc), surrogates (Cs), and the line and paragraph separators (Zl, Zp).
 _CONTROL_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Characters that show as nothing, or reorder what is shown around them, so that two different
+# names look the same: every format character (Cf: zero-width space and joiners, bidirectional
+# marks, embeddings, overrides and isolates, the byte-order mark, the soft hyphen, …) and the
+# letters and marks that render blank (combining grapheme joiner, Hangul and Khmer fillers).
+_INVISIBLE_CATEGORY: Final = "Cf"
+_INVISIBLE_OTHERS: Final = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
 
 # --- agents and enrollment policy -------------------------------------------------------------
 
@@ -112,6 +149,26 @@ def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in text)
 
 
+def invisible_character(text: str) -> tuple[int, str] | None:
+    """The first invisible or bidirectional formatting character in ``text``: its position
+    (counting from 1) and the character; ``None`` when there is none."""
+    for position, char in enumerate(text, start=1):
+        if char in _INVISIBLE_OTHERS or unicodedata.category(char) == _INVISIBLE_CATEGORY:
+            return position, char
+    return None
+
+
+def _invisible_problem(text: str) -> str | None:
+    found = invisible_character(text)
+    if found is None:
+        return None
+    position, char = found
+    return (
+        "must not contain invisible or bidirectional formatting characters "
+        f"(U+{ord(char):04X} at position {position})"
+    )
+
+
 def is_printable_token_value(value: str) -> bool:
     """Whether ``value`` could be a token value at all (short, printable ASCII)."""
     return 0 < len(value) <= TOKEN_VALUE_MAX_LENGTH and value.isascii() and value.isprintable()
@@ -130,7 +187,13 @@ def name_before_soft_delete(alias: str) -> str | None:
 
 def alias_problem(alias: str, *, allow_soft_deleted: bool = False) -> str | None:
     """What is wrong with a token name; ``allow_soft_deleted`` admits the longer
-    ``…-deleted`` names a soft delete gives."""
+    ``…-deleted`` names a soft delete gives.
+
+    A name is stored exactly as sent (Terraform compares it with the configuration), so names
+    that would look alike are refused rather than rewritten: invisible and bidirectional
+    formatting characters, and text not in Unicode NFC (an accent as its own code point after
+    the letter, where NFC has one composed character: what keyboards and editors produce).
+    """
     limit = ALIAS_MAX_LENGTH
     if allow_soft_deleted and alias.endswith(SOFT_DELETE_SUFFIX):
         limit = SOFT_DELETE_MAX_LENGTH
@@ -140,6 +203,11 @@ def alias_problem(alias: str, *, allow_soft_deleted: bool = False) -> str | None
         return "must not start or end with whitespace"
     if has_control_characters(alias):
         return "must not contain control characters"
+    invisible = _invisible_problem(alias)
+    if invisible is not None:
+        return invisible
+    if not unicodedata.is_normalized("NFC", alias):
+        return "must be in Unicode normalization form NFC (composed characters, as typed)"
     return None
 
 
@@ -173,6 +241,40 @@ def expiry_problem(seconds: object) -> str | None:
     return None
 
 
+def secret_bits(secret: str) -> float:
+    """The most a secret can hold: its length times the bits of the smallest usual alphabet
+    that has all its characters (hex digits of one case, lower-case letters and digits,
+    letters and digits, base64, printable ASCII). A random secret holds that much; one a
+    person made up holds far less, so this only tells which secrets are surely too weak."""
+    chars = set(secret)
+    for alphabet, size in _ALPHABETS:
+        if chars <= alphabet:
+            return len(secret) * math.log2(size)
+    return 0.0
+
+
+def api_secret_problem(secret: str) -> str | None:
+    """What makes an operator-chosen API secret unfit; ``None`` when it passes.
+
+    Printable ASCII without spaces (it travels in an HTTP header), at least
+    ``API_SECRET_MIN_BITS`` by ``secret_bits`` (32 hex characters, or 22 of base64),
+    ``API_SECRET_MIN_DISTINCT`` different characters, and no run of ``API_SECRET_REPEAT``
+    characters twice.
+    """
+    advice = (
+        f"use at least {API_SECRET_MIN_BITS} random bits, such as 32 hex characters from "
+        "'openssl rand -hex 16', or let the server generate the key"
+    )
+    if not secret.isascii() or not secret.isprintable() or " " in secret:
+        return "must be printable ASCII without spaces"
+    if secret_bits(secret) < API_SECRET_MIN_BITS or len(set(secret)) < API_SECRET_MIN_DISTINCT:
+        return f"is too easy to guess: {advice}"
+    runs = [secret[i : i + API_SECRET_REPEAT] for i in range(len(secret) - API_SECRET_REPEAT + 1)]
+    if len(set(runs)) < len(runs):
+        return f"repeats itself: {advice}"
+    return None
+
+
 def account_name_problem(name: str) -> str | None:
     if ACCOUNT_NAME.fullmatch(name) is None:
         return "must be 1 to 63 letters, digits, '-' or '_', starting with a letter or digit"
@@ -182,7 +284,16 @@ def account_name_problem(name: str) -> str | None:
 def user_name_problem(user: str) -> str | None:
     if not 1 <= len(user) <= USER_NAME_MAX_LENGTH or has_control_characters(user):
         return f"must be 1 to {USER_NAME_MAX_LENGTH} printable characters"
-    return None
+    return _invisible_problem(user)
+
+
+def normalized_user_name(user: str) -> str:
+    """The one spelling of a user name that keys are counted under: surrounding whitespace
+    removed, compatibility-normalized and case-folded (NFKC, casefold, NFKC), so ``admin``,
+    ``Admin`` and ``ADMIN`` in full-width letters are one user. Check ``user_name_problem``
+    on the result."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", user.strip()).casefold())
+    return folded.strip()
 
 
 def max_enrollments_problem(value: object) -> str | None:

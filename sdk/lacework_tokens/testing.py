@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -159,6 +159,15 @@ def _printed_certificate(stdout_path: Path, offset: int) -> Path | None:
     return None
 
 
+def _limit_open_files(limit: tuple[int, int]) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child, between fork and exec
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, limit)
+
+    return apply
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -185,11 +194,13 @@ def run_backend(
     tls: bool = False,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    open_files: tuple[int, int] | None = None,
 ) -> Iterator[Backend]:
     """Start ``lacework-tokens serve`` on a free loopback port; stop it on exit.
 
     ``tls=True`` serves https with a self-signed certificate (``backend.cert_path``).
-    ``extra_args`` are appended to the command line; ``env`` adds environment variables.
+    ``extra_args`` are appended to the command line; ``env`` adds environment variables;
+    ``open_files`` starts the server with these soft and hard limits on open files (POSIX).
     """
     tmp_path = Path(tmp_path)
     state_dir = tmp_path / "lacework-tokens"
@@ -212,16 +223,25 @@ def run_backend(
         account,
         "--api-key",
         api_key,
-        "--api-secret",
-        api_secret,
         *(["--tls-self-signed"] if tls else []),
         *extra_args,
     ]
-    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # The secret goes in the environment, never on the command line (where `ps` shows it).
+    child_env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "LACEWORK_TOKENS_API_SECRET": api_secret,
+        **(env or {}),
+    }
     with stdout_path.open("ab") as stdout, stderr_path.open("ab") as stderr:
         stdout_offset, stderr_offset = stdout.tell(), stderr.tell()
         process = subprocess.Popen(
-            command, cwd=tmp_path, stdout=stdout, stderr=stderr, env=child_env
+            command,
+            cwd=tmp_path,
+            stdout=stdout,
+            stderr=stderr,
+            env=child_env,
+            preexec_fn=None if open_files is None else _limit_open_files(open_files),
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

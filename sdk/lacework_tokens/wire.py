@@ -17,6 +17,8 @@ turns a model back into JSON-ready data.
 from __future__ import annotations
 
 import enum
+import json
+import json.encoder
 import re
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -63,6 +65,7 @@ __all__ = [
     "UserProfileAccount",
     "WireError",
     "converter",
+    "encode_token",
     "format_time",
     "mask",
     "parse",
@@ -1112,6 +1115,39 @@ converter.register_structure_hook(TokenUsageRequest, _structure_usage_request)
 converter.register_unstructure_hook(TokenUsageRequest, _unstructure_usage_request)
 converter.register_structure_hook(TokenUsage, _structure_usage)
 converter.register_unstructure_hook(TokenUsage, _unstructure_usage)
+
+
+# --- fast encoding of token lists ------------------------------------------------------------
+
+_quote: Final = json.encoder.encode_basestring_ascii
+
+
+def _wire_time(value: datetime) -> str:
+    """``format_time`` for the UTC times the backend holds, without its general path."""
+    if value.tzinfo is not UTC:
+        return format_time(value)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def encode_token(token: AgentAccessToken) -> str:
+    """One token as compact JSON, exactly ``json.dumps(converter.unstructure(token),
+    separators=(",", ":"))``, several times faster: a large list is encoded token by token."""
+    extra = ""
+    if token.subscription is not None:
+        extra += f',"subscription":{_quote(token.subscription)}'
+    if token.expires_at is not None:
+        extra += f',"expiresAt":"{_wire_time(token.expires_at)}"'
+    if token.max_enrollments is not None:
+        extra += f',"maxEnrollments":{int(token.max_enrollments)}'
+    if token.scope is not None:
+        extra += f',"scope":{_quote(token.scope)}'
+    return (
+        f'{{"accessToken":{_quote(token.token)},"createdTime":"'
+        f'{_wire_time(token.last_updated_time)}","props":{{"createdTime":"'
+        f'{_wire_time(token.created_time)}","description":{_quote(token.description)},'
+        f'"os":{_quote(token.os)}{extra}}},"tokenAlias":{_quote(token.name)},'
+        f'"tokenEnabled":{1 if token.enabled else 0},"version":{_quote(token.version)}}}'
+    )
 
 
 def parse(data: Any, model: type[T]) -> T:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ LEAKY = "s3cr3t-in-an-exception-message"
 
 
 class BrokenListTokens(TokenService):
-    def list_tokens(self, principal: Principal) -> list[wire.AgentAccessToken]:
+    def token_pages(
+        self, principal: Principal, request: wire.SearchRequest | None = None, page_size: int = 100
+    ) -> Iterator[list[wire.AgentAccessToken]]:
         raise RuntimeError(f"driver exploded near {LEAKY}")
+        yield []  # a generator, failing when its first page is read
 
 
 def call(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, Any]:
@@ -71,3 +75,49 @@ def test_an_unexpected_error_is_a_json_500_logged_without_secrets(
     assert "unexpected RuntimeError while serving GET tokens" in caplog.text
     assert LEAKY not in caplog.text
     assert issued.token not in caplog.text
+
+
+class FailingSecondPage(TokenService):
+    def token_pages(
+        self, principal: Principal, request: wire.SearchRequest | None = None, page_size: int = 100
+    ) -> Iterator[list[wire.AgentAccessToken]]:
+        yield [wire.AgentAccessToken(token="0" * 56, name="first-page")]
+        raise RuntimeError(f"driver exploded near {LEAKY}")
+
+
+def test_a_failure_after_the_first_page_drops_the_answer_and_logs_without_secrets(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(str(tmp_path / "tokens.db"))
+    services = Services(store, Sealer.ephemeral())
+    services.tokens = FailingSecondPage(store, services.sealer, services.clock)
+    key = services.identity.create_api_key("local")
+    issued = services.identity.issue_access_token(
+        wire.AccessTokenRequest(key_id=key.key_id), key.secret
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/v2/AgentAccessTokens",
+        "headers": [(b"authorization", issued.token.encode())],
+        "query_string": b"",
+    }
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(create_app(services)(scope, receive, send))
+    services.close()
+    store.close()
+    start, *bodies = sent
+    assert start["status"] == 200
+    # Never a complete body: the client sees a truncated answer, not a wrong one.
+    assert all(body.get("more_body") for body in bodies)
+    assert b"first-page" in b"".join(body["body"] for body in bodies)
+    assert "unexpected RuntimeError while sending a paged answer" in caplog.text
+    assert LEAKY not in caplog.text

@@ -471,3 +471,83 @@ def test_bearer_tokens_and_token_values_are_not_stored_in_the_clear(
     assert stored  # the database file (and its WAL) exist
     for secret in (bearer, api.bearer, created["accessToken"], backend.api_secret):
         assert secret.encode() not in stored
+
+
+# --- JSON as RFC 8259 has it --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'{"tokenAlias": "rfc8259-a", "tokenAlias": "rfc8259-b"}',
+            "body: has the key 'tokenAlias' twice",
+        ),
+        (
+            b'{"tokenAlias": "rfc8259-p", "props": {"os": "linux", "os": "windows"}}',
+            "body: has the key 'os' twice",
+        ),
+        ('{"tokenAlias": "rfc8259-16"}'.encode("utf-16"), "body: is not UTF-8 text"),
+        ('{"tokenAlias": "rfc8259-32"}'.encode("utf-32"), "body: is not UTF-8 text"),
+        (b'{"tokenAlias": "rfc8259-\xe9"}', "body: is not UTF-8 text"),
+        (b'\xef\xbb\xbf{"tokenAlias": "rfc8259-bom"}', "body: is not valid JSON"),
+    ],
+    ids=["duplicate key", "duplicate key in props", "UTF-16", "UTF-32", "Latin-1", "UTF-8 BOM"],
+)
+def test_json_that_is_not_rfc_8259_is_400_and_creates_nothing(
+    api: Wire, body: bytes, message: str
+) -> None:
+    response = api.call("POST", TOKENS, data=body, headers={"Content-Type": "application/json"})
+    assert assert_error(response, 400) == message
+    names = [token["tokenAlias"] for token in api.list()]
+    assert not [name for name in names if name.startswith("rfc8259-")]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_missing_or_wrong_content_type_is_still_tolerated(
+    api: Wire, content_type: str | None
+) -> None:
+    # Go's client sends none on some calls; the body is JSON whatever the header says.
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    name = f"typed-{(content_type or 'none').replace('/', '-')}"
+    body = json.dumps({"tokenAlias": name, "props": {"description": "é ✓"}}).encode()
+    response = api.call("POST", TOKENS, data=body, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["props"]["description"] == "é ✓"
+
+
+# --- names that look alike ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alias", "code", "position"),
+    [
+        ("prod\u200b", "200B", 5),  # zero-width space
+        ("\u202eprod", "202E", 1),  # right-to-left override
+        ("pr\ufeffod", "FEFF", 3),  # byte-order mark
+        ("prod\u2066x\u2069", "2066", 5),  # left-to-right isolate
+        ("p\u200drod", "200D", 2),  # zero-width joiner
+    ],
+)
+def test_aliases_with_invisible_or_bidi_characters_are_400_naming_the_position(
+    api: Wire, alias: str, code: str, position: int
+) -> None:
+    expected = (
+        "tokenAlias must not contain invisible or bidirectional formatting characters "
+        f"(U+{code} at position {position})."
+    )
+    created = api.call("POST", TOKENS, json={"tokenAlias": alias, "tokenEnabled": 1})
+    assert assert_error(created, 400) == expected
+    existing = api.create(f"lookalike-{position}-{code}")
+    renamed = api.patch(existing["accessToken"], {"tokenAlias": alias})
+    assert assert_error(renamed, 400) == expected
+    assert alias not in [token["tokenAlias"] for token in api.list()]
+
+
+def test_aliases_must_be_nfc_and_are_stored_as_sent(api: Wire) -> None:
+    composed, decomposed = "caf\u00e9-nfc", "cafe\u0301-nfc"
+    refused = api.call("POST", TOKENS, json={"tokenAlias": decomposed, "tokenEnabled": 1})
+    assert "tokenAlias must be in Unicode normalization form NFC" in assert_error(refused, 400)
+    created = api.create(composed)
+    assert created["tokenAlias"] == composed
+    assert api.get(created["accessToken"]).json()["data"]["tokenAlias"] == composed

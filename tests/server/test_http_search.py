@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from wire_calls import WIRE_TIME, Wire, assert_error
 
+from lacework_tokens.limits import SEARCH_FILTERS_MAX, SEARCH_VALUES_MAX
 from lacework_tokens.testing import run_backend
 from lacework_tokens.wire import parse_time
 
@@ -243,3 +245,35 @@ def test_search_answers_the_wire_shape(api: Wire, listed: list[dict[str, Any]]) 
 )
 def test_bad_search_is_400_naming_the_field(api: Wire, body: dict[str, Any], field: str) -> None:
     assert field in assert_error(api.search(body), 400)
+
+
+# --- how much one search may ask ----------------------------------------------------------------
+
+
+def alias_filters(count: int) -> list[dict[str, Any]]:
+    return [{"field": "tokenAlias", "expression": "ne", "value": f"x{n}"} for n in range(count)]
+
+
+def assert_search_limits(api: Wire) -> None:
+    """The same answers on every store: at most 32 filters, 1,000 values in all."""
+    within = api.search({"filters": alias_filters(SEARCH_FILTERS_MAX)})
+    assert within.status_code == 200, within.text
+    for count in (SEARCH_FILTERS_MAX + 1, 999):
+        message = assert_error(api.search({"filters": alias_filters(count)}), 400)
+        assert message == f"filters may hold at most {SEARCH_FILTERS_MAX} filters (got {count})."
+    values = [f"v{n}" for n in range(600)]
+    two_ins = [{"field": "tokenAlias", "expression": "in", "values": values}] * 2
+    message = assert_error(api.search({"filters": two_ins}), 400)
+    assert message == f"filters may hold at most {SEARCH_VALUES_MAX} values in all (got 1200)."
+    one_in = [{"field": "tokenAlias", "expression": "in", "values": values + values[:400]}]
+    assert api.search({"filters": one_in}).status_code == 200
+
+
+def test_search_limits_on_sqlite(api: Wire) -> None:
+    assert_search_limits(api)
+
+
+@pytest.mark.postgres
+def test_search_limits_on_postgresql(tmp_path: Path, postgres_dsn: str) -> None:
+    with run_backend(tmp_path, extra_args=["--db", postgres_dsn]) as backend:
+        assert_search_limits(Wire(backend))

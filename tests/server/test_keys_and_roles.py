@@ -11,7 +11,8 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from lacework_tokens.server.storage.sqlite import SqliteStore
 from lacework_tokens.testing import Backend, run_backend
 
 SEARCH = f"{TOKENS}/search"
+# A guard against a hang, not a measurement: what is awaited comes far sooner.
+GUARD_SECONDS = 20.0
 
 
 def admin_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -55,6 +58,21 @@ def create_key(db: str, *args: str) -> dict[str, str]:
     assert result.returncode == 0, result.stderr
     key: dict[str, str] = json.loads(result.stdout)
     return key
+
+
+def audit_until(
+    db: str, done: Callable[[list[dict[str, Any]]], bool], *args: str
+) -> list[dict[str, Any]]:
+    """``audit --json`` (newest first) once ``done`` holds for it: events that go with no change
+    are written in batches, within a second. Gives up (failing the caller) after a while."""
+    deadline = time.monotonic() + GUARD_SECONDS
+    while True:
+        result = admin_cli("audit", "--db", db, "--account", "local", "--json", *args)
+        assert result.returncode == 0, result.stderr
+        events: list[dict[str, Any]] = json.loads(result.stdout)
+        if (events and done(events)) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)
 
 
 def bearer(backend: Backend, key: dict[str, str]) -> requests.Response:
@@ -175,6 +193,9 @@ def test_disabling_or_deleting_a_key_stops_its_bearer_at_once(backend: Backend, 
     assert bearer(backend, key).status_code == 401
 
     assert admin_cli("keys", "enable", key["keyId"], "--db", db).returncode == 0
+    # Enabled again, the key logs in afresh: the bearers issued before stay revoked.
+    assert caller.call("GET", TOKENS).status_code == 401
+    caller = Caller(backend, key)
     assert caller.call("GET", TOKENS).status_code == 200
 
     deleted = admin_cli("keys", "delete", key["keyId"], "--db", db)
@@ -197,6 +218,40 @@ def test_a_user_gets_at_most_twenty_keys(backend: Backend, db: str) -> None:
     refused = admin_cli("keys", "create", "--db", db, "--user", "busy")
     assert_one_line_error(refused, "already has 20 API keys in account 'local'")
     assert "secret" not in refused.stdout.lower()
+
+
+@pytest.mark.parametrize("spelling", ["Busy-Two", "BUSY-TWO", "\uff22usy-two", " busy-two "])
+def test_user_names_are_one_user_whatever_their_case_or_width(
+    backend: Backend, db: str, spelling: str
+) -> None:
+    # A user may not get past 20 keys by spelling its name another way.
+    store = SqliteStore(db)
+    try:
+        services = Services(store, Sealer.ephemeral())
+        while (
+            len([k for k in services.identity.list_api_keys("local") if k.user == "busy-two"]) < 20
+        ):
+            services.identity.create_api_key("local", user="busy-two")
+    finally:
+        store.close()
+    refused = admin_cli("keys", "create", "--db", db, "--user", spelling)
+    assert_one_line_error(refused, "User 'busy-two' already has 20 API keys")
+
+
+@pytest.mark.parametrize(
+    ("user", "code", "position"),
+    [("admin\u200b", "200B", 6), ("\u202eadmin", "202E", 1), ("ad\ufeffmin", "FEFF", 3)],
+)
+def test_user_names_with_invisible_characters_are_refused(
+    db: str, user: str, code: str, position: int
+) -> None:
+    refused = admin_cli("keys", "create", "--db", db, "--user", user)
+    assert_one_line_error(
+        refused,
+        "user must not contain invisible or bidirectional formatting characters "
+        f"(U+{code} at position {position})",
+    )
+    assert user not in admin_cli("keys", "list", "--db", db).stdout
 
 
 def test_key_file_is_private_in_lacework_format_and_the_secret_is_not_printed(
@@ -313,9 +368,13 @@ def test_audit_shows_who_did_what_to_which_token_without_values(backend: Backend
     )
     assert bearer(backend, {"keyId": key["keyId"], "secret": "_wrong"}).status_code == 401
 
-    result = admin_cli("audit", "--db", db, "--account", "local", "--limit", "3", "--json")
-    assert result.returncode == 0, result.stderr
-    events = json.loads(result.stdout)
+    # The failed login is written in the next batch of deferred events: within a second.
+    def mine(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in found if key["keyId"] in (e["actor"], e["keyId"])]
+
+    listed = audit_until(db, lambda found: mine(found)[0]["action"] == "login.failed")
+    events = mine(listed)[:3]
+    assert events[0]["address"] == "127.0.0.1"
     assert [e["action"] for e in events] == ["login.failed", "token.soft-deleted", "token.created"]
     soft_deleted, created_event = events[1], events[2]
     assert soft_deleted["actor"] == key["keyId"]
@@ -330,7 +389,7 @@ def test_audit_shows_who_did_what_to_which_token_without_values(backend: Backend
     assert text.returncode == 0
     assert "token.soft-deleted" in text.stdout
     assert "key.created" in text.stdout
-    for output in (result.stdout, text.stdout):
+    for output in (json.dumps(listed), text.stdout):
         assert value not in output
         assert key["secret"] not in output
         assert "_wrong" not in output
@@ -411,5 +470,11 @@ def test_keys_on_a_postgresql_server(tmp_path: Path, postgres_dsn: str) -> None:
         assert reader.aliases() == []
         assert admin_cli("keys", "disable", key["keyId"], "--db", postgres_dsn).returncode == 0
         assert reader.call("GET", TOKENS).status_code == 401
-        audit = admin_cli("audit", "--db", postgres_dsn, "--json", "--limit", "2")
-        assert [e["action"] for e in json.loads(audit.stdout)] == ["key.disabled", "key.created"]
+        # The list was a read of token values: audited too, in the next deferred batch.
+        events = audit_until(
+            postgres_dsn, lambda found: any(e["action"] == "tokens.listed" for e in found)
+        )
+        changes = [e["action"] for e in events if e["action"] != "tokens.listed"]
+        assert changes[:2] == ["key.disabled", "key.created"]
+        [listed] = [e for e in events if e["action"] == "tokens.listed"]
+        assert (listed["actor"], listed["detail"]) == (key["keyId"], "0 token values")

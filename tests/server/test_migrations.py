@@ -276,3 +276,21 @@ def test_replicas_starting_together_migrate_once(postgres_dsn: str) -> None:
     with psycopg.connect(postgres_dsn) as connection:
         versions = connection.execute("SELECT version FROM schema_version ORDER BY version")
         assert [row[0] for row in versions] == list(range(1, CURRENT + 1))
+
+
+def test_user_names_of_existing_keys_are_folded_by_the_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "tokens.db"
+    _sqlite_at_version(db, 2)
+    with closing(sqlite3.connect(db)) as connection:
+        for index, user in enumerate(("Admin", "ADMIN", "admin")):
+            connection.execute(
+                "INSERT INTO api_keys (key_id, account, secret_hash, role, user_name, enabled, "
+                "created_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (f"KEY{index}", "oldco", hash_secret(OLD_SECRET), "admin", user, 1, MICROS_2026),
+            )
+        connection.commit()
+    store = sqlite_store.SqliteStore(db)
+    try:
+        assert [key.user for key in store.list_api_keys("oldco")] == ["admin"] * 3
+    finally:
+        store.close()

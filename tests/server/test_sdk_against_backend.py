@@ -239,3 +239,58 @@ def test_https_backend_trusted_through_requests_ca_bundle(
         with secure.client() as client:
             created = client.agent_tokens.create("over-tls")
             assert client.agent_tokens.get(created.token).name == "over-tls"
+
+
+# --- soft-delete squatting --------------------------------------------------------------------
+
+
+def squat_first_suffix(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
+    """Make the next soft-delete names ``<name>-aaaaa-deleted``, then random ones; returns the
+    names tried."""
+    from lacework_tokens import agent_tokens
+
+    tried: list[str] = []
+    random_name = agent_tokens.soft_delete_name
+
+    def predictable(current: str) -> str:
+        chosen = f"{current}-aaaaa-deleted" if not tried else random_name(current)
+        tried.append(chosen)
+        return chosen
+
+    monkeypatch.setattr(agent_tokens, "soft_delete_name", predictable)
+    return tried
+
+
+def test_a_name_already_in_soft_deleted_form_cannot_make_a_soft_delete_fail(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    victim = client.agent_tokens.create("squatted")
+    client.agent_tokens.create("squatted-aaaaa-deleted")  # someone took the first name
+    tried = squat_first_suffix(monkeypatch, "squatted")
+    deleted = client.agent_tokens.soft_delete(victim.token)
+    assert tried[0] == "squatted-aaaaa-deleted" and len(tried) == 2
+    assert deleted.name == tried[1] and not deleted.enabled
+    assert client.agent_tokens.find("squatted") is None
+
+
+def test_the_terraform_plugins_destroy_survives_a_squatted_name(
+    backend: Backend, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lacework_tokens.config import ClientSettings
+    from lacework_tokens.provider.configure import Connection
+    from lacework_tokens.provider.resources.agent_access_token import (
+        AgentAccessTokenResource,
+        to_state,
+    )
+
+    created = client.agent_tokens.create("plugin-squatted")
+    client.agent_tokens.create("plugin-squatted-aaaaa-deleted")
+    tried = squat_first_suffix(monkeypatch, "plugin-squatted")
+    resource = AgentAccessTokenResource()
+    settings = ClientSettings.given(
+        backend.account, backend.api_key, backend.api_secret, base_url=backend.url
+    )
+    resource.configure(Connection(settings, "terraform-provider-lacework"))
+    resource.delete(to_state(created))  # what `terraform destroy` calls
+    after = client.agent_tokens.get(created.token)
+    assert len(tried) == 2 and after.name == tried[1] and not after.enabled

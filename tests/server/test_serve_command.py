@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import secrets
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from wire_calls import ACCESS_TOKENS, TOKENS, Wire, assert_error, bearer_token
 
+from lacework_tokens.cli.serve import API_SECRET_ENV
 from lacework_tokens.testing import run_backend
 from lacework_tokens.wire import mask
 
@@ -155,6 +160,9 @@ def test_api_key_flags_ensure_the_key_and_generate_none(tmp_path: Path) -> None:
 def test_api_key_with_another_secret_is_refused_at_start(tmp_path: Path) -> None:
     with run_backend(tmp_path) as backend:
         pass
+    another = "_" + secrets.token_hex(16)
+    secret_file = tmp_path / "another-secret"
+    secret_file.write_text(another + "\n")
     result = subprocess.run(
         [
             *SERVE,
@@ -164,8 +172,8 @@ def test_api_key_with_another_secret_is_refused_at_start(tmp_path: Path) -> None
             str(backend.db_path),
             "--api-key",
             backend.api_key,
-            "--api-secret",
-            "_another-secret",
+            "--api-secret-file",
+            str(secret_file),
         ],
         cwd=tmp_path,
         capture_output=True,
@@ -175,7 +183,111 @@ def test_api_key_with_another_secret_is_refused_at_start(tmp_path: Path) -> None
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and backend.api_key in lines[0]
-    assert "_another-secret" not in result.stderr and backend.api_secret not in result.stderr
+    assert "already exists with another secret" in lines[0]
+    assert another not in result.stderr and backend.api_secret not in result.stderr
+
+
+# --- where the secret of --api-key comes from, and what it must be ------------------------------
+
+
+def serve_once(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    """``serve`` expected to stop on its own (it refuses to start)."""
+    return subprocess.run(
+        [*SERVE, "--port", "0", "--api-key", "OPS_KEY", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    "weak", ["Winter2026!", "changeme-changeme-changeme-changeme", "0" * 40, "a1" * 20]
+)
+def test_a_secret_that_is_not_random_enough_is_refused_and_nothing_is_stored(
+    tmp_path: Path, weak: str
+) -> None:
+    secret_file = tmp_path / "weak"
+    secret_file.write_text(weak + "\n")
+    result = serve_once(tmp_path, "--api-secret-file", str(secret_file))
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("lacework-tokens serve: error: --api-key OPS_KEY: The API secret ")
+    assert "128 random bits" in line
+    assert weak not in result.stderr + result.stdout
+    database = tmp_path / ".lacework-tokens" / "tokens.db"
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        assert connection.execute("SELECT count(*) FROM api_keys").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("source", ["file", "environment", "command line"])
+def test_the_secret_comes_from_a_file_the_environment_or_with_a_warning_the_command_line(
+    tmp_path: Path, source: str
+) -> None:
+    secret = "_" + secrets.token_hex(16)
+    args: list[str] = ["--api-key", "OPS_0123456789ABCDEF0123456789ABCDEF"]
+    env = {key: value for key, value in os.environ.items() if key != API_SECRET_ENV}
+    if source == "file":
+        (tmp_path / "secret").write_text(secret + "\n")
+        args += ["--api-secret-file", str(tmp_path / "secret")]
+    elif source == "environment":
+        env[API_SECRET_ENV] = secret
+    else:
+        args += ["--api-secret", secret]
+    process = subprocess.Popen(
+        [*SERVE, "--port", "0", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        while not line.startswith("listening on "):
+            assert line, "serve stopped before it listened"
+            line = process.stdout.readline()
+        url = line.removeprefix("listening on ").strip()
+        login = requests.post(
+            f"{url}/api/v2/access/tokens",
+            json={"keyId": "OPS_0123456789ABCDEF0123456789ABCDEF"},
+            headers={"X-LW-UAKS": secret},
+            timeout=30,
+        )
+        shown_to_ps = secret in Path(f"/proc/{process.pid}/cmdline").read_text()
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert login.status_code == 201, login.text
+    assert shown_to_ps == (source == "command line")
+    warned = "--api-secret shows the secret to every user of this machine" in stderr
+    assert warned == (source == "command line")
+    assert secret not in stderr
+
+
+def test_the_secret_is_given_one_way_only(tmp_path: Path) -> None:
+    secret = "_" + secrets.token_hex(16)
+    (tmp_path / "secret").write_text(secret)
+    result = serve_once(
+        tmp_path, "--api-secret-file", str(tmp_path / "secret"), env={API_SECRET_ENV: secret}
+    )
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line == (
+        "lacework-tokens serve: error: give the API secret one way only, not "
+        f"--api-secret-file and {API_SECRET_ENV}"
+    )
+    missing = serve_once(tmp_path, "--api-secret-file", str(tmp_path / "missing"))
+    assert "--api-secret-file" in missing.stderr and "No such file" in missing.stderr
+
+
+def test_run_backend_keeps_the_secret_off_the_command_line(tmp_path: Path) -> None:
+    with run_backend(tmp_path) as backend:
+        command_line = Path(f"/proc/{backend.process.pid}/cmdline").read_text()
+    assert backend.api_key in command_line
+    assert backend.api_secret not in command_line
 
 
 @pytest.mark.parametrize(

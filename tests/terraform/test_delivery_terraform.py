@@ -15,23 +15,19 @@ import boto3
 import pytest
 import tftest
 from moto.server import ThreadedMotoServer
-from tf_harness import MODULES, Workbench, assert_soft_deleted, plan_exit_code, var_args
+from tf_harness import (
+    MODULES,
+    Workbench,
+    assert_soft_deleted,
+    cli_configuration_with_aws,
+    plan_exit_code,
+    var_args,
+)
 
 from lacework_tokens import AgentConfig, agent_config
-from lacework_tokens.provider import ADDRESS
 
 pytestmark = pytest.mark.terraform
 
-AWS_VERSION: Final = "5.100.0"
-AWS_MIRROR: Final = Path("/opt/tf-plugins")
-AWS_ADDRESS: Final = "registry.terraform.io/hashicorp/aws"
-AWS_PLUGIN: Final = (
-    AWS_MIRROR
-    / AWS_ADDRESS
-    / AWS_VERSION
-    / "linux_amd64"
-    / f"terraform-provider-aws_v{AWS_VERSION}_x5"
-)
 # Anything works against moto; real-looking values keep the provider's checks quiet.
 AWS_CREDENTIALS: Final = {
     "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
@@ -163,34 +159,6 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
-def aws_provider_mirror() -> Path:
-    """The AWS provider in the machine's filesystem mirror; the test fails (never skips)
-    without it, naming what to install."""
-    if not AWS_PLUGIN.is_file():
-        pytest.fail(
-            f"the AWS provider {AWS_VERSION} is not in the filesystem mirror {AWS_MIRROR} "
-            f"(expected {AWS_PLUGIN}); install it with `terraform providers mirror "
-            f"-platform=linux_amd64 {AWS_MIRROR}` in a directory whose configuration requires "
-            f'hashicorp/aws = "{AWS_VERSION}"',
-            pytrace=False,
-        )
-    return AWS_MIRROR
-
-
-def cli_configuration(workbench: Workbench, path: Path) -> Path:
-    """Both providers from filesystem mirrors and nothing from the network."""
-    path.write_text(
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path    = "{workbench.mirror}"\n'
-        f'    include = ["{ADDRESS}"]\n  }}\n'
-        f'  filesystem_mirror {{\n    path    = "{aws_provider_mirror()}"\n'
-        f'    include = ["{AWS_ADDRESS}"]\n  }}\n'
-        "}\n",
-        encoding="utf-8",
-    )
-    return path
-
-
 def aws_environment(workbench: Workbench, endpoint: str, cli_config: Path) -> dict[str, str]:
     """Endpoints and credentials from the environment, as a user's shell would give them, so
     the example's .tf files name no endpoint and stay valid against real AWS."""
@@ -227,7 +195,7 @@ def test_secrets_manager_example_stores_each_generation_without_a_gap(
     workbench: Workbench, moto_endpoint: str
 ) -> None:
     env = aws_environment(
-        workbench, moto_endpoint, cli_configuration(workbench, workbench.root / "aws.tfrc")
+        workbench, moto_endpoint, cli_configuration_with_aws(workbench, workbench.root / "aws.tfrc")
     )
     tf = workbench.example("aws-secrets-manager", env=env)
     tf.setup()

@@ -24,6 +24,7 @@ from tf_harness import (
     TERRAFORM,
     Workbench,
     assert_soft_deleted,
+    cli_configuration_with_aws,
     h1_hash,
     install_plugin,
     lock_file,
@@ -705,8 +706,14 @@ def test_the_plugin_takes_exactly_the_official_arguments_and_every_example_valid
     root = REPOSITORY / "examples" / "terraform"
     examples = sorted(path.name for path in root.iterdir() if path.is_dir())
     assert {"basic", "per-environment", "import-existing", "rotation", "lookup"} <= set(examples)
+    with_aws = {
+        "TF_CLI_CONFIG_FILE": str(
+            cli_configuration_with_aws(workbench, workbench.root / "aws.tfrc")
+        )
+    }
     for name in examples:
-        tf = workbench.example(name)
+        uses_aws = any("hashicorp/aws" in f.read_text() for f in (root / name).glob("*.tf"))
+        tf = workbench.example(name, env=with_aws if uses_aws else None)
         tf.setup()
         validated = tf.execute_command("validate", "-no-color")
         assert "Success! The configuration is valid." in validated.out, name

@@ -18,9 +18,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+import pytest
 import tftest
 
 from lacework_tokens import Client
+from lacework_tokens.provider import ADDRESS
 from lacework_tokens.testing import Backend, hermetic_terraform_environment
 from lacework_tokens.wire import AgentAccessToken
 
@@ -29,6 +31,18 @@ EXAMPLES: Final = REPOSITORY / "examples" / "terraform"
 MODULES: Final = REPOSITORY / "terraform" / "modules"
 TERRAFORM: Final = shutil.which("terraform") or "terraform"
 SOFT_DELETED: Final = re.compile(r"^(?P<name>.+)-[a-z0-9]{5}-deleted$")
+
+# The AWS provider comes from the machine's filesystem mirror, never from the registry.
+AWS_VERSION: Final = "5.100.0"
+AWS_MIRROR: Final = Path("/opt/tf-plugins")
+AWS_ADDRESS: Final = "registry.terraform.io/hashicorp/aws"
+AWS_PLUGIN: Final = (
+    AWS_MIRROR
+    / AWS_ADDRESS
+    / AWS_VERSION
+    / "linux_amd64"
+    / f"terraform-provider-aws_v{AWS_VERSION}_x5"
+)
 
 PROVIDER_BLOCK: Final = """\
 terraform {
@@ -237,3 +251,31 @@ def assert_soft_deleted(client: Client, token: str, name: str) -> AgentAccessTok
     assert match is not None and match.group("name") == name, current.name
     assert current.enabled is False
     return current
+
+
+def aws_provider_mirror() -> Path:
+    """The AWS provider in the machine's filesystem mirror; the test fails (never skips)
+    without it, naming what to install."""
+    if not AWS_PLUGIN.is_file():
+        pytest.fail(
+            f"the AWS provider {AWS_VERSION} is not in the filesystem mirror {AWS_MIRROR} "
+            f"(expected {AWS_PLUGIN}); install it with `terraform providers mirror "
+            f"-platform=linux_amd64 {AWS_MIRROR}` in a directory whose configuration requires "
+            f'hashicorp/aws = "{AWS_VERSION}"',
+            pytrace=False,
+        )
+    return AWS_MIRROR
+
+
+def cli_configuration_with_aws(workbench: Workbench, path: Path) -> Path:
+    """Both providers from filesystem mirrors and nothing from the network."""
+    path.write_text(
+        "provider_installation {\n"
+        f'  filesystem_mirror {{\n    path    = "{workbench.mirror}"\n'
+        f'    include = ["{ADDRESS}"]\n  }}\n'
+        f'  filesystem_mirror {{\n    path    = "{aws_provider_mirror()}"\n'
+        f'    include = ["{AWS_ADDRESS}"]\n  }}\n'
+        "}\n",
+        encoding="utf-8",
+    )
+    return path

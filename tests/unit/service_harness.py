@@ -123,16 +123,19 @@ class Server:
         self._start()
 
     def _start(self) -> None:
-        services = Services(self._store, self._sealer, clock=self.clock)
-        self._identity = services.identity
-        self._audit = services.audit
-        self._app = create_app(services, key_rate=_UNLIMITED, login_rate=_UNLIMITED)
+        self._services = Services(self._store, self._sealer, clock=self.clock)
+        self._identity = self._services.identity
+        self._audit = self._services.audit
+        self._app = create_app(self._services, key_rate=_UNLIMITED, login_rate=_UNLIMITED)
 
     def restart(self) -> None:
-        """A new server process over the same database: nothing remembered in memory."""
+        """A new server process over the same database: nothing remembered in memory (the
+        old one wrote its pending audit events as it stopped)."""
+        self._services.close()
         self._start()
 
     def close(self) -> None:
+        self._services.close()
         self._store.close()
 
     @classmethod
@@ -175,10 +178,13 @@ class Server:
             ],
         }
         asyncio.run(self._app(scope, receive, send))
-        start, answer = sent
+        # A list answer comes a page at a time: its body is every body message, in order.
+        start, *parts = sent
+        assert start["type"] == "http.response.start", start
+        assert not parts[-1].get("more_body", False), parts[-1]
         return Answer(
             status=start["status"],
-            body=json.loads(answer["body"]),
+            body=json.loads(b"".join(part["body"] for part in parts)),
             headers={k.decode(): v.decode() for k, v in start["headers"]},
         )
 
@@ -239,7 +245,10 @@ class Server:
             self._identity.set_api_key_enabled(key_id, enabled)
 
     def audit(self, account: str | None = None, limit: int | None = None) -> list[AuditEvent]:
-        """The audit trail, newest first (``limit`` as the ``audit`` command passes it)."""
+        """The audit trail, newest first (``limit`` as the ``audit`` command passes it), once
+        the events written in the background (failed logins, reads) are in: the server writes
+        them within a second, the test does not wait for it."""
+        self._services.deferred.flush()
         with _refusals():
             if limit is None:
                 return self._audit.list_events(account)

@@ -260,6 +260,32 @@ def test_a_create_that_cannot_be_checked_says_its_outcome_is_unknown(
     assert len(calls_to(rsps, "POST", TOKENS_URL)) == 1
 
 
+def test_soft_delete_retries_a_taken_name_with_a_fresh_suffix(
+    rsps: responses.RequestsMock,
+) -> None:
+    taken = {"message": "Agent access token with name 'prod-aaaaa-deleted' already exists."}
+    rsps.add(responses.PATCH, TOKEN_URL, json=taken, status=409)
+    rsps.add(
+        responses.PATCH, TOKEN_URL, json={"data": token_wire(name="prod-b2c3d-deleted", enabled=0)}
+    )
+    deleted = make_client().agent_tokens.soft_delete(TOKEN, name="prod")
+    assert deleted.name == "prod-b2c3d-deleted"
+    aliases = [body_of(call)["tokenAlias"] for call in calls_to(rsps, "PATCH", TOKEN_URL)]
+    assert len(aliases) == 2 and aliases[0] != aliases[1]
+    assert all(re.fullmatch(r"prod-[a-z0-9]{5}-deleted", alias) for alias in aliases)
+    assert calls_to(rsps, "GET", TOKEN_URL) == []  # the name was given: no lookup
+
+
+def test_soft_delete_gives_up_after_five_taken_names(rsps: responses.RequestsMock) -> None:
+    from lacework_tokens.agent_tokens import SOFT_DELETE_ATTEMPTS
+
+    rsps.add(responses.GET, TOKEN_URL, json={"data": token_wire()})
+    rsps.add(responses.PATCH, TOKEN_URL, json={"message": "already exists."}, status=409)
+    with pytest.raises(errors.ConflictError):
+        make_client().agent_tokens.soft_delete(TOKEN)
+    assert len(calls_to(rsps, "PATCH", TOKEN_URL)) == SOFT_DELETE_ATTEMPTS == 5
+
+
 def test_a_second_soft_delete_changes_nothing(rsps: responses.RequestsMock) -> None:
     rsps.add(
         responses.GET, TOKEN_URL, json={"data": token_wire(name="prod-x1y2z-deleted", enabled=0)}

@@ -1,7 +1,9 @@
-"""The agent's ``config.json`` and the install line, as an agent and install.sh would read them."""
+"""The agent's ``config.json``, the install line and the Kubernetes Secret, as an agent,
+install.sh and Kubernetes would read them."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -10,8 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
-from lacework_tokens import AgentAccessToken, AgentConfig, agent_config, install_command
+from lacework_tokens import (
+    AgentAccessToken,
+    AgentConfig,
+    agent_config,
+    install_command,
+    kubernetes_secret,
+)
 from lacework_tokens.delivery import CONFIG_PATHS, install_script_token_problem
 
 TOKEN = "6f3a0c5e9b1d4a7f8e2c6b0a9d3f5e1c7b4a2d8f6e0c3b9a5d1f7e4c"  # 56 hex, as minted
@@ -217,3 +226,47 @@ def test_install_line_refuses_server_urls_install_sh_would_refuse(url: str) -> N
 def test_install_line_is_for_linux_tokens() -> None:
     with pytest.raises(ValueError, match="windows token"):
         install_command(token_model(os_name="windows"))
+
+
+# --- the Kubernetes Secret ------------------------------------------------------------------
+
+
+def test_kubernetes_secret_holds_the_token_where_lacework_s_daemonset_reads_it() -> None:
+    config = agent_config(TOKEN, server_url="https://api.fra.lacework.net", tags={"env": "k8s"})
+    manifest = yaml.safe_load(kubernetes_secret(config))
+    assert {key: manifest[key] for key in ("apiVersion", "kind", "type")} == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+    }
+    assert manifest["metadata"] == {"name": "lacework-agent-access-token"}
+    data = {key: base64.b64decode(value).decode() for key, value in manifest["data"].items()}
+    # The DaemonSet's LaceworkAccessToken, and config.json byte for byte as the SDK writes it.
+    assert data == {"agent-access-token": TOKEN, "config.json": config.to_json()}
+    assert AgentConfig.from_json(data["config.json"]) == config
+
+
+def test_kubernetes_secret_takes_a_name_and_a_namespace() -> None:
+    manifest = yaml.safe_load(
+        kubernetes_secret(agent_config(TOKEN), name="agents.prod-v2", namespace="lacework")
+    )
+    assert manifest["metadata"] == {"name": "agents.prod-v2", "namespace": "lacework"}
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace", "refused"),
+    [
+        ("Lacework", None, "a Secret's name"),
+        ("lacework-", None, "a Secret's name"),
+        ("a" * 254, None, "a Secret's name"),
+        ("x\nkind: ConfigMap", None, "a Secret's name"),
+        ("lacework", "kube.system", "a namespace"),
+        ("lacework", "a" * 64, "a namespace"),
+        ("lacework", "", "a namespace"),
+    ],
+)
+def test_kubernetes_secret_refuses_names_kubernetes_would_refuse(
+    name: str, namespace: str | None, refused: str
+) -> None:
+    with pytest.raises(ValueError, match=refused):
+        kubernetes_secret(agent_config(TOKEN), name=name, namespace=namespace)

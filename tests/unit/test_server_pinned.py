@@ -93,9 +93,47 @@ def test_line_and_paragraph_separators_in_an_alias_are_refused(admin: Session, a
     )
 
 
-@pytest.mark.parametrize("alias", ["a\u00a0b", "a\u3000b", "a b", "prod\u200bblue"])
+@pytest.mark.parametrize("alias", ["a\u00a0b", "a\u3000b", "a b", "caf\u00e9"])
 def test_other_separators_inside_an_alias_are_kept(admin: Session, alias: str) -> None:
     assert created(admin, alias)["tokenAlias"] == alias
+
+
+# A zero-width space was kept until names that look alike were refused: an alias with one shows
+# as "prodblue", a second token's "prodblue" beside it.
+@pytest.mark.parametrize(
+    ("alias", "shown"),
+    [
+        ("prod\u200bblue", "U+200B at position 5"),
+        ("\u200bprod", "U+200B at position 1"),
+        ("prod\u200d", "U+200D at position 5"),
+        ("prod\u202eeulb", "U+202E at position 5"),
+        ("prod\ufeff", "U+FEFF at position 5"),
+        ("pro\u00add", "U+00AD at position 4"),
+        ("prod\u3164", "U+3164 at position 5"),
+    ],
+)
+def test_an_alias_with_an_invisible_character_is_refused_and_named(
+    admin: Session, alias: str, shown: str
+) -> None:
+    message = (
+        f"tokenAlias must not contain invisible or bidirectional formatting characters ({shown})."
+    )
+    refused(admin.create(alias), message)
+    token = created(admin, "prod")
+    refused(admin.patch(token["accessToken"], {"tokenAlias": alias}), message)
+    assert admin.get(token["accessToken"]).data["tokenAlias"] == "prod"
+
+
+def test_an_alias_must_be_sent_composed_and_is_stored_as_sent(admin: Session) -> None:
+    message = (
+        "tokenAlias must be in Unicode normalization form NFC (composed characters, as typed)."
+    )
+    refused(admin.create("cafe\u0301"), message)
+    token = created(admin, "caf\u00e9")
+    refused(admin.patch(token["accessToken"], {"tokenAlias": "re\u0301sume\u0301"}), message)
+    # NFC and nothing more: a full-width or ligature spelling is another name, kept as sent.
+    assert created(admin, "\uff50rod")["tokenAlias"] == "\uff50rod"
+    assert created(admin, "\ufb01le")["tokenAlias"] == "\ufb01le"
 
 
 @pytest.mark.parametrize("alias", ["\u00a0prod", "prod\u3000", " prod", "prod\n"])
@@ -393,7 +431,7 @@ def test_a_wrong_secret_on_a_disabled_key_is_audited_as_a_wrong_secret(server: S
         assert (answer.status, answer.message) == (401, "Invalid API key or secret.")
         newest = server.audit(limit=1)[0]
         assert (newest.action, newest.key_id, newest.detail) == ("login.failed", key.key_id, reason)
-        assert newest.actor == key.key_id
+        assert (newest.actor, newest.address) == (key.key_id, "127.0.0.1")
 
 
 def test_a_login_without_a_secret_header_is_refused_and_audited(server: Server) -> None:
@@ -406,13 +444,41 @@ def test_a_login_without_a_secret_header_is_refused_and_audited(server: Server) 
 # --- API key users and the audit trail ------------------------------------------------------
 
 
-@pytest.mark.parametrize(("user", "kept"), [("u", "u"), ("u" * 255, "u" * 255), (" bob ", "bob")])
+# A user name is kept in its one spelling (NFKC, case-folded), so keys are counted per person:
+# before, "Bob" and "bob" were two users with 20 keys each.
+@pytest.mark.parametrize(
+    ("user", "kept"),
+    [
+        ("u", "u"),
+        ("u" * 255, "u" * 255),
+        (" bob ", "bob"),
+        ("Bob", "bob"),
+        ("\uff22\uff2f\uff22", "bob"),  # full-width
+        ("Stra\u00dfe", "strasse"),
+        ("\u00df" * 127, "ss" * 127),  # 254 characters once folded
+        ("cafe\u0301", "caf\u00e9"),
+    ],
+)
 def test_a_user_name_of_one_to_255_characters_is_kept(server: Server, user: str, kept: str) -> None:
     key = server.new_key(user=user)
     assert server.key_user(key.key_id) == kept
 
 
-@pytest.mark.parametrize("user", ["", "  ", "u" * 256, "a\tb", "a\u2028b", "a\u2029b"])
+def test_spellings_of_one_user_name_share_its_twenty_keys(server: Server) -> None:
+    for number in range(20):
+        server.new_key(user=("bob", "Bob", "BOB", " \uff42\uff4f\uff42")[number % 4])
+    with pytest.raises(Refused) as caught:
+        server.new_key(user="bOb")
+    assert (caught.value.status, caught.value.message) == (
+        409,
+        "User 'bob' already has 20 API keys in account 'acme', the most allowed: delete one first.",
+    )
+    assert server.new_key(user="bobby").key_id
+
+
+@pytest.mark.parametrize(
+    "user", ["", "  ", "u" * 256, "a\tb", "a\u2028b", "a\u2029b", "\u00df" * 128, "\u3000"]
+)
 def test_a_user_name_that_is_empty_too_long_or_has_control_characters_is_refused(
     server: Server, user: str
 ) -> None:
@@ -421,6 +487,21 @@ def test_a_user_name_that_is_empty_too_long_or_has_control_characters_is_refused
     assert (caught.value.status, caught.value.message) == (
         400,
         "user must be 1 to 255 printable characters.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "shown"),
+    [("ad\u200bmin", "U+200B at position 3"), ("\u2066admin", "U+2066 at position 1")],
+)
+def test_a_user_name_with_an_invisible_character_is_refused(
+    server: Server, user: str, shown: str
+) -> None:
+    with pytest.raises(Refused) as caught:
+        server.new_key(user=user)
+    assert (caught.value.status, caught.value.message) == (
+        400,
+        f"user must not contain invisible or bidirectional formatting characters ({shown}).",
     )
 
 
@@ -610,22 +691,80 @@ def test_keys_are_listed_per_account(server: Server) -> None:
     assert server.key_ids("nobody") == []
 
 
+# Secrets an operator may choose: 128 random bits at least (32 hex digits of one case, 22
+# characters of base64url), 8 different characters, no run of 6 twice.
+SECRET = "3f9c1a7e5b2d4086c9e1f7a3b5d20468"
+OTHER_SECRET = "8d2e6b0a4c1f9357e8a2d6c0b4f19735"
+WEAK = "The API secret is too easy to guess: " + (
+    "use at least 128 random bits, such as 32 hex characters from 'openssl rand -hex 16', "
+    "or let the server generate the key."
+)
+REPEATING = WEAK.replace("is too easy to guess", "repeats itself")
+
+
 def test_a_key_given_at_startup_is_checked_and_never_rekeyed(server: Server) -> None:
-    assert server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", "_secret")
-    assert not server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", "_secret")
+    assert server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", SECRET)
+    assert not server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", SECRET)
     assert server.key_user("ACME_FROM_ENVIRONMENT") == "admin"
     for key_id, secret, message in (
-        ("", "_secret", "keyId must be printable ASCII."),
-        ("KEY ID\n", "_secret", "keyId must be printable ASCII."),
-        ("KÉY", "_secret", "keyId must be printable ASCII."),
+        ("", SECRET, "keyId must be printable ASCII."),
+        ("KEY ID\n", SECRET, "keyId must be printable ASCII."),
+        ("KÉY", SECRET, "keyId must be printable ASCII."),
         ("ACME_OTHER", "", "The API secret must not be empty."),
     ):
         with pytest.raises(Refused) as caught:
             server.ensure_key("acme", key_id, secret)
         assert (caught.value.status, caught.value.message) == (400, message)
     with pytest.raises(Refused) as conflict:
-        server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", "_other")
+        server.ensure_key("acme", "ACME_FROM_ENVIRONMENT", OTHER_SECRET)
     assert conflict.value.status == 409
+    assert server.key_ids() == ["ACME_FROM_ENVIRONMENT"]
+
+
+# Until operator secrets had to be random, "_secret" was taken; a copy of the database now
+# cannot be used to guess one offline.
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ("_secret", WEAK),
+        (SECRET[:31], WEAK),  # 124 bits
+        (SECRET.upper()[:31], WEAK),
+        ("0123456789abcdef" * 2, REPEATING),  # 128 bits, 16 characters, the same run twice
+        ("a1b2c3d" * 6, WEAK),  # 7 different characters, however long
+        ("Winter2026!Winter2026!Winter2026!", REPEATING),
+        (
+            "3f9c1a7e 5b2d4086c9e1f7a3b5d20468",
+            "The API secret must be printable ASCII without spaces.",
+        ),
+        (SECRET + "\u00e9", "The API secret must be printable ASCII without spaces."),
+        (SECRET + "\t", "The API secret must be printable ASCII without spaces."),
+    ],
+)
+def test_a_guessable_secret_is_refused_for_a_new_key_and_an_existing_one(
+    server: Server, secret: str, message: str
+) -> None:
+    assert server.ensure_key("acme", "ACME_EXISTING", SECRET)
+    for key_id in ("ACME_NEW", "ACME_EXISTING"):
+        with pytest.raises(Refused) as caught:
+            server.ensure_key("acme", key_id, secret)
+        assert (caught.value.status, caught.value.message) == (400, message)
+    assert server.key_ids() == ["ACME_EXISTING"]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        SECRET,  # 32 hex digits: 128 bits
+        SECRET.upper(),
+        "Zk4Qp9Xv2Lm7Rt1Wb8Nc5e",  # 22 letters and digits: 131 bits
+        "k3v9q2x7m1p8r4t6w0z5b1n7c3",  # 26 lower-case letters and digits: 134 bits
+        "Gq#8v!Lr2^pZ@x7&Wm5$",  # 20 of printable ASCII: 131 bits
+    ],
+)
+def test_a_random_secret_of_128_bits_is_taken(server: Server, secret: str) -> None:
+    assert server.ensure_key("acme", "ACME_CHOSEN", secret)
+    chosen = wire.ApiKeyFile(key_id="ACME_CHOSEN", secret=secret, account="acme")
+    assert server.issue_bearer(chosen).status == 201
 
 
 @pytest.mark.parametrize("expression", ["like", "ilike"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -60,8 +60,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def services(store: Store, clock: Clock) -> Services:
-    return Services(store, Sealer.ephemeral(), clock=clock)
+def services(store: Store, clock: Clock) -> Iterator[Services]:
+    opened = Services(store, Sealer.ephemeral(), clock=clock)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
@@ -160,8 +162,12 @@ def test_disabling_a_key_stops_its_bearers_at_once(services: Services) -> None:
     services.identity.set_api_key_enabled(key.key_id, False)
     with pytest.raises(Unauthorized):
         services.identity.authenticate(issued.token)
+    # Enabling the key again brings back none of the bearers issued before it was disabled.
     services.identity.set_api_key_enabled(key.key_id, True)
-    assert services.identity.authenticate(issued.token).key_id == key.key_id
+    with pytest.raises(Unauthorized):
+        services.identity.authenticate(issued.token)
+    again = services.identity.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
+    assert services.identity.authenticate(again.token).key_id == key.key_id
 
 
 def test_expired_bearers_are_purged_from_the_store(
@@ -195,15 +201,30 @@ def test_a_foreign_or_unknown_account_name_is_forbidden_alike(services: Services
     assert "may not act in account 'NAME'" in messages[0]
 
 
+SECRET = "_0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+OTHER_SECRET = "_a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+
 def test_ensure_api_key_is_idempotent_and_never_rekeys(services: Services) -> None:
-    assert services.identity.ensure_api_key("acme", "KEYID", "SECRET")
-    assert not services.identity.ensure_api_key("acme", "KEYID", "SECRET")
+    assert services.identity.ensure_api_key("acme", "KEYID", SECRET)
+    assert not services.identity.ensure_api_key("acme", "KEYID", SECRET)
     with pytest.raises(Conflict):
-        services.identity.ensure_api_key("acme", "KEYID", "OTHER")
+        services.identity.ensure_api_key("acme", "KEYID", OTHER_SECRET)
     with pytest.raises(Conflict):
-        services.identity.ensure_api_key("other", "KEYID", "SECRET")
-    issued = services.identity.issue_access_token(AccessTokenRequest("KEYID"), "SECRET")
+        services.identity.ensure_api_key("other", "KEYID", SECRET)
+    issued = services.identity.issue_access_token(AccessTokenRequest("KEYID"), SECRET)
     assert services.identity.authenticate(issued.token).account == "acme"
+
+
+@pytest.mark.parametrize("weak", ["SECRET", "Winter2026!", "0" * 40, "_" + "ab" * 16])
+def test_ensure_api_key_refuses_secrets_that_are_not_random_enough(
+    services: Services, weak: str
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        services.identity.ensure_api_key("acme", "KEYID", weak)
+    assert caught.value.field == "secret"
+    assert weak not in caught.value.message
+    assert not services.identity.has_api_keys()
 
 
 # --- agent access tokens --------------------------------------------------------------------
@@ -732,9 +753,12 @@ def test_key_events_and_failed_logins_are_audited(services: Services) -> None:
         services.identity.issue_access_token(AccessTokenRequest(key.key_id), "_wrong")
     with pytest.raises(Unauthorized):
         services.identity.issue_access_token(AccessTokenRequest("ACME_UNKNOWN"), "_wrong")
+    # Failed logins are written in the next batch of deferred events (here: at once).
+    assert services.deferred.flush() == 1  # the unknown key's is not written
     services.identity.set_api_key_enabled(key.key_id, False, actor="cli:alice")
     with pytest.raises(Unauthorized):
         services.identity.issue_access_token(AccessTokenRequest(key.key_id), key.secret)
+    assert services.deferred.flush() == 1
     services.identity.set_api_key_enabled(key.key_id, True, actor="cli:bob")
     services.identity.delete_api_key(key.key_id, actor="cli:bob")
 

@@ -450,3 +450,81 @@ def test_like_and_ilike_match_the_sql_definition(
     regex = _like_regex(pattern, ignore_case=ignore_case)
     expected = [a for a in aliases if regex.fullmatch(a)]
     assert search(store, f("alias", expression, pattern), account=account) == expected
+
+
+# --- pages, bearers with their keys, batches of audit events ---------------------------------
+
+
+def test_token_pages_hold_what_a_search_finds_each_token_once_in_order(store: Store) -> None:
+    # Several tokens share a creation time: the row id breaks the tie, as in a search.
+    for index in range(23):
+        store.insert_token(token(f"p{index:02d}", minutes=index // 4))
+    store.insert_token(token("elsewhere", account="other"))
+    for size in (1, 5, 23, 100):
+        pages = list(store.token_pages("acme", page_size=size))
+        assert all(1 <= len(page) <= size for page in pages)
+        assert [r.alias for page in pages for r in page] == search(store)
+    odd = (f("alias", "like", "p%1"),)
+    assert [r.alias for page in store.token_pages("acme", odd, 2) for r in page] == search(
+        store, *odd
+    )
+    assert list(store.token_pages("nobody")) == []
+
+
+def test_a_token_created_while_paging_is_never_read_twice(store: Store) -> None:
+    for index in range(6):
+        store.insert_token(token(f"t{index}", minutes=index))
+    pages = store.token_pages("acme", page_size=2)
+    seen = [r.alias for r in next(pages)]
+    store.insert_token(token("late", minutes=100))
+    store.update_token("acme", "lookup-acme-t0", TokenChanges(updated_time=T0, alias="t0-renamed"))
+    seen += [r.alias for page in pages for r in page]
+    assert seen == ["t0", "t1", "t2", "t3", "t4", "t5", "late"]
+
+
+def test_a_bearer_is_read_with_its_key_and_revoked_one_or_all(store: Store) -> None:
+    store.insert_api_key(api_key())
+    expires = T0 + timedelta(hours=1)
+    for name in ("one", "two", "three"):
+        store.insert_bearer(BearerRecord(f"hash-{name}", "ACME_1", "acme", expires))
+    found = store.get_bearer_and_key("hash-one")
+    assert found is not None
+    assert found[0] == BearerRecord("hash-one", "ACME_1", "acme", expires)
+    assert found[1] == api_key()
+    assert store.get_bearer_and_key("hash-none") is None
+    event = AuditEvent(T0, "acme", "cli:ops", AuditAction.KEY_BEARERS_REVOKED, key_id="ACME_1")
+    assert store.delete_bearers("ACME_1", "hash-one", event) == 1
+    assert store.delete_bearers("OTHER", "hash-two") == 0  # another key's bearer: untouched
+    assert store.get_bearer_and_key("hash-one") is None
+    assert store.get_bearer_and_key("hash-two") is not None
+    assert store.delete_bearers("ACME_1") == 2
+    assert store.get_bearer_and_key("hash-three") is None
+    assert [e.action for e in store.list_audit("acme")] == [AuditAction.KEY_BEARERS_REVOKED]
+
+
+def test_disabling_a_key_deletes_its_bearers(store: Store) -> None:
+    store.insert_api_key(api_key())
+    store.insert_bearer(BearerRecord("hash-one", "ACME_1", "acme", T0 + timedelta(hours=1)))
+    assert store.set_api_key_enabled("ACME_1", False)
+    assert store.set_api_key_enabled("ACME_1", True)
+    assert store.get_bearer("hash-one") is None
+
+
+def test_audit_events_are_written_in_batches_with_their_address(store: Store) -> None:
+    events = [
+        AuditEvent(
+            T0 + timedelta(seconds=n),
+            "acme",
+            "ACME_1",
+            AuditAction.TOKENS_LISTED,
+            detail=f"{n} token values",
+            address=f"192.0.2.{n}",
+        )
+        for n in range(3)
+    ]
+    store.insert_audit_events(events)
+    store.insert_audit_events([])
+    listed = store.list_audit("acme")
+    assert [(e.detail, e.address) for e in reversed(listed)] == [
+        (f"{n} token values", f"192.0.2.{n}") for n in range(3)
+    ]

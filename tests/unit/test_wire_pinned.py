@@ -5,6 +5,7 @@ Times are checked under several local time zones: the wire is UTC whatever the m
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -433,8 +434,31 @@ def test_alias_limits() -> None:
     assert limits.alias_problem(" a") == "must not start or end with whitespace"
     for control in ("\x00", "\x1f", "\x7f", "\x85", "\u2028", "\u2029", "\ud800"):
         assert limits.alias_problem(f"a{control}b") == "must not contain control characters"
-    for fine in ("\u00a0", "\u200b", "\u3000", "\U0001f600"):
+    for fine in ("\u00a0", "\u3000", "\U0001f600", "\u00e9", "\uff41", "\ufb01"):
         assert limits.alias_problem(f"a{fine}b") is None
+    # Characters that show as nothing or reorder the text were kept until names that look
+    # alike were refused; the first one is named with its position, counted from 1.
+    for invisible in ("\u200b", "\u00ad", "\u202e", "\u2066", "\ufeff", "\u034f", "\uffa0"):
+        assert limits.alias_problem(f"a{invisible}b") == (
+            "must not contain invisible or bidirectional formatting characters "
+            f"(U+{ord(invisible):04X} at position 2)"
+        )
+    assert limits.alias_problem("\u200ba\u200d") == (
+        "must not contain invisible or bidirectional formatting characters (U+200B at position 1)"
+    )
+    assert limits.alias_problem("a" * 63 + "\u200b") == (
+        "must not contain invisible or bidirectional formatting characters (U+200B at position 64)"
+    )
+    # Control characters are named first, the length before either.
+    assert limits.alias_problem("a\u200b\x00") == "must not contain control characters"
+    assert limits.alias_problem("\u200b" * 65) == "must be 1 to 64 characters long"
+    # Decomposed text is refused, not rewritten (the name is stored as sent).
+    nfc = "must be in Unicode normalization form NFC (composed characters, as typed)"
+    assert limits.alias_problem("cafe\u0301") == nfc
+    assert limits.alias_problem("\u212b") == nfc  # the Angstrom sign: NFC makes it U+00C5
+    assert limits.alias_problem("e\u0301\u200b") == (
+        "must not contain invisible or bidirectional formatting characters (U+200B at position 3)"
+    )
 
 
 def test_os_limits() -> None:
@@ -464,8 +488,61 @@ def test_label_limits() -> None:
 def test_user_and_account_name_limits() -> None:
     assert limits.user_name_problem("u") is None
     assert limits.user_name_problem("u" * 255) is None
-    for bad in ("", "u" * 256, "a\tb", "a\ud800b"):
+    for bad in ("", "u" * 256, "a\tb", "a\ud800b", "\u200b\t"):
         assert limits.user_name_problem(bad) == "must be 1 to 255 printable characters"
+    assert limits.user_name_problem("a\u200db") == (
+        "must not contain invisible or bidirectional formatting characters (U+200D at position 2)"
+    )
+    # User names are not held to NFC: they are stored normalized (NFKC, case-folded) instead.
+    assert limits.user_name_problem("cafe\u0301") is None
+    for spelling, one in (
+        ("\tAdmin\u3000", "admin"),
+        ("\ufb01le", "file"),
+        ("\u2167", "viii"),  # the Roman numeral eight
+        ("\u1e9e", "ss"),  # the capital sharp s
+        ("\u212b", "\u00e5"),  # the Angstrom sign
+        ("cafe\u0301", "caf\u00e9"),
+        ("\u0130", "i\u0307"),  # capital I with a dot: folded, kept apart from "i"
+    ):
+        assert limits.normalized_user_name(spelling) == one, spelling
+
+
+def test_api_secret_limits() -> None:
+    # The bits a secret can hold: its length times those of the smallest usual alphabet that
+    # has all its characters.
+    for secret, bits in (
+        ("0" * 32, 128.0),
+        ("A" * 32, 128.0),
+        ("aA" * 16, 32 * math.log2(62)),  # hex digits of two cases: letters and digits
+        ("g" * 10, 10 * math.log2(36)),
+        ("-" * 10, 10 * math.log2(64)),
+        ("=" * 10, 10 * math.log2(65)),
+        ("+-" * 5, 10 * math.log2(94)),
+        ("~" * 10, 10 * math.log2(94)),
+        ("", 0.0),
+        ("a b", 0.0),
+        ("\u00e9" * 40, 0.0),
+    ):
+        assert limits.secret_bits(secret) == pytest.approx(bits), secret
+    assert limits.API_SECRET_MIN_BITS == 128
+    advice = (
+        "use at least 128 random bits, such as 32 hex characters from 'openssl rand -hex 16', "
+        "or let the server generate the key"
+    )
+    random_hex = "3f9c1a7e5b2d4086c9e1f7a3b5d20468"
+    assert limits.api_secret_problem(random_hex) is None
+    assert limits.api_secret_problem(random_hex[:31]) == f"is too easy to guess: {advice}"
+    # Eight different characters are enough, seven are not, however long the secret.
+    assert limits.api_secret_problem("45073021573613036426212722003322") is None
+    assert limits.api_secret_problem("0123456" * 6) == f"is too easy to guess: {advice}"
+    # A run of six seen twice is a pattern (overlapping runs too); five twice is not.
+    assert limits.api_secret_problem(random_hex + random_hex[:6]) == f"repeats itself: {advice}"
+    assert limits.api_secret_problem(random_hex + random_hex[:5]) is None
+    assert limits.api_secret_problem("a" * 7 + random_hex) == f"repeats itself: {advice}"
+    for unfit in (random_hex + " ", random_hex + "\x7f", random_hex + "\u00e9", ""):
+        assert limits.api_secret_problem(unfit) == (
+            "must be printable ASCII without spaces" if unfit else f"is too easy to guess: {advice}"
+        )
     assert limits.account_name_problem("a") is None
     assert limits.account_name_problem("a" * 63) is None
     assert limits.account_name_problem("0-a_b") is None

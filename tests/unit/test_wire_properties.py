@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -289,3 +289,46 @@ def test_any_rfc3339_time_is_read_as_utc() -> None:
     parsed = wire.parse_time("2026-11-25T14:00:00.123456789+02:00")
     assert parsed == datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
     assert wire.format_time(parsed + timedelta(microseconds=999)) == "2026-11-25T12:00:00.124Z"
+
+
+any_zone_times = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+)
+
+
+@given(
+    agent_tokens,
+    st.text(max_size=40),
+    st.none() | st.text(max_size=20),
+    any_zone_times,
+    any_zone_times,
+    st.none() | any_zone_times,
+    st.none() | st.integers(min_value=1, max_value=1_000_000),
+    st.none() | st.text(max_size=20),
+)
+def test_the_fast_token_encoding_is_the_converters_byte_for_byte(
+    token: AgentAccessToken,
+    name: str,
+    subscription: str | None,
+    created: datetime,
+    updated: datetime,
+    expires: datetime | None,
+    max_enrollments: int | None,
+    scope: str | None,
+) -> None:
+    # Any text (quotes, controls, non-ASCII, surrogates escaped), times in any zone, and the
+    # enrollment policy present or not.
+    token = attrs.evolve(
+        token,
+        name=name,
+        subscription=subscription,
+        created_time=created,
+        last_updated_time=updated,
+        expires_at=expires,
+        max_enrollments=max_enrollments,
+        scope=scope,
+    )
+    expected = json.dumps(wire.converter.unstructure(token), separators=(",", ":"))
+    assert wire.encode_token(token) == expected

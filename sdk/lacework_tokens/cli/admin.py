@@ -7,6 +7,8 @@ request, so a key disabled or deleted here stops working at once.
 - ``keys create`` prints the secret once, in an ``export`` line with the server's URL (or only
   writes it, mode 0600, to ``--key-file`` in Lacework's download format); nothing ever prints it
   again. ``keys list`` shows no secret.
+- ``keys revoke-bearers KEY`` revokes the key's bearer tokens (or, with ``--bearer-stdin``,
+  one of them) without touching the key; ``keys disable`` revokes them too.
 - Without ``--db`` every command uses the database ``serve`` uses in this directory and refuses
   when there is none (run elsewhere, it would otherwise make an empty database the running
   server never sees); ``--db`` names one, which ``keys create`` and ``accounts create`` may
@@ -106,7 +108,11 @@ def _service(given_db: str | None, *, may_create: bool) -> Iterator[Services]:
     try:
         # Keys, accounts and the audit trail never touch sealed token values: no server key
         # file is needed, and none is created.
-        yield Services(store, Sealer.ephemeral())
+        services = Services(store, Sealer.ephemeral())
+        try:
+            yield services
+        finally:
+            services.close()
     finally:
         store.close()
 
@@ -155,6 +161,7 @@ _EVENT_JSON: Final = {
     "tokenId": "token_id",
     "keyId": "key_id",
     "detail": "detail",
+    "address": "address",
 }
 
 
@@ -262,6 +269,25 @@ def _keys_set_enabled(enabled: bool) -> Callable[[argparse.Namespace], int]:
     return change
 
 
+def _keys_revoke_bearers(args: argparse.Namespace) -> int:
+    bearer = None
+    if args.bearer_stdin:
+        bearer = sys.stdin.readline().strip()
+        if not bearer:
+            raise _CommandError("no bearer token on standard input")
+    with _service(args.db, may_create=False) as services:
+        revoked = services.identity.revoke_bearers(args.key_id, bearer=bearer, actor=_actor())
+    if bearer is not None:
+        state = "revoked" if revoked else "was not found (expired, or of another key)"
+        print(f"That bearer token of API key {args.key_id} {state}.")
+    else:
+        print(
+            f"Revoked {revoked} bearer token{'' if revoked == 1 else 's'} of API key "
+            f"{args.key_id}; the key stays enabled and can log in again."
+        )
+    return EXIT_OK
+
+
 def _keys_delete(args: argparse.Namespace) -> int:
     with _service(args.db, may_create=False) as services:
         services.identity.delete_api_key(args.key_id, actor=_actor())
@@ -277,7 +303,7 @@ def add_keys_command(subparsers: Any) -> None:
     """Register ``keys`` (create, list, enable, disable, delete API keys)."""
     keys: argparse.ArgumentParser = subparsers.add_parser(
         "keys",
-        help="manage the server's API keys (create, list, disable, enable, delete)",
+        help="manage the server's API keys (create, list, disable, enable, revoke-bearers, delete)",
         description="Manage API keys on the server's database, stopped or running. A key "
         "belongs to one account; a user has at most 20 keys per account. Roles: admin "
         "(everything), read-only (list, get, search), agent-installer (create and read agent "
@@ -322,6 +348,23 @@ def add_keys_command(subparsers: Any) -> None:
         parser.add_argument("key_id", metavar="KEY_ID")
         _add_db(parser)
         parser.set_defaults(handler=_run(f"keys {name}", _keys_set_enabled(enabled)))
+
+    revoke = actions.add_parser(
+        "revoke-bearers",
+        help="revoke an API key's bearer tokens (all, or one from stdin); the key stays",
+        description="Revoke the bearer tokens issued for an API key: they stop working at once, "
+        "in every server on this database. The key itself stays enabled and can log in again. "
+        "With --bearer-stdin only the one bearer token read from standard input is revoked "
+        "(a leaked one: never put it on the command line).",
+    )
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.add_argument(
+        "--bearer-stdin",
+        action="store_true",
+        help="revoke only the bearer token given on standard input",
+    )
+    _add_db(revoke)
+    revoke.set_defaults(handler=_run("keys revoke-bearers", _keys_revoke_bearers))
 
     delete = actions.add_parser(
         "delete",
@@ -404,11 +447,21 @@ def _audit(args: argparse.Namespace) -> int:
     if not events:
         print("No audit events.", file=sys.stderr)
         return EXIT_OK
-    rows = [["TIME", "ACCOUNT", "ACTION", "ACTOR", "SUBJECT", "DETAIL"]]
+    rows = [["TIME", "ACCOUNT", "ACTION", "ACTOR", "FROM", "SUBJECT", "DETAIL"]]
     for e in events:
         token = f"{e.token_alias} ({e.token_id})" if e.token_id is not None else None
         subject = token or e.key_id or "-"
-        rows.append([table_time(e.time), e.account, e.action.value, e.actor, subject, e.detail])
+        rows.append(
+            [
+                table_time(e.time),
+                e.account,
+                e.action.value,
+                e.actor,
+                e.address or "-",
+                subject,
+                e.detail,
+            ]
+        )
     print_table(rows)
     return EXIT_OK
 
@@ -417,11 +470,14 @@ def add_audit_command(subparsers: Any) -> None:
     """Register ``audit`` (read the audit trail)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "audit",
-        help="show the audit trail of token, key and account changes",
-        description="Show lifecycle events newest first: tokens created, updated, renamed, "
-        "enabled, disabled and soft-deleted; keys created, disabled, enabled and deleted; "
-        "accounts created; failed logins. Tokens are named by alias and a short id (a prefix "
-        "of their keyed hash), never by value.",
+        help="show the audit trail: changes, reads of token values, failed logins",
+        description="Show events newest first: tokens created, updated, renamed, enabled, "
+        "disabled and soft-deleted; reads that returned token values (get, list, search: "
+        "which key, from which address, how many values); keys created, disabled, enabled, "
+        "deleted and their bearer tokens revoked; accounts created; failed logins (with the "
+        "client's address). Reads and failed logins are written in batches, within a second. "
+        "Tokens are named by alias and a short id (a prefix of their keyed hash), never by "
+        "value.",
     )
     _add_db(parser)
     parser.add_argument("--account", default=None, help="only events in this account")

@@ -3,13 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from lacework_tokens.cli.output import EXIT_FAILURE, EXIT_OK, print_error, program
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE
 
-__all__ = ["add_serve_command", "positive_int"]
+__all__ = ["API_SECRET_ENV", "add_serve_command", "positive_int"]
+
+# Where ``serve --api-key`` finds its secret when not in a file: the environment of a process
+# is readable by its user only, unlike its command line.
+API_SECRET_ENV: Final = "LACEWORK_TOKENS_API_SECRET"
+
+
+class _SecretError(Exception):
+    """The API secret cannot be had as asked; the message is one line without the secret."""
+
+
+def _api_secret(args: argparse.Namespace) -> str | None:
+    """The secret of ``--api-key`` from exactly one of its three sources, or ``None``."""
+    from_env = os.environ.get(API_SECRET_ENV)
+    given = [
+        name
+        for name, value in (
+            ("--api-secret", args.api_secret),
+            ("--api-secret-file", args.api_secret_file),
+            (API_SECRET_ENV, from_env),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise _SecretError(f"give the API secret one way only, not {' and '.join(given)}")
+    if args.api_secret_file is not None:
+        try:
+            text = args.api_secret_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise _SecretError(f"--api-secret-file {args.api_secret_file}: {reason}") from None
+        secret: str = text.rstrip("\r\n")
+        return secret
+    if args.api_secret is not None:
+        return str(args.api_secret)
+    return from_env
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -17,13 +53,19 @@ def _run_serve(args: argparse.Namespace) -> int:
     from lacework_tokens.server.ratelimit import Rate
     from lacework_tokens.server.runner import ServeOptions, StartupError, serve
 
+    try:
+        api_secret = _api_secret(args)
+    except _SecretError as exc:
+        print_error(str(exc), "serve")
+        return EXIT_FAILURE
     options = ServeOptions(
         host=args.host,
         port=args.port,
         db=args.db,
         account=args.account,
         api_key=args.api_key,
-        api_secret=args.api_secret,
+        api_secret=api_secret,
+        api_secret_in_argv=args.api_secret is not None,
         key_file=args.key_file,
         secrets_key=args.secrets_key,
         tls_cert=args.tls_cert,
@@ -34,6 +76,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         login_rate=Rate(per_second=args.login_rate_limit, burst=args.login_rate_burst),
         body_timeout=args.body_timeout,
         keep_alive_timeout=args.keep_alive_timeout,
+        console=args.console,
+        console_idle_timeout=args.console_idle_timeout,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
         program=program(),
         agent_page_rows=args.agent_page_rows,
     )
@@ -101,7 +147,20 @@ def add_serve_command(subparsers: Any) -> None:
         "--account", default="local", help="account of the first API key (default: %(default)s)"
     )
     parser.add_argument("--api-key", default=None, help="make sure this admin API key id exists")
-    parser.add_argument("--api-secret", default=None, help="the secret of --api-key")
+    parser.add_argument(
+        "--api-secret-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="file holding the secret of --api-key (one line); or set "
+        f"{API_SECRET_ENV}. The secret needs 128 random bits, e.g. 'openssl rand -hex 16'",
+    )
+    parser.add_argument(
+        "--api-secret",
+        default=None,
+        help="the secret of --api-key on the command line, where every local user can see "
+        "it: prefer --api-secret-file or the environment",
+    )
     parser.add_argument(
         "--key-file",
         type=Path,
@@ -172,6 +231,23 @@ def add_serve_command(subparsers: Any) -> None:
         "408 and a closed connection (default: 10)",
     )
     limits.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="a client must complete its TLS handshake, and send each request's headers, "
+        "within this time (never more than --body-timeout) or get 408 and a closed "
+        "connection (default: 5)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="connections served at once; past it the longest-idle connection is closed, or "
+        "the new one is answered 503 (default: 1000, lowered to fit the open-file limit)",
+    )
+    limits.add_argument(
         "--keep-alive-timeout",
         type=_seconds,
         default=5.0,
@@ -184,5 +260,21 @@ def add_serve_command(subparsers: Any) -> None:
         default=1000,
         metavar="N",
         help="agents per page of POST /api/v2/AgentInfo/search (default: 1000)",
+    )
+    console = parser.add_argument_group(
+        "console", "The web console at /console/: agent tokens, audit and API keys."
+    )
+    console.add_argument(
+        "--no-console",
+        dest="console",
+        action="store_false",
+        help="serve the API only, without the web console",
+    )
+    console.add_argument(
+        "--console-idle-timeout",
+        type=_seconds,
+        default=1800.0,
+        metavar="SECONDS",
+        help="a console session ends after this long without a request (default: 1800)",
     )
     parser.set_defaults(handler=_run_serve)

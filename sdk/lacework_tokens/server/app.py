@@ -18,8 +18,12 @@ What the app guarantees on the wire:
   headers such as Go's ``Method:``, ``Org-Access`` and a missing ``Content-Type`` are tolerated;
 - each API key may make ``key_rate`` requests a second (with a burst), and each client address
   ``login_rate`` calls of ``POST /api/v2/access/tokens`` (so secrets cannot be guessed at line
-  speed, nor the audit trail flooded with failed logins); past it the answer is 429 with
-  ``Retry-After`` in whole seconds and a JSON message;
+  speed, nor the audit trail flooded with failed logins) and as many requests with an invalid
+  bearer; failed logins for one key id, from any address, back off (``LoginBackoff``); past a
+  limit the answer is 429 with ``Retry-After`` in whole seconds and a JSON message, and the
+  request is not looked at further;
+- a list or search is sent page by page, the event loop answering other requests between
+  pages, so one large read never holds everyone else up;
 - ``GET /openapi.json`` describes all of this (``openapi.py``, from the same table), without
   authentication.
 """
@@ -32,19 +36,21 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any, Final, TypeVar, cast
 
 from lacework_tokens import wire
+from lacework_tokens.server.logs import Multiline, masked_path
 from lacework_tokens.server.ratelimit import (
     DEFAULT_KEY_RATE,
     DEFAULT_LOGIN_RATE,
+    LoginBackoff,
     Rate,
     RateLimiter,
     retry_after_header,
 )
 from lacework_tokens.server.routes import ROUTES, Access, Call, Envelope, Operation, Route
-from lacework_tokens.server.services import ServiceError, Services
+from lacework_tokens.server.services import Principal, ServiceError, Services, Unauthorized
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -60,10 +66,24 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 T = TypeVar("T")
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Where the console is mounted (``server/console/``); kept here so the API path imports nothing
+# of it unless it is served.
+CONSOLE_PREFIX: Final = "/console"
 
 # Wire bodies are a few hundred bytes; 64 KiB leaves room for long descriptions and search
 # filters while keeping a hostile client from making the server buffer megabytes.
 MAX_BODY_BYTES: Final = 64 * 1024
+# Between two pages of a paged answer the sender waits on a timer, which the event loop runs
+# after the requests that arrived meanwhile: a list yields to every small request. Past its
+# first pages, while other requests are in flight, a long answer also pauses a little, so
+# that several long answers at once leave room for everyone else. Measured with pages of 16
+# tokens (routes.ANSWER_PAGE_SIZE) while three clients list 20,000 tokens
+# (bench/responsiveness_bench.py): a get stays within about 3x of its usual time with the
+# pause, against about 5x with the yield alone.
+PAGE_YIELD_SECONDS: Final = 1e-6
+PAGE_PAUSE_SECONDS: Final = 0.0002
+UNPAUSED_PAGES: Final = 8
 
 
 _RETIRE_HEADER: Final = wire.RETIRE_HEADER.lower().encode()
@@ -99,6 +119,17 @@ class _Response:
         self.headers = headers
 
 
+class _Pages:
+    """An answer sent page by page: ``{"data": [`` the items of ``first`` and of every page of
+    ``rest`` ``]}``."""
+
+    __slots__ = ("first", "rest")
+
+    def __init__(self, first: list[object], rest: Iterator[list[object]]) -> None:
+        self.first = first
+        self.rest = rest
+
+
 def _dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
@@ -126,12 +157,13 @@ class Router:
     """Finds the route of a request path: a dict lookup for fixed paths, then a prefix test
     for each path ending in a ``{parameter}`` (which matches one non-empty segment)."""
 
-    __slots__ = ("_fixed", "_templated")
+    __slots__ = ("_fixed", "_templated", "routes")
 
     def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = tuple(routes)
         self._fixed: dict[str, _Methods] = {}
         self._templated: list[tuple[str, _Methods]] = []
-        for route in routes:
+        for route in self.routes:
             served = _Methods(route)
             prefix, brace, rest = route.path.partition("{")
             if not brace:
@@ -156,6 +188,16 @@ class Router:
                 if value and "/" not in value:
                     return served, value
         return None
+
+
+def _path_words(routes: Iterable[Route]) -> frozenset[str]:
+    """The literal segments of the routes' paths: logged as they are, never masked."""
+    return frozenset(
+        segment
+        for route in routes
+        for segment in route.path.split("/")
+        if segment and not segment.startswith("{")
+    )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -185,15 +227,31 @@ def _check_text(value: Any, path: str) -> None:
             _check_text(item, f"{path or 'body'}[{index}]")
 
 
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 leaves duplicate names undefined; clients would disagree on which one counts.
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise wire.WireError("body", f"has the key {key[:64]!r} twice")
+        found[key] = value
+    return found
+
+
 def _decode_json(body: bytes) -> Any:
+    """JSON as RFC 8259 has it for a network exchange: UTF-8 (no BOM), each key once."""
     try:
-        data = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        # json.loads would guess UTF-16 or UTF-32 from the first bytes; the wire is UTF-8.
+        raise wire.WireError("body", "is not UTF-8 text") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_object_without_duplicates)
         _check_text(data, "")
     except wire.WireError:
         raise
     except RecursionError:
         raise wire.WireError("body", "is nested too deeply") from None
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError, oversized integers
+    except ValueError:  # JSONDecodeError (a BOM included), oversized integers
         raise wire.WireError("body", "is not valid JSON") from None
     return data
 
@@ -234,9 +292,8 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _masked_path(path: str, token: str | None) -> str:
-    # The token value is part of the path; an access log must not become a list of secrets.
-    return path.replace(token, wire.mask(token)) if token else path
+def _is_console_path(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
 
 
 def _limiter(rate: Rate) -> RateLimiter | None:
@@ -271,6 +328,8 @@ class BackendApp:
         key_rate: Rate = DEFAULT_KEY_RATE,
         login_rate: Rate = DEFAULT_LOGIN_RATE,
         routes: Iterable[Route] = ROUTES,
+        console: bool = False,
+        console_idle_timeout: float | None = None,
     ) -> None:
         self.services = services
         self.offload = offload
@@ -279,7 +338,23 @@ class BackendApp:
         self.login_rate = login_rate
         self._key_limiter = _limiter(key_rate)
         self._login_limiter = _limiter(login_rate)
+        # Both follow the login limit: turning that off turns them off.
+        self._bearer_failures = _limiter(login_rate)
+        self._login_backoff = None if login_rate.unlimited else LoginBackoff()
         self._router = Router(routes)
+        self.console: ASGIApp | None = None
+        if console:
+            # Imported only when served: the console brings Jinja2 and its templates.
+            from lacework_tokens.server.console import ConsoleApp
+
+            self.console = ConsoleApp(
+                services,
+                login_limiter=self._login_limiter,
+                login_backoff=self._login_backoff,
+                idle_timeout=console_idle_timeout,
+            )
+        self._literals = _path_words(self._router.routes)
+        self._in_flight = 0  # requests being served (on the event loop's thread)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -287,10 +362,21 @@ class BackendApp:
             return
         if scope["type"] != "http":
             return  # websockets: the server refuses the handshake
+        self._in_flight += 1
+        try:
+            await self._serve_http(scope, receive, send)
+        finally:
+            self._in_flight -= 1
+
+    async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
         matched = self._router.match(path)
+        # The console is asked only once no API route matched: the API path pays nothing.
+        if matched is None and self.console is not None and _is_console_path(path):
+            await self.console(scope, receive, send)
+            return
         try:
             response = await self._dispatch(scope, receive, method, matched)
         except _ClientGone:
@@ -309,27 +395,33 @@ class BackendApp:
                 type(exc).__name__,
                 method,
                 matched[0].route.name if matched else "-",
-                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+                Multiline("".join(traceback.format_tb(exc.__traceback__)).rstrip()),
             )
             response = _error(500, "internal server error")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    *_JSON_HEADERS,
-                    (b"content-length", str(len(response.body)).encode()),
-                    *response.headers,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+        if isinstance(response, _Pages):
+            status = await self._send_pages(response, receive, send)
+        else:
+            status = response.status
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": [
+                        *_JSON_HEADERS,
+                        (b"content-length", str(len(response.body)).encode()),
+                        *response.headers,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
         if access_logger.isEnabledFor(logging.DEBUG):
             access_logger.debug(
                 "%s %s %d %.1fms",
                 method,
-                _masked_path(path, matched[1] if matched else None),
-                response.status,
+                # Token values are path segments; an access log must not list secrets, whether
+                # or not the path is one the server serves.
+                masked_path(path, self._literals, also=matched[1] if matched else None),
+                status,
                 (time.perf_counter() - started) * 1000,
             )
 
@@ -348,7 +440,7 @@ class BackendApp:
         receive: Receive,
         method: str,
         matched: tuple[_Methods, str | None] | None,
-    ) -> _Response:
+    ) -> _Response | _Pages:
         if matched is None:
             raise _HttpError(404, "not found: no such API endpoint")
         served, path_value = matched
@@ -377,13 +469,14 @@ class BackendApp:
 
     def _serve(
         self, scope: Scope, operation: Operation[Any], path_value: str | None, body: bytes
-    ) -> _Response:
-        """The synchronous part of a request: authenticate, parse, call, encode the answer."""
-        call = Call(self.services, path_value=path_value)
+    ) -> _Response | _Pages:
+        """The synchronous part of a request: authenticate, parse, call, encode the answer (or
+        its first page)."""
+        client = scope.get("client")
+        address = client[0] if client else None
+        call = Call(self.services, path_value=path_value, address=address)
         if operation.access is Access.BEARER:
-            call.principal = self.services.identity.authenticate(
-                _header(scope, b"authorization"), _header(scope, b"account-name") or None
-            )
+            call.principal = self._authenticate(scope, address)
             if self._key_limiter is not None:
                 wait = self._key_limiter.take(call.principal.key_id)
                 if wait:
@@ -395,13 +488,117 @@ class BackendApp:
         if "Retire" in operation.headers:
             call.retire = _header(scope, _RETIRE_HEADER)
         request = None if operation.request is None else _parse(body, operation.request)
-        answer = operation.handler(call, request)
+        if operation.access is Access.API_SECRET and self._login_backoff is not None:
+            answer = self._login(operation, call, request)
+        else:
+            answer = operation.handler(call, request)
+        if operation.envelope is Envelope.DATA_PAGES:
+            pages = cast(Iterator[list[object]], answer)
+            # The first page is read before the answer starts: a failure is still a 500.
+            return _Pages(next(pages, []), pages)
         return _Response(operation.status, _encode(operation.envelope, answer))
+
+    def _authenticate(self, scope: Scope, address: str | None) -> Principal:
+        """The caller, unless its address has sent too many invalid bearers lately: then 429,
+        and the bearer is not even looked up."""
+        limiter = self._bearer_failures
+        if limiter is not None:
+            wait = limiter.waiting(address or "-")
+            if wait:
+                raise _too_many(wait, "with an invalid access token from this address")
+        try:
+            return self.services.identity.authenticate(
+                _header(scope, b"authorization"),
+                _header(scope, b"account-name") or None,
+                address,
+            )
+        except Unauthorized:
+            if limiter is not None:
+                limiter.take(address or "-")
+            raise
+
+    def _login(self, operation: Operation[Any], call: Call, request: Any) -> object:
+        """A login, unless its key id is backing off after failed ones: then 429 unchecked."""
+        assert self._login_backoff is not None
+        key_id = str(getattr(request, "key_id", ""))[:256]
+        wait = self._login_backoff.waiting(key_id)
+        if wait:
+            raise _too_many(wait, "after failed logins for this API key")
+        try:
+            answer = operation.handler(call, request)
+        except Unauthorized:
+            self._login_backoff.failed(key_id)
+            raise
+        self._login_backoff.succeeded(key_id)
+        return answer
+
+    async def _send_pages(self, answer: _Pages, receive: Receive, send: Send) -> int:
+        """Send a paged answer; between pages other requests are served, and a client that
+        went away stops the reading. Returns the status sent."""
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            # The request was read in full: the next message is the client leaving. (A server
+            # that answers again at once is asked again only after a pause: no busy loop.)
+            while (await receive())["type"] != "http.disconnect":
+                await asyncio.sleep(0.01)
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        loop = asyncio.get_running_loop()
+        pages = answer.rest
+        try:
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": list(_JSON_HEADERS)}
+            )
+            body = b'{"data":[' + _items(answer.first)
+            more = bool(answer.first)
+            sent = 0
+            while True:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                sent += 1
+                others = self._in_flight > 1
+                await asyncio.sleep(
+                    PAGE_PAUSE_SECONDS if others and sent > UNPAUSED_PAGES else PAGE_YIELD_SECONDS
+                )
+                if gone.is_set():
+                    return 200
+                if self.offload:
+                    page = await loop.run_in_executor(None, next, pages, None)
+                else:
+                    page = next(pages, None)
+                if page is None:
+                    break
+                body = (b"," if more and page else b"") + _items(page)
+                more = more or bool(page)
+            await send({"type": "http.response.body", "body": b"]}", "more_body": False})
+            return 200
+        except Exception as exc:
+            # Too late for an error answer: the connection is dropped (the client sees a
+            # truncated body, never a complete wrong one).
+            logger.error(
+                "unexpected %s while sending a paged answer\n%s",
+                type(exc).__name__,
+                Multiline("".join(traceback.format_tb(exc.__traceback__)).rstrip()),
+            )
+            return 500
+        finally:
+            watcher.cancel()
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+
+def _items(page: list[object]) -> bytes:
+    tokens = cast(list[wire.AgentAccessToken], page)
+    return ",".join([wire.encode_token(token) for token in tokens]).encode()
 
 
 def _encode(envelope: Envelope, answer: object) -> bytes:
     convert = wire.converter.unstructure
     if envelope is Envelope.DATA:
+        if isinstance(answer, wire.AgentAccessToken):  # the most frequent answer, encoded fast
+            return b'{"data":' + wire.encode_token(answer).encode() + b"}"
         return _dumps({"data": convert(answer)})
     if envelope is Envelope.DATA_LIST:
         return _dumps({"data": [convert(item) for item in cast(Iterable[object], answer)]})
@@ -416,6 +613,16 @@ def create_app(
     offload: bool = False,
     key_rate: Rate = DEFAULT_KEY_RATE,
     login_rate: Rate = DEFAULT_LOGIN_RATE,
+    console: bool = False,
+    console_idle_timeout: float | None = None,
 ) -> BackendApp:
-    """The ASGI application serving ``services``."""
-    return BackendApp(services, offload=offload, key_rate=key_rate, login_rate=login_rate)
+    """The ASGI application serving ``services`` (and the console under ``/console/`` when
+    ``console`` is true)."""
+    return BackendApp(
+        services,
+        offload=offload,
+        key_rate=key_rate,
+        login_rate=login_rate,
+        console=console,
+        console_idle_timeout=console_idle_timeout,
+    )

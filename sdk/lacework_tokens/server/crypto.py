@@ -4,8 +4,12 @@
   (AES-256-GCM) and found by a *lookup*: an HMAC-SHA256 of the value under a server key, so a
   stolen database alone neither reveals tokens nor lets anyone test guesses offline.
 - API secrets and bearer tokens are never shown again and are high-entropy random values, so a
-  plain SHA-256 is enough: nobody can brute-force 128+ random bits from the hash. They are found
-  by hash, or compared with ``hmac.compare_digest``.
+  plain SHA-256 is enough: nobody can brute-force 128+ random bits from the hash. The server
+  generates them, or refuses an operator's secret that cannot hold 128 bits
+  (``limits.api_secret_problem``): a slow KDF would not save a guessable secret (a short word
+  list is tried in a second even at 100 ms a guess), and it would put that cost on every login
+  and on every guess an attacker sends. They are found by hash, or compared with
+  ``hmac.compare_digest``.
 
 The server key file holds 32 random bytes (hex); sub-keys for lookup and sealing are derived
 from it so one key never serves two purposes.
@@ -44,6 +48,8 @@ __all__ = [
 AGENT_TOKEN_BYTES: Final = 28  # 224 bits, 56 hex characters
 BEARER_TOKEN_BYTES: Final = 32
 KEY_BYTES: Final = 32
+# Opened token values remembered, about 200 bytes each.
+OPENED_CACHE_SIZE: Final = 100_000
 _NONCE_BYTES: Final = 12
 _SEALED_PREFIX: Final = "v1:"
 # Binds a sealed value to its purpose: a ciphertext made for something else will not open.
@@ -59,15 +65,21 @@ def _derive(key: bytes, purpose: bytes) -> bytes:
 
 
 class Sealer:
-    """Keyed lookup and authenticated encryption of agent access token values."""
+    """Keyed lookup and authenticated encryption of agent access token values.
 
-    __slots__ = ("_aead", "_lookup_key")
+    Opened values are remembered (up to ``OPENED_CACHE_SIZE``): a list of 20,000 tokens would
+    otherwise decrypt 20,000 values each time. The process holds the key that opens them all
+    anyway, so remembering them gives no one anything.
+    """
+
+    __slots__ = ("_aead", "_lookup_key", "_opened")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise SealerError(f"the server key must be {KEY_BYTES} bytes")
         self._lookup_key = _derive(key, b"lookup")
         self._aead = AESGCM(_derive(key, b"seal"))
+        self._opened: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return "Sealer(key=****)"
@@ -84,6 +96,16 @@ class Sealer:
 
     def open(self, sealed: str) -> str:
         """The token value of ``sealed``; ``SealerError`` when it was sealed under another key."""
+        found = self._opened.get(sealed)
+        if found is not None:
+            return found
+        value = self._decrypt(sealed)
+        if len(self._opened) >= OPENED_CACHE_SIZE:
+            self._opened.clear()  # rare, and refilled by the next reads
+        self._opened[sealed] = value
+        return value
+
+    def _decrypt(self, sealed: str) -> str:
         if not sealed.startswith(_SEALED_PREFIX):
             raise SealerError("unknown sealed value format")
         try:
@@ -106,7 +128,6 @@ class Sealer:
         path = Path(path)
         if not path.exists():
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
                 _create_key_file(path)
             except OSError as exc:
                 raise SealerError(

@@ -190,7 +190,15 @@ def _schemas() -> dict[str, Any]:
         },
         "SearchRequest": {
             "type": "object",
-            "properties": {"filters": {"type": "array", "items": _ref("SearchFilter")}},
+            "properties": {
+                "filters": {
+                    "type": "array",
+                    "maxItems": limits.SEARCH_FILTERS_MAX,
+                    "items": _ref("SearchFilter"),
+                    "description": f"All must match; at most {limits.SEARCH_VALUES_MAX} values "
+                    "in all (each value of an in counts).",
+                }
+            },
         },
         "AgentAccessToken": {
             "type": "object",
@@ -419,6 +427,7 @@ def _schemas() -> dict[str, Any]:
 _DATA_SCHEMAS: Final[dict[tuple[type[Any], Envelope], str]] = {
     (wire.AgentAccessToken, Envelope.DATA): "TokenAnswer",
     (wire.AgentAccessToken, Envelope.DATA_LIST): "TokenListAnswer",
+    (wire.AgentAccessToken, Envelope.DATA_PAGES): "TokenListAnswer",
     (wire.UserProfile, Envelope.DATA_LIST): "UserProfileAnswer",
     (wire.Agent, Envelope.DATA): "AgentAnswer",
     (wire.TokenUsage, Envelope.DATA_LIST): "TokenUsageAnswer",

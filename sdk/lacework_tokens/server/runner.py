@@ -13,6 +13,7 @@ import json
 import logging
 import shlex
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Generator
@@ -26,8 +27,15 @@ from attrs import frozen
 from lacework_tokens import limits, wire
 from lacework_tokens.certificates import self_signed
 from lacework_tokens.files import make_private_dir, write_private
-from lacework_tokens.server.app import create_app
+from lacework_tokens.server.app import CONSOLE_PREFIX, create_app
+from lacework_tokens.server.connections import (
+    DEFAULT_HEADER_TIMEOUT_SECONDS,
+    DEFAULT_MAX_CONNECTIONS,
+    ConnectionLimits,
+    http_protocol,
+)
 from lacework_tokens.server.crypto import Sealer, SealerError
+from lacework_tokens.server.logs import LogFormatter
 from lacework_tokens.server.ratelimit import DEFAULT_KEY_RATE, DEFAULT_LOGIN_RATE, Rate
 from lacework_tokens.server.services import ServiceError, Services
 from lacework_tokens.server.services.agents import DEFAULT_PAGE_ROWS
@@ -42,6 +50,7 @@ from lacework_tokens.state_dir import ServerRecord, record_server
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT_SECONDS",
+    "DEFAULT_CONSOLE_IDLE_TIMEOUT_SECONDS",
     "DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS",
     "DEFAULT_STATE_DIR",
     "ServeOptions",
@@ -58,6 +67,8 @@ _LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug")
 DEFAULT_BODY_TIMEOUT_SECONDS: Final = 10.0
 # How long an idle keep-alive connection is kept open between requests (uvicorn's default).
 DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS: Final = 5.0
+# How long a console session may go without a request before it ends.
+DEFAULT_CONSOLE_IDLE_TIMEOUT_SECONDS: Final = 30 * 60.0
 
 logger = logging.getLogger("lacework_tokens.server")
 
@@ -74,6 +85,8 @@ class ServeOptions:
     account: str = "local"
     api_key: str | None = None
     api_secret: str | None = None
+    # Given as --api-secret: shown in the process list, so the server warns.
+    api_secret_in_argv: bool = False
     key_file: Path | None = None
     secrets_key: Path | None = None
     tls_cert: Path | None = None
@@ -84,6 +97,10 @@ class ServeOptions:
     login_rate: Rate = DEFAULT_LOGIN_RATE
     body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS
+    console: bool = True
+    console_idle_timeout: float = DEFAULT_CONSOLE_IDLE_TIMEOUT_SECONDS
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     # How the user runs this program, for the hints printed at start.
     program: str = "lacework-tokens"
     agent_page_rows: int = DEFAULT_PAGE_ROWS
@@ -96,7 +113,10 @@ def validate(options: ServeOptions) -> None:
             f"invalid --account {options.account[:64]!r}: use letters, digits, '-' and '_'"
         )
     if (options.api_key is None) != (options.api_secret is None):
-        raise StartupError("--api-key and --api-secret must be given together")
+        raise StartupError(
+            "--api-key and its secret (--api-secret-file, LACEWORK_TOKENS_API_SECRET or "
+            "--api-secret) must be given together"
+        )
     if options.api_key is not None and not options.api_key.strip():
         raise StartupError("--api-key must not be empty")
     if options.api_secret is not None and not options.api_secret.strip():
@@ -120,9 +140,13 @@ def validate(options: ServeOptions) -> None:
     for flag, seconds in (
         ("--body-timeout", options.body_timeout),
         ("--keep-alive-timeout", options.keep_alive_timeout),
+        ("--console-idle-timeout", options.console_idle_timeout),
+        ("--header-timeout", options.header_timeout),
     ):
         if not 0 < seconds < float("inf"):
             raise StartupError(f"invalid {flag} {seconds}: must be more than 0 seconds")
+    if options.max_connections < 1:
+        raise StartupError(f"invalid --max-connections {options.max_connections}: at least 1")
 
 
 def _state_dir(options: ServeOptions) -> Path:
@@ -137,13 +161,14 @@ def _state_dir(options: ServeOptions) -> Path:
 def generate_self_signed(cert_path: Path, key_path: Path) -> None:
     """A throw-away certificate for 127.0.0.1, ::1 and localhost, valid for a year.
 
-    It is its own CA (like ``openssl req -x509``) so it can be trusted directly through
-    ``REQUESTS_CA_BUNDLE`` (Python) and ``SSL_CERT_FILE`` (Go, hence Terraform).
+    A self-signed leaf (``CA:FALSE``), trusted directly through ``REQUESTS_CA_BUNDLE`` (Python)
+    and ``SSL_CERT_FILE`` (Go, hence Terraform): it vouches for those names only.
     """
     made = self_signed(
         "lacework-tokens local backend",
         ip_addresses=("127.0.0.1", "::1"),
         valid_for=timedelta(days=365),
+        leaf=True,
     )
     write_private(key_path, made.key_pem)
     cert_path.write_bytes(made.cert_pem)
@@ -209,23 +234,37 @@ def _db_option(options: ServeOptions) -> str:
 # 30 s made every stop wait that long whenever a client (laceworksdk, the Go SDK) still held an
 # idle keep-alive connection, since such clients only read again on their next request.
 TLS_SHUTDOWN_TIMEOUT_SECONDS: Final = 1.0
+# Connections accepted in one turn of the event loop (asyncio accepts up to the listen backlog
+# at once, before any of them is served): the descriptors kept free for such a burst.
+ACCEPT_BATCH: Final = 128
+# Descriptors the server needs besides its connections: the database and its WAL, the log,
+# the event loop, worker threads' connections (PostgreSQL), a margin.
+RESERVED_FILES: Final = 64
+# TLS 1.2 offers only AEAD suites with forward secrecy (TLS 1.3 suites are all AEAD).
+TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 
 class _Server(uvicorn.Server):
-    """uvicorn with two changes: a stop by SIGINT/SIGTERM is a normal end (exit 0; uvicorn
-    re-raises the signal after its graceful shutdown), and TLS connections close promptly."""
+    """uvicorn with three changes: a stop by SIGINT/SIGTERM is a normal end (exit 0; uvicorn
+    re-raises the signal after its graceful shutdown), TLS connections close promptly, and a
+    TLS handshake has ``handshake_timeout`` seconds (asyncio's default is 60)."""
+
+    def __init__(self, config: uvicorn.Config, *, handshake_timeout: float) -> None:
+        super().__init__(config)
+        self.handshake_timeout = handshake_timeout
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         loop = asyncio.get_running_loop()
         create_server = loop.create_server
 
-        async def create_server_closing_tls_promptly(*args: Any, **kwargs: Any) -> Any:
+        async def create_server_with_tls_timeouts(*args: Any, **kwargs: Any) -> Any:
             if kwargs.get("ssl") is not None:
                 kwargs.setdefault("ssl_shutdown_timeout", TLS_SHUTDOWN_TIMEOUT_SECONDS)
+                kwargs.setdefault("ssl_handshake_timeout", self.handshake_timeout)
             return await create_server(*args, **kwargs)
 
-        # uvicorn offers no setting for it, so its one create_server call gets the argument.
-        loop.create_server = create_server_closing_tls_promptly  # type: ignore[method-assign]
+        # uvicorn offers no setting for them, so its one create_server call gets the arguments.
+        loop.create_server = create_server_with_tls_timeouts  # type: ignore[method-assign]
         try:
             await super().startup(sockets)
         finally:
@@ -236,70 +275,6 @@ class _Server(uvicorn.Server):
         with super().capture_signals():
             yield
             self._captured_signals.clear()
-
-
-def _protocol_with_request_timeout(timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with a deadline for receiving each request.
-
-    uvicorn times out idle keep-alive connections but not a client that opened a connection,
-    or started a request, and then trickles or stalls: such a client could hold connections
-    and buffers open for as long as it likes. Here a request must arrive in full (headers and
-    body) within ``timeout`` seconds of its first byte (or of the connection, for the first
-    one); otherwise the client gets a 408 and the connection is closed. Other connections are
-    never held up by a slow one: each is served by the event loop independently.
-    """
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    body = json.dumps(
-        wire.converter.unstructure(
-            wire.ErrorBody(message=f"the request was not received within {timeout:g} seconds")
-        )
-    ).encode()
-    timed_out = (
-        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-        b"cache-control: no-store\r\nconnection: close\r\n"
-        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-    )
-
-    class RequestTimeoutProtocol(HttpToolsProtocol):
-        _request_timer: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm_request_timer()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._cancel_request_timer()
-            super().connection_lost(exc)
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._arm_request_timer()
-
-        def on_message_complete(self) -> None:
-            self._cancel_request_timer()
-            super().on_message_complete()
-
-        def _arm_request_timer(self) -> None:
-            self._cancel_request_timer()
-            self._request_timer = self.loop.call_later(timeout, self._request_timed_out)
-
-        def _cancel_request_timer(self) -> None:
-            if self._request_timer is not None:
-                self._request_timer.cancel()
-                self._request_timer = None
-
-        def _request_timed_out(self) -> None:
-            self._request_timer = None
-            if self.transport.is_closing():
-                return
-            cycle = self.cycle
-            # Answer only where no answer has begun: never interleave with a response.
-            if cycle is None or cycle.response_complete or not cycle.response_started:
-                self.transport.write(timed_out)
-            self.transport.close()
-
-    return RequestTimeoutProtocol
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -316,7 +291,7 @@ def _listen(host: str, port: int) -> socket.socket:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(ACCEPT_BATCH)
     except OSError as exc:
         sock.close()
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -330,6 +305,38 @@ def _url(scheme: str, sock: socket.socket) -> str:
     return f"{scheme}://{host}:{port}"
 
 
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; returns the soft limit
+    now in force. Each connection holds a descriptor, and the common default of 1,024 is far
+    below what the hard limit usually allows."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return DEFAULT_MAX_CONNECTIONS + ACCEPT_BATCH + RESERVED_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and (soft == resource.RLIM_INFINITY or soft >= hard):
+        return int(soft if soft != resource.RLIM_INFINITY else hard)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError):  # e.g. beyond the system's own cap: keep what we have
+        return int(soft)
+    return int(wanted)
+
+
+def connection_cap(wanted: int, open_files: int) -> int:
+    """The most connections the server can hold with ``open_files`` descriptors: ``wanted``,
+    or fewer so that a burst of accepts can never run out of descriptors."""
+    return max(1, min(wanted, open_files - ACCEPT_BATCH - RESERVED_FILES))
+
+
+def _tls_context(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    context = default()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    return context
+
+
 class _UvicornName(logging.Filter):
     """uvicorn logs its start and stop on a logger named ``uvicorn.error``: show ``uvicorn``."""
 
@@ -341,7 +348,8 @@ class _UvicornName(logging.Filter):
 
 def _configure_logging(level: str, stream: TextIO) -> None:
     # Times as everywhere else in this project: RFC 3339, UTC.
-    formatter = logging.Formatter(
+    # Request data ends up in log records: one record stays one line, whatever a client sends.
+    formatter = LogFormatter(
         "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
     )
     formatter.converter = time.gmtime
@@ -373,6 +381,11 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     validate(options)
     _configure_logging(options.log_level, sys.stderr)
+    if options.api_secret_in_argv:
+        logger.warning(
+            "--api-secret shows the secret to every user of this machine (in the process "
+            "list): use --api-secret-file or LACEWORK_TOKENS_API_SECRET instead"
+        )
     state_dir = _state_dir(options)
     services, store = open_services(options, state_dir)
     try:
@@ -388,14 +401,29 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
                 f"SSL_CERT_FILE={cert_file.resolve()}",
             ]
         sock = _listen(options.host, options.port)
+        open_files = raise_open_file_limit()
+        connection_limits = ConnectionLimits(
+            body_timeout=options.body_timeout,
+            header_timeout=options.header_timeout,
+            max_connections=connection_cap(options.max_connections, open_files),
+        )
+        if connection_limits.max_connections < options.max_connections:
+            logger.warning(
+                "serving at most %d connections at once: the open-file limit is %d",
+                connection_limits.max_connections,
+                open_files,
+            )
         config = uvicorn.Config(
             create_app(
                 services,
                 offload=options.db is not None and is_postgres_url(options.db),
                 key_rate=options.key_rate,
                 login_rate=options.login_rate,
+                console=options.console,
+                console_idle_timeout=options.console_idle_timeout,
             ),
-            http=_protocol_with_request_timeout(options.body_timeout),
+            http=http_protocol(connection_limits),
+            backlog=ACCEPT_BATCH,
             timeout_keep_alive=options.keep_alive_timeout,  # type: ignore[arg-type]
             lifespan="off",
             access_log=False,
@@ -405,6 +433,7 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
             proxy_headers=False,
             ssl_certfile=str(cert_file) if cert_file else None,
             ssl_keyfile=str(key_file) if key_file else None,
+            ssl_context_factory=_tls_context if cert_file else None,
         )
         try:
             config.load()
@@ -422,10 +451,18 @@ def serve(options: ServeOptions, *, out: TextIO | None = None) -> int:
                 ),
             ),
         )
-        server = _Server(config)
-        lines = [*announce_keys(url), *tls_lines, f"listening on {url}", "Ctrl-C to stop."]
+        server = _Server(config, handshake_timeout=connection_limits.header_deadline)
+        console_lines = [f"Console: {url}{CONSOLE_PREFIX}/"] if options.console else []
+        lines = [
+            *announce_keys(url),
+            *tls_lines,
+            *console_lines,
+            f"listening on {url}",
+            "Ctrl-C to stop.",
+        ]
         asyncio.run(_run(server, sock, lines, out))
     finally:
+        services.close()  # the pending audit events first
         store.close()
     return 0
 

@@ -372,14 +372,13 @@ class AgentAccessTokenResource(Resource[State, Arguments]):
         )
 
     def delete(self, prior: State) -> None:
-        from lacework_tokens.agent_tokens import soft_delete_name
-
         self._forget_snapshot()
         # One PATCH, named from the state as the official provider does: the refresh before
-        # destroy has just confirmed the name, so asking the server again would add a GET.
+        # destroy has just confirmed the name, so asking the server again would add a GET. A
+        # soft-deleted name already taken is retried with another suffix by the SDK.
         with self.connection.doing(f"disabling agent access token '{prior.id}'"):
             try:
-                self._tokens.update(prior.token, name=soft_delete_name(prior.name), enabled=False)
+                self._tokens.soft_delete(prior.token, name=prior.name)
             except errors.NotFoundError:
                 return  # already gone: nothing to disable
 

@@ -2,10 +2,11 @@
 
 ``Services(store, sealer, clock=...)`` holds them all: ``identity`` (accounts, API keys, bearer
 tokens, ``authenticate`` → ``Principal``), ``tokens`` (agent access tokens), ``agents``
-(enrollment and check-in, AgentInfo search, usage per token) and ``audit`` (the audit trail).
-The HTTP app resolves a caller with ``identity.authenticate`` and calls one method
-per operation; every failure is a ``ServiceError`` whose ``status`` and ``message`` go to the
-client as they are.
+(enrollment and check-in, AgentInfo search, usage per token), ``audit`` (the audit trail) and
+``deferred``, which writes the events that go with no change (reads of token values, failed
+logins) in batches; ``close()`` writes what is pending. The HTTP app resolves a caller with
+``identity.authenticate`` and calls one method per operation; every failure is a
+``ServiceError`` whose ``status`` and ``message`` go to the client as they are.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from lacework_tokens.server.crypto import Sealer
 from lacework_tokens.server.services.agents import DEFAULT_PAGE_ROWS, AgentService
-from lacework_tokens.server.services.audit import AuditService
+from lacework_tokens.server.services.audit import AuditService, DeferredAudit
 from lacework_tokens.server.services.clock import Clock
 from lacework_tokens.server.services.errors import (
     BadRequest,
@@ -35,6 +36,7 @@ __all__ = [
     "BadRequest",
     "Clock",
     "Conflict",
+    "DeferredAudit",
     "Forbidden",
     "IdentityService",
     "NotFound",
@@ -61,10 +63,15 @@ class Services:
         self.store = store
         self.sealer = sealer
         self.clock = Clock(clock)
-        self.identity = IdentityService(store, self.clock)
-        self.tokens = TokenService(store, sealer, self.clock)
+        self.deferred = DeferredAudit(store)
+        self.identity = IdentityService(store, self.clock, self.deferred)
+        self.tokens = TokenService(store, sealer, self.clock, self.deferred)
         self.agents = AgentService(store, sealer, self.clock, page_rows=agent_page_rows)
         self.audit = AuditService(store)
 
     def __repr__(self) -> str:
         return f"Services({self.store!r})"
+
+    def close(self) -> None:
+        """Write the pending deferred audit events; call before closing the store."""
+        self.deferred.close()

@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from attrs import frozen
+
 from lacework_tokens import limits, wire
 from lacework_tokens.server.crypto import Sealer
 from lacework_tokens.server.services.audit import token_id
@@ -56,6 +58,7 @@ from lacework_tokens.server.storage.records import (
     EnrollmentsExhausted,
     Operator,
     TokenRecord,
+    TokenUsageRecord,
 )
 from lacework_tokens.server.storage.sql import from_micros, to_micros
 
@@ -64,11 +67,18 @@ __all__ = [
     "AGENT_FIELDS",
     "DEFAULT_PAGE_ROWS",
     "DEFAULT_SEARCH_WINDOW",
+    "LIST_ROWS_MAX",
+    "LIST_WINDOW",
     "UNKNOWN_TOKEN_MESSAGE",
+    "AgentListing",
     "AgentService",
+    "ListedAgent",
 ]
 
 DEFAULT_PAGE_ROWS: Final = 1000
+# What the console lists: ``lacework agent list``'s window, and a bound on one page's rows.
+LIST_WINDOW: Final = timedelta(days=7)
+LIST_ROWS_MAX: Final = 10_000
 DEFAULT_SEARCH_WINDOW: Final = timedelta(hours=24)
 # An agent seen within this time is ACTIVE, else INACTIVE.
 ACTIVE_WINDOW: Final = timedelta(hours=1)
@@ -130,6 +140,21 @@ _RETURNABLE: Final = frozenset(
         "tags",
     }
 )
+
+
+@frozen
+class ListedAgent:
+    """An agent as a listing shows it: its record (which names its token by id, never by
+    value) and its status (ACTIVE, INACTIVE or TOKEN_DISABLED)."""
+
+    record: AgentRecord
+    status: str
+
+
+@frozen
+class AgentListing:
+    agents: tuple[ListedAgent, ...]
+    total: int  # how many agents the listing's conditions select, beyond those listed
 
 
 def _short(record: TokenRecord, sealer: Sealer) -> str:
@@ -460,6 +485,69 @@ class AgentService:
         # The token set is decided here, so the store only tests membership.
         return AgentCondition(AgentColumn.TOKEN, Operator.IN, selected or ("",))
 
+    # --- by token id (the console names tokens so, never by value) ------------------------------
+
+    def usage_by_id(
+        self, principal: Principal, tokens: Sequence[TokenRecord], *, since: datetime
+    ) -> dict[str, TokenUsageRecord]:
+        """Agents per token of the caller's account, by token id (lookup): enrolled, checked in
+        at or after ``since``, last check-in. Tokens of another account are left out."""
+        usage: dict[str, TokenUsageRecord] = {}
+        for record in tokens:
+            if record.account != principal.account:
+                continue
+            found = self.store.token_usage(record.lookup, since)
+            if found is not None:
+                usage[record.lookup] = found
+        return usage
+
+    def list_agents(
+        self,
+        principal: Principal,
+        *,
+        token_lookup: str | None = None,
+        status: str | None = None,
+        window: timedelta = LIST_WINDOW,
+        limit: int = LIST_ROWS_MAX,
+    ) -> AgentListing:
+        """The account's agents seen within ``window`` (``lacework agent list``'s last 7 days),
+        optionally of one token (by its lookup) and in one status: the first ``limit`` by MID,
+        newest check-in first, with how many there are in all."""
+        if status is not None and status not in _STATUSES:
+            raise BadRequest(f"status must be one of {', '.join(_STATUSES)}.", "status")
+        if not 1 <= limit <= LIST_ROWS_MAX:
+            raise BadRequest(f"limit must be from 1 to {LIST_ROWS_MAX}.", "limit")
+        now = self.clock.precise()
+        conditions: list[AgentCondition] = []
+        if token_lookup is not None:
+            conditions.append(AgentCondition(AgentColumn.TOKEN, Operator.EQ, (token_lookup,)))
+        if status is not None:
+            conditions.append(AgentCondition(AgentColumn.STATUS, Operator.EQ, (status,)))
+        query = AgentQuery(
+            account=principal.account,
+            start=now - window,
+            end=now,
+            active_since=now - ACTIVE_WINDOW,
+            conditions=tuple(conditions),
+            limit=limit,
+        )
+        records = self.store.search_agents(query, _STATUSES)
+        records.sort(key=lambda record: record.last_update, reverse=True)
+        return AgentListing(
+            agents=tuple(
+                ListedAgent(record, self._status(record, query.active_since)) for record in records
+            ),
+            total=self.store.count_agents(query, _STATUSES),
+        )
+
+    @staticmethod
+    def _status(record: AgentRecord, active_since: datetime) -> str:
+        if not record.token_enabled:
+            return wire.AgentStatus.TOKEN_DISABLED.value
+        if record.last_update >= active_since:
+            return wire.AgentStatus.ACTIVE.value
+        return wire.AgentStatus.INACTIVE.value
+
     # --- shown ------------------------------------------------------------------------------
 
     def _short_of(self, record: TokenRecord) -> str:
@@ -483,19 +571,14 @@ class AgentService:
     ) -> wire.Agent:
         if active_since is None:
             active_since = self.clock.precise() - ACTIVE_WINDOW
-        if not record.token_enabled:
-            status = wire.AgentStatus.TOKEN_DISABLED
-        elif record.last_update >= active_since:
-            status = wire.AgentStatus.ACTIVE
-        else:
-            status = wire.AgentStatus.INACTIVE
+        status = self._status(record, active_since)
         tags = {**record.tags, "LwTokenShort": short}
         if record.scope is not None:
             tags["Scope"] = record.scope
         return wire.Agent(
             mid=record.mid,
             hostname=record.hostname,
-            status=status.value,
+            status=status,
             agent_version=record.agent_version,
             os=record.os,
             mode=record.mode,

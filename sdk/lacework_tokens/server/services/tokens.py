@@ -11,22 +11,28 @@
 - Roles: ``admin`` may do everything, ``agent-installer`` may create tokens (with a policy) and
   read them, ``read-only`` may only read. A token of another account is indistinguishable from
   one that does not exist.
+- Every read that returns token values (get, list, search) is audited, whoever reads: key,
+  account, address and how many values (a get also names the token), in the deferred batch.
+- A list or search can be read page by page (``token_pages``): each page is one query, so a
+  large account is served in steps between which the server answers everyone else.
 - Search semantics live here: which fields may be searched and as which column, the type of each
-  field's values, the cap on ``in``, ``like``/``ilike`` on text only, and patterns that must not
-  end in a lone ``\\``. A wire ``SearchFilter`` (JSON shape only) becomes a typed
+  field's values, the caps on filters and values, ``like``/``ilike`` on text only, and patterns
+  that must not end in a lone ``\\``. A wire ``SearchFilter`` (JSON shape only) becomes a typed
   ``TokenCondition`` the store compiles as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Final, TypeVar
 
 from lacework_tokens import limits, wire
 from lacework_tokens.server.crypto import Sealer, new_agent_token
 from lacework_tokens.server.services.audit import (
+    DeferredAudit,
     agents_seen,
     describe_changes,
     describe_policy,
@@ -59,7 +65,15 @@ from lacework_tokens.server.storage.records import (
     Unchanged,
 )
 
-__all__ = ["SEARCH_COLUMNS", "SEARCH_FIELDS", "SUBSCRIPTIONS", "TokenService", "search_conditions"]
+__all__ = [
+    "SEARCH_COLUMNS",
+    "SEARCH_FIELDS",
+    "SUBSCRIPTIONS",
+    "TokenService",
+    "may_create",
+    "may_update",
+    "search_conditions",
+]
 
 SUBSCRIPTIONS: Final = frozenset({"standard", "professional", "enterprise"})
 
@@ -96,10 +110,13 @@ _CAN_UPDATE: Final = frozenset({Role.ADMIN})
 class TokenService:
     """Agent access tokens of the caller's account."""
 
-    def __init__(self, store: Store, sealer: Sealer, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, sealer: Sealer, clock: Clock, deferred: DeferredAudit | None = None
+    ) -> None:
         self.store = store
         self.sealer = sealer
         self.clock = clock
+        self.deferred = deferred or DeferredAudit(store)
 
     def __repr__(self) -> str:
         return f"TokenService({self.store!r})"
@@ -121,7 +138,9 @@ class TokenService:
         )
 
     def list_tokens(self, principal: Principal) -> list[wire.AgentAccessToken]:
-        return [self._to_wire(r) for r in self.store.list_tokens(principal.account)]
+        found = [self._to_wire(r) for r in self.store.list_tokens(principal.account)]
+        self._read(principal, AuditAction.TOKENS_LISTED, len(found))
+        return found
 
     def get_token(self, principal: Principal, token: str) -> wire.AgentAccessToken:
         if not limits.is_printable_token_value(token):
@@ -129,8 +148,63 @@ class TokenService:
         record = self.store.get_token(principal.account, self.sealer.lookup(token))
         if record is None:
             raise _not_found(token)
+        self._read(principal, AuditAction.TOKEN_READ, 1, record)
         # Found by the keyed hash of ``token``, so the value is ``token``: no need to decrypt.
         return self._to_wire(record, token)
+
+    def token_pages(
+        self, principal: Principal, request: wire.SearchRequest | None = None, page_size: int = 100
+    ) -> Iterator[list[wire.AgentAccessToken]]:
+        """The tokens a list (``request`` ``None``) or a search returns, page by page.
+
+        Filters are checked before the first page is read (``BadRequest``); the read is
+        audited once the pages are done, or given up, with the number of values returned.
+        """
+        conditions = () if request is None else search_conditions(request.filters)
+        action = AuditAction.TOKENS_LISTED if request is None else AuditAction.TOKENS_SEARCHED
+        pages = self.store.token_pages(principal.account, conditions, page_size)
+
+        def read() -> Iterator[list[wire.AgentAccessToken]]:
+            returned = 0
+            try:
+                for page in pages:
+                    answer = [self._to_wire(record) for record in page]
+                    returned += len(answer)
+                    yield answer
+            finally:
+                self._read(principal, action, returned, filters=request)
+
+        return read()
+
+    def _read(
+        self,
+        principal: Principal,
+        action: AuditAction,
+        values: int,
+        record: TokenRecord | None = None,
+        filters: wire.SearchRequest | None = None,
+    ) -> None:
+        """Audit a read that returned ``values`` token values."""
+        detail = f"{values} token value{'' if values == 1 else 's'}"
+        if filters is not None and filters.filters:
+            detail += "; filters " + ", ".join(
+                f"{item.field[:64]} {item.expression.value}" for item in filters.filters
+            )
+        # Built by the writer thread: a get pays for a partial, not for the event.
+        self.deferred.record(
+            functools.partial(
+                AuditEvent,
+                time=self.clock.precise(),
+                account=principal.account,
+                actor=principal.key_id,
+                actor_account=principal.key_account,
+                action=action,
+                token_alias=None if record is None else record.alias,
+                token_id=None if record is None else token_id(record.lookup),
+                detail=detail,
+                address=principal.address,
+            )
+        )
 
     def create_token(
         self, principal: Principal, request: wire.CreateAgentTokenRequest
@@ -243,15 +317,78 @@ class TokenService:
         self, principal: Principal, request: wire.SearchRequest
     ) -> list[wire.AgentAccessToken]:
         conditions = search_conditions(request.filters)
-        return [self._to_wire(r) for r in self.store.search_tokens(principal.account, conditions)]
+        found = [self._to_wire(r) for r in self.store.search_tokens(principal.account, conditions)]
+        self._read(principal, AuditAction.TOKENS_SEARCHED, len(found), filters=request)
+        return found
+
+    # --- by id: the console names a token by its lookup, never by its value -----------------
+
+    def id_of(self, token: str) -> str:
+        """The id by which the console names a token: its lookup, never its value."""
+        return self.sealer.lookup(token)
+
+    def records(self, principal: Principal) -> list[TokenRecord]:
+        """The account's tokens as stored, oldest first: everything but the value, which stays
+        sealed."""
+        return self.store.list_tokens(principal.account)
+
+    def record(self, principal: Principal, lookup: str) -> TokenRecord:
+        """One token of the account by its lookup (the keyed hash of its value)."""
+        record = self.store.get_token(principal.account, lookup) if _is_lookup(lookup) else None
+        if record is None:
+            raise NotFound("Agent access token was not found.")
+        return record
+
+    def update_token_by_id(
+        self, principal: Principal, lookup: str, request: wire.UpdateAgentTokenRequest
+    ) -> TokenRecord:
+        """``update_token`` for the token with this lookup, under the same rules."""
+        _require(principal, _CAN_UPDATE, "update agent access tokens")
+        value = self.sealer.open(self.record(principal, lookup).sealed)
+        self.update_token(principal, value, request)
+        return self.record(principal, lookup)
+
+    def reveal(self, principal: Principal, lookup: str, *, why: str = "") -> str:
+        """The token's value, shown to a person: every reveal is written to the audit trail."""
+        record = self.record(principal, lookup)
+        value = self.sealer.open(record.sealed)
+        self.store.insert_audit(
+            AuditEvent(
+                time=self.clock.now(),
+                account=principal.account,
+                actor=principal.key_id,
+                actor_account=principal.key_account,
+                action=AuditAction.TOKEN_REVEALED,
+                token_alias=record.alias,
+                token_id=token_id(record.lookup),
+                detail=why or "value shown",
+            )
+        )
+        return value
 
 
 # --- search filters → conditions ------------------------------------------------------------
 
 
 def search_conditions(filters: Sequence[wire.SearchFilter]) -> tuple[TokenCondition, ...]:
-    """The store's conditions for wire filters; ``BadRequest`` names the first value at fault."""
-    return tuple(_condition(f"filters[{index}]", item) for index, item in enumerate(filters))
+    """The store's conditions for wire filters; ``BadRequest`` names the first value at fault.
+
+    At most ``SEARCH_FILTERS_MAX`` filters holding ``SEARCH_VALUES_MAX`` values in all, so that
+    every store runs the same searches (and none builds an unbounded query).
+    """
+    if len(filters) > limits.SEARCH_FILTERS_MAX:
+        raise BadRequest(
+            f"filters may hold at most {limits.SEARCH_FILTERS_MAX} filters (got {len(filters)}).",
+            "filters",
+        )
+    conditions = tuple(_condition(f"filters[{index}]", item) for index, item in enumerate(filters))
+    values = sum(len(condition.values) for condition in conditions)
+    if values > limits.SEARCH_VALUES_MAX:
+        raise BadRequest(
+            f"filters may hold at most {limits.SEARCH_VALUES_MAX} values in all (got {values}).",
+            "filters",
+        )
+    return conditions
 
 
 def _condition(where: str, item: wire.SearchFilter) -> TokenCondition:
@@ -390,6 +527,21 @@ def _event(
 def _require(principal: Principal, allowed: frozenset[Role], action: str) -> None:
     if principal.role not in allowed:
         raise Forbidden(f"API key role '{principal.role.value}' may not {action}.")
+
+
+def may_create(role: Role) -> bool:
+    """Whether a key of this role may create agent access tokens."""
+    return role in _CAN_CREATE
+
+
+def may_update(role: Role) -> bool:
+    """Whether a key of this role may rename, describe, enable, disable or soft-delete tokens."""
+    return role in _CAN_UPDATE
+
+
+def _is_lookup(text: str) -> bool:
+    # A lookup is an HMAC-SHA256 in lowercase hex: anything else names no token.
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def _duplicate(alias: str) -> Conflict:

@@ -11,6 +11,7 @@ import importlib
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from lacework_tokens.files import make_private_dir
 from lacework_tokens.server.storage.protocol import Store
 from lacework_tokens.server.storage.records import StoreError
 
@@ -63,7 +64,7 @@ def open_store(db: str) -> Store:
 
     path = Path(db).expanduser()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
     except OSError as exc:
         raise StoreError(f"cannot create the directory for {path}: {exc.strerror}") from None
     return SqliteStore(path)

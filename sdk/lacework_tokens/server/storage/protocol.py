@@ -11,7 +11,7 @@ did.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -67,7 +67,10 @@ class Store(Protocol):
     def set_api_key_enabled(
         self, key_id: str, enabled: bool, audit: AuditEvent | None = None
     ) -> bool:
-        """Enable or disable a key; ``False`` (and no audit) when there is no such key."""
+        """Enable or disable a key; ``False`` (and no audit) when there is no such key.
+
+        Disabling deletes the key's bearer tokens in the same transaction: enabling it again
+        brings none of them back."""
 
     def delete_api_key(self, key_id: str, audit: AuditEvent | None = None) -> bool:
         """Delete a key and its bearer tokens; ``False`` (and no audit) when there is none."""
@@ -76,6 +79,16 @@ class Store(Protocol):
     def insert_bearer(self, record: BearerRecord) -> None: ...
 
     def get_bearer(self, token_hash: str) -> BearerRecord | None: ...
+
+    def get_bearer_and_key(self, token_hash: str) -> tuple[BearerRecord, ApiKeyRecord] | None:
+        """The bearer with this hash and its API key, read together; ``None`` if either is
+        gone."""
+
+    def delete_bearers(
+        self, key_id: str, token_hash: str | None = None, audit: AuditEvent | None = None
+    ) -> int:
+        """Delete the key's bearer tokens (only the one with ``token_hash`` when given) and
+        record ``audit`` in the same transaction; returns how many were deleted."""
 
     def delete_expired_bearers(self, now: datetime) -> int: ...
 
@@ -92,6 +105,13 @@ class Store(Protocol):
         self, account: str, conditions: Sequence[TokenCondition]
     ) -> list[TokenRecord]:
         """Tokens of the account meeting every condition (AND), oldest first."""
+
+    def token_pages(
+        self, account: str, conditions: Sequence[TokenCondition] = (), page_size: int = 100
+    ) -> Iterator[list[TokenRecord]]:
+        """What ``search_tokens`` finds (every token, without conditions), in the same order,
+        as pages of at most ``page_size``; each page is one query, run when it is asked for.
+        Each token present throughout is in exactly one page."""
 
     def update_token(
         self,
@@ -147,5 +167,14 @@ class Store(Protocol):
     def insert_audit(self, event: AuditEvent) -> None:
         """Record an event that goes with no other change (e.g. a failed login)."""
 
+    def insert_audit_events(self, events: Sequence[AuditEvent]) -> None:
+        """Record several such events in one transaction."""
+
     def list_audit(self, account: str | None = None, limit: int = 100) -> list[AuditEvent]:
         """The newest ``limit`` events, newest first; only ``account``'s when it is given."""
+
+    def list_audit_of_token(
+        self, account: str, token_id: str, limit: int = 100
+    ) -> list[AuditEvent]:
+        """The newest ``limit`` events of ``account`` naming the token ``token_id``, newest
+        first."""

@@ -57,17 +57,23 @@ class Role(enum.StrEnum):
 class AuditAction(enum.StrEnum):
     """What an audit event records. Token events name the token; key events name the key."""
 
+    TOKEN_READ = "token.read"  # a get: the token's value was returned
+    TOKENS_LISTED = "tokens.listed"  # a list: every value of the account was returned
+    TOKENS_SEARCHED = "tokens.searched"  # a search: the values of the matches were returned
     TOKEN_CREATED = "token.created"
     TOKEN_UPDATED = "token.updated"
     TOKEN_RENAMED = "token.renamed"
     TOKEN_ENABLED = "token.enabled"
     TOKEN_DISABLED = "token.disabled"
     TOKEN_SOFT_DELETED = "token.soft-deleted"
+    TOKEN_REVEALED = "token.revealed"  # a person was shown the value (the console)
+    CONSOLE_SIGNED_IN = "console.signed-in"
     TOKEN_RETIRED = "token.retired"  # disabled by a retire: idle, or forced (the detail says)
     KEY_CREATED = "key.created"
     KEY_ENABLED = "key.enabled"
     KEY_DISABLED = "key.disabled"
     KEY_DELETED = "key.deleted"
+    KEY_BEARERS_REVOKED = "key.bearers-revoked"
     LOGIN_FAILED = "login.failed"
     ACCOUNT_CREATED = "account.created"
     AGENT_ENROLLED = "agent.enrolled"
@@ -81,7 +87,8 @@ class AuditEvent:
     ``account`` is where the change happened; ``actor`` is who made it: an API key id (its home
     account in ``actor_account``) or, for local administration, ``cli:<os user>`` or ``serve``.
     ``token_id`` is the first 12 hex characters of the token's keyed lookup hash: enough to
-    follow one token through the trail, useless for recovering its value.
+    follow one token through the trail, useless for recovering its value. ``address`` is the
+    client's network address, for events a request caused.
     """
 
     time: datetime
@@ -93,6 +100,7 @@ class AuditEvent:
     token_id: str | None = None
     key_id: str | None = None
     detail: str = ""
+    address: str | None = None
     id: int | None = None  # assigned by the store; ``None`` before it is written
 
 

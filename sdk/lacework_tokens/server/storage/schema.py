@@ -11,6 +11,7 @@ Migration 3 (agents and enrollment policy) adds tables and leaves the released o
 are: ``agent_token_policy`` (a token's policy and usage figures, by its lookup; a token without
 a row has no policy and no agents), ``agents``, and ``agent_activity`` (agents per token by the
 hour of their last check-in, so that counting active agents does not read every agent).
+Migration 4 folds the user names of existing keys and adds the client address to audit events.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from attrs import frozen
 __all__ = [
     "ACTIVITY_BUCKET_MICROS",
     "MIGRATIONS",
+    "AddColumn",
     "Column",
     "ColumnType",
     "Index",
@@ -119,7 +121,18 @@ class Statement:
         return self.sql
 
 
-Step = Table | Index | Statement
+@frozen
+class AddColumn:
+    """A new column on an existing table; it must be nullable (existing rows hold NULL)."""
+
+    table: str
+    column: Column
+
+    def render(self, types: Mapping[ColumnType, Spelling]) -> str:
+        return f"ALTER TABLE {self.table} ADD COLUMN {self.column.render(types)}"
+
+
+Step = Table | Index | Statement | AddColumn
 Migrations = tuple[tuple[str, ...], ...]
 """Migrations as one database runs them: each a tuple of statements."""
 
@@ -261,6 +274,13 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
             ),
             unique=(Unique("agent_activity_key", ("token_lookup", "bucket")),),
         ),
+    ),
+    # 4: user names compared case-folded (new keys store the folded form; existing names are
+    # folded here, ASCII letters only, as both databases' lower() agree on those); the client
+    # address of audit events (failed logins, reads of token values).
+    (
+        Statement("UPDATE api_keys SET user_name = lower(user_name)"),
+        AddColumn("audit_events", Column("address", _SORTED, nullable=True)),
     ),
 )
 

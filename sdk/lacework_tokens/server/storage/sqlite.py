@@ -14,6 +14,8 @@ connections, locking, errors and bulk load; every ``Store`` method is ``SqlStore
   ``schema_version``; a database from a newer server raises ``SchemaTooNew``.
 - A change that carries an audit event is one ``BEGIN IMMEDIATE`` transaction with the event's
   insert; a change without one stays a single statement (the fast path).
+- The database file is mode 0600 before SQLite first opens it (an existing one is brought to
+  0600, with its WAL and shared-memory files), and SQLite gives the files it adds that mode.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from lacework_tokens.files import make_private_file, restrict_file
 from lacework_tokens.server.storage import schema
 from lacework_tokens.server.storage.records import (
     DuplicateAlias,
@@ -48,6 +51,8 @@ MIGRATIONS: Final[schema.Migrations] = schema.render(SQLITE.column_types)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 _BUSY_TIMEOUT_SECONDS: Final = 30.0
+# Files SQLite keeps beside the database in WAL mode.
+_COMPANION_FILES: Final = ("-wal", "-shm")
 _MMAP_BYTES: Final = 1 << 30
 _CACHE_KIB: Final = 16 * 1024
 
@@ -75,6 +80,12 @@ class SqliteStore(SqlStore, dialect=SQLITE):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        try:
+            make_private_file(self.path)
+            for suffix in _COMPANION_FILES:
+                restrict_file(self.path.with_name(self.path.name + suffix))
+        except OSError as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc.strerror}") from None
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
