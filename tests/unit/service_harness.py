@@ -244,6 +244,11 @@ class Server:
         with _refusals():
             self._identity.set_api_key_enabled(key_id, enabled)
 
+    def revoke_bearers(self, key_id: str, bearer: str | None = None) -> int:
+        """``keys revoke-bearers``: every bearer of the key, or only ``bearer``; how many."""
+        with _refusals():
+            return self._identity.revoke_bearers(key_id, bearer=bearer)
+
     def audit(self, account: str | None = None, limit: int | None = None) -> list[AuditEvent]:
         """The audit trail, newest first (``limit`` as the ``audit`` command passes it), once
         the events written in the background (failed logins, reads) are in: the server writes

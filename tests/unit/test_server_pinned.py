@@ -434,6 +434,44 @@ def test_a_wrong_secret_on_a_disabled_key_is_audited_as_a_wrong_secret(server: S
         assert (newest.actor, newest.address) == (key.key_id, "127.0.0.1")
 
 
+def test_revoking_bearers_stops_all_of_a_key_or_one_and_keeps_the_key(server: Server) -> None:
+    key = server.new_key()
+    other_key = server.new_key(user="other")
+    first, second, third = (server.issue_bearer(key).body["token"] for _ in range(3))
+    bystander = server.issue_bearer(other_key).body["token"]
+
+    def works(bearer: str) -> bool:
+        return Session(server, bearer).call("GET", "/api/v2/AgentAccessTokens").status == 200
+
+    def revocations() -> list[tuple[str | None, str]]:
+        return [
+            (event.key_id, event.detail)
+            for event in server.audit()
+            if event.action == "key.bearers-revoked"
+        ]
+
+    # One bearer, as read from a file or a pipe (surrounding whitespace is not part of it).
+    assert server.revoke_bearers(key.key_id, f" {first}\n") == 1
+    assert [works(b) for b in (first, second, third, bystander)] == [False, True, True, True]
+    one = (key.key_id, "one bearer token; role admin, user 'admin'")
+    assert revocations() == [one]
+    # Another key's bearer, or one revoked already, is not this key's: nothing is revoked.
+    assert server.revoke_bearers(key.key_id, bystander) == 0
+    assert server.revoke_bearers(key.key_id, first) == 0
+    assert works(bystander)
+    assert server.revoke_bearers(key.key_id) == 2
+    assert [works(b) for b in (second, third, bystander)] == [False, False, True]
+    assert revocations()[0] == (key.key_id, "all bearer tokens; role admin, user 'admin'")
+    assert server.revoke_bearers(key.key_id) == 0
+    assert works(server.issue_bearer(key).body["token"])  # the key itself logs in again
+    with pytest.raises(Refused) as caught:
+        server.revoke_bearers("ACME_UNKNOWN")
+    assert (caught.value.status, caught.value.message) == (
+        404,
+        "API key 'ACME_UNKNOWN' was not found.",
+    )
+
+
 def test_a_login_without_a_secret_header_is_refused_and_audited(server: Server) -> None:
     key = server.new_key()
     answer = server.call("POST", "/api/v2/access/tokens", {"keyId": key.key_id})
