@@ -207,6 +207,23 @@ def test_an_in_filter_takes_up_to_a_thousand_values(admin: Session) -> None:
     refused(answer, "filters[0].values may hold at most 1000 values.")
 
 
+def test_a_search_holds_up_to_32_filters_and_a_thousand_values_in_all(admin: Session) -> None:
+    for alias in ("a7", "a999", "b1"):
+        created(admin, alias)
+    same = {"field": "tokenAlias", "expression": "eq", "value": "a7"}
+    assert admin.aliases(*[same] * 32) == ["a7"]
+    refused(admin.search(*[same] * 33), "filters may hold at most 32 filters (got 33).")
+    low = {"field": "tokenAlias", "expression": "in", "values": [f"a{n}" for n in range(500)]}
+    high = {"field": "tokenAlias", "expression": "in", "values": [f"a{n}" for n in range(500)]}
+    assert admin.aliases(low, high) == ["a7"]
+    wider = {**high, "values": [*high["values"], "a999"]}
+    refused(admin.search(low, wider), "filters may hold at most 1000 values in all (got 1001).")
+    refused(
+        admin.search(*[same] * 31, {**low, "values": [f"a{n}" for n in range(970)]}),
+        "filters may hold at most 1000 values in all (got 1001).",
+    )
+
+
 @pytest.mark.parametrize("expression", ["like", "ilike"])
 @pytest.mark.parametrize("field", ["createdTime", "tokenEnabled"])
 def test_like_applies_to_text_fields_only(admin: Session, field: str, expression: str) -> None:

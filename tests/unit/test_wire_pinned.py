@@ -434,7 +434,7 @@ def test_alias_limits() -> None:
     assert limits.alias_problem(" a") == "must not start or end with whitespace"
     for control in ("\x00", "\x1f", "\x7f", "\x85", "\u2028", "\u2029", "\ud800"):
         assert limits.alias_problem(f"a{control}b") == "must not contain control characters"
-    for fine in ("\u00a0", "\u3000", "\U0001f600", "\u00e9", "\uff41", "\ufb01"):
+    for fine in ("X", "\u00a0", "\u3000", "\U0001f600", "\u00e9", "\uff41", "\ufb01"):
         assert limits.alias_problem(f"a{fine}b") is None
     # Characters that show as nothing or reorder the text were kept until names that look
     # alike were refused; the first one is named with its position, counted from 1.
@@ -519,6 +519,9 @@ def test_api_secret_limits() -> None:
         ("=" * 10, 10 * math.log2(65)),
         ("+-" * 5, 10 * math.log2(94)),
         ("~" * 10, 10 * math.log2(94)),
+        ("X0" * 5, 10 * math.log2(62)),  # neither hex alphabet nor lower-case
+        ("x0" * 5, 10 * math.log2(36)),
+        ("~\x7f", 0.0),  # DEL is no printable ASCII
         ("", 0.0),
         ("a b", 0.0),
         ("\u00e9" * 40, 0.0),
