@@ -207,6 +207,39 @@ def test_an_in_filter_takes_up_to_a_thousand_values(admin: Session) -> None:
     refused(answer, "filters[0].values may hold at most 1000 values.")
 
 
+def test_every_read_of_token_values_is_audited_with_what_it_returned(admin: Session) -> None:
+    server = admin.server
+    prod = created(admin, "prod")
+    created(admin, "stage")
+    created(admin, "dev")
+
+    def newest() -> tuple[str, str | None, str]:
+        event = server.audit(limit=1)[0]
+        assert (event.actor_account, event.address) == ("acme", "127.0.0.1")
+        return event.action, event.token_alias, event.detail
+
+    assert len(admin.call("GET", "/api/v2/AgentAccessTokens").data) == 3
+    assert newest() == ("tokens.listed", None, "3 token values")
+    assert admin.get(prod["accessToken"]).data["tokenAlias"] == "prod"
+    assert newest() == ("token.read", "prod", "1 token value")
+    assert admin.aliases({"field": "tokenAlias", "expression": "eq", "value": "prod"}) == ["prod"]
+    assert newest() == ("tokens.searched", None, "1 token value; filters tokenAlias eq")
+    found = admin.aliases(
+        {"field": "tokenAlias", "expression": "ilike", "value": "%"},
+        {"field": "tokenEnabled", "expression": "eq", "value": "1"},
+    )
+    assert found == ["dev", "prod", "stage"]
+    assert newest() == (
+        "tokens.searched",
+        None,
+        "3 token values; filters tokenAlias ilike, tokenEnabled eq",
+    )
+    assert admin.aliases({"field": "tokenAlias", "expression": "eq", "value": "none"}) == []
+    assert newest() == ("tokens.searched", None, "0 token values; filters tokenAlias eq")
+    assert len(admin.search().data) == 3
+    assert newest() == ("tokens.searched", None, "3 token values")
+
+
 def test_a_search_holds_up_to_32_filters_and_a_thousand_values_in_all(admin: Session) -> None:
     for alias in ("a7", "a999", "b1"):
         created(admin, alias)
