@@ -13,7 +13,7 @@ SERVE_ARGS ?=
 # The console's browser tests drive Debian's Chromium; CI runs as root on a fresh machine.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint bench install dev terraform walkthrough clean browser
+.PHONY: run test lint bench mutants install dev terraform walkthrough clean browser
 
 # pip is quiet, and takes a while: each step says what it does before it starts.
 $(VENV)/bin/python:
@@ -71,19 +71,26 @@ walkthrough:
 
 ## make test: install what the tests need, lint, type-check and run the whole suite
 test: $(DEV_STAMP) browser
-	$(BIN)/ruff check sdk tests bench examples
-	$(BIN)/ruff format --check sdk tests bench examples
+	$(BIN)/ruff check sdk tests bench examples tools
+	$(BIN)/ruff format --check sdk tests bench examples tools
 	$(BIN)/mypy
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check sdk tests bench examples
-	$(BIN)/ruff format --check sdk tests bench examples
+	$(BIN)/ruff check sdk tests bench examples tools
+	$(BIN)/ruff format --check sdk tests bench examples tools
 	$(BIN)/mypy
 
 ## make bench: print the benchmark ratios (not run by the tests)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
+
+## make mutants: mutation testing of the modules in tools/mutants/config.toml (not run by the
+## tests); MUTANTS_ARGS="--only sdk/lacework_tokens/wire.py --jobs 2" narrows or widens a run,
+## "--check-equivalent" also runs the mutants listed in tools/mutants/equivalent.txt
+MUTANTS_ARGS ?=
+mutants: $(DEV_STAMP)
+	$(BIN)/python -m tools.mutants $(MUTANTS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -831,9 +831,10 @@ def _parsed(data: Json, model: type[T], where: str, at: str = "") -> T:
 
 
 def _parsed_list(raw: Json, model: type[T], where: str) -> list[T]:
-    if raw is None:
+    if raw is None:  # an empty body: no tokens
         return []
-    if isinstance(raw, dict) and "data" not in raw:
+    if not isinstance(raw, dict) or "data" not in raw:
+        # Not ``{"data": ...}``: reading it as "nothing" would hide a broken server.
         raise errors.TransportError(f"unexpected answer from {where}: no data")
     data = _data(raw)
     if data is None:

@@ -859,19 +859,6 @@ def _unstructure_profile(profile: UserProfile) -> dict[str, Any]:
 
 # --- agents ---------------------------------------------------------------------------------
 
-_AGENT_FIELDS: Final = (
-    "agentVersion",
-    "createdTime",
-    "hostname",
-    "ipAddr",
-    "lastUpdate",
-    "mid",
-    "mode",
-    "os",
-    "status",
-    "tags",
-)
-
 
 def _tags(data: dict[str, Any], key: str, path: str) -> dict[str, str]:
     raw = data.get(key)

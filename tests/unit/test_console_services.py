@@ -3,6 +3,7 @@ that end with their key, tokens named by id, audited reveals, and API keys manag
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,8 +47,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def services(store: Store, clock: Clock) -> Services:
-    return Services(store, Sealer.ephemeral(), clock=clock)
+def services(store: Store, clock: Clock) -> Iterator[Services]:
+    opened = Services(store, Sealer.ephemeral(), clock=clock)
+    yield opened
+    opened.close()  # the deferred audit events are written before the store closes
 
 
 def signed_in(services: Services, account: str, role: Role, user: str = "admin") -> Principal:
@@ -65,6 +68,9 @@ def test_sign_in_checks_the_secret_like_a_bearer_request_and_audits_both_outcome
         assert caught.value.message == "Invalid API key or secret."
     with pytest.raises(Unauthorized):
         services.identity.sign_in("ACME_UNKNOWN", key.secret)
+    # Failed logins are written in the next batch of deferred events (here: at once, so that
+    # they come before the sign-in); the unknown key's is not written.
+    assert services.deferred.flush() == 3
     principal = services.identity.sign_in(key.key_id, key.secret)
     assert principal == Principal(
         account="acme", key_id=key.key_id, role=Role.READ_ONLY, key_account="acme"
@@ -82,14 +88,19 @@ def test_a_session_s_key_is_read_again_so_disabling_or_deleting_it_ends_the_sess
     admin = signed_in(services, "acme", Role.ADMIN)
     other = signed_in(services, "acme", Role.READ_ONLY, user="ro")
     assert services.identity.principal_for_key(other.key_id, "acme") == other
+    ended = "The API key of this session is disabled or deleted."
     services.identity.set_api_key_enabled_as(admin, other.key_id, False)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized) as disabled:
         services.identity.principal_for_key(other.key_id, "acme")
+    assert disabled.value.message == ended
+    assert not services.identity.get_api_key(other.key_id).enabled
     services.identity.set_api_key_enabled_as(admin, other.key_id, True)
+    assert services.identity.get_api_key(other.key_id).enabled
     assert services.identity.principal_for_key(other.key_id, "acme") == other
     services.identity.delete_api_key_as(admin, other.key_id)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized) as deleted:
         services.identity.principal_for_key(other.key_id, "acme")
+    assert deleted.value.message == ended
     # A session cannot move to another account by naming it.
     with pytest.raises(Unauthorized):
         services.identity.principal_for_key(admin.key_id, "other")
@@ -183,14 +194,20 @@ def test_only_an_admin_manages_keys_and_only_in_its_own_account(services: Servic
     reader = signed_in(services, "acme", Role.READ_ONLY, user="ro")
     installer = signed_in(services, "acme", Role.AGENT_INSTALLER, user="inst")
     for caller in (reader, installer):
-        with pytest.raises(Forbidden):
+        role = caller.role.value
+        with pytest.raises(Forbidden) as listing:
             services.identity.list_api_keys_as(caller)
-        with pytest.raises(Forbidden):
+        assert listing.value.message == f"API key role '{role}' may not list API keys."
+        with pytest.raises(Forbidden) as creating:
             services.identity.create_api_key_as(caller, role=Role.ADMIN)
-        with pytest.raises(Forbidden):
-            services.identity.set_api_key_enabled_as(caller, admin.key_id, False)
-        with pytest.raises(Forbidden):
+        assert creating.value.message == f"API key role '{role}' may not create API keys."
+        for enabled, verb in ((False, "disable"), (True, "enable")):
+            with pytest.raises(Forbidden) as switching:
+                services.identity.set_api_key_enabled_as(caller, admin.key_id, enabled)
+            assert switching.value.message == f"API key role '{role}' may not {verb} API keys."
+        with pytest.raises(Forbidden) as deleting:
             services.identity.delete_api_key_as(caller, admin.key_id)
+        assert deleting.value.message == f"API key role '{role}' may not delete API keys."
     stranger = signed_in(services, "other", Role.ADMIN)
     with pytest.raises(NotFound):
         services.identity.set_api_key_enabled_as(stranger, reader.key_id, False)
@@ -202,10 +219,19 @@ def test_only_an_admin_manages_keys_and_only_in_its_own_account(services: Servic
 
 def test_an_admin_cannot_disable_or_delete_the_key_of_its_own_session(services: Services) -> None:
     admin = signed_in(services, "acme", Role.ADMIN)
-    with pytest.raises(Conflict, match="the key this session uses"):
-        services.identity.set_api_key_enabled_as(admin, admin.key_id, False)
-    with pytest.raises(Conflict):
+    for enabled, verb in ((False, "disable"), (True, "enable")):
+        with pytest.raises(Conflict) as switching:
+            services.identity.set_api_key_enabled_as(admin, admin.key_id, enabled)
+        assert switching.value.message == (
+            f"API key '{admin.key_id}' is the key this session uses: sign in with another "
+            f"admin key to {verb} it."
+        )
+    with pytest.raises(Conflict) as deleting:
         services.identity.delete_api_key_as(admin, admin.key_id)
+    assert deleting.value.message == (
+        f"API key '{admin.key_id}' is the key this session uses: sign in with another "
+        "admin key to delete it."
+    )
     assert services.identity.get_api_key(admin.key_id).enabled
 
 

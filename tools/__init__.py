@@ -1,0 +1,1 @@
+"""Developer tools that are neither part of the distribution nor of ``make test``."""
