@@ -193,8 +193,9 @@ def wait_for_sockets(pid: int, count: int) -> int:
 def test_connections_that_go_leave_nothing_behind(tmp_path: Path) -> None:
     # Rounds of connections holding nearly a full header block each, cut by the client: once
     # they go the server holds no socket of theirs and what they held is used again, so its
-    # memory after five rounds is what it was after the first (a leak would add 16 MiB).
-    rounds, count, size = 5, 200, MAX_HEADER_BYTES - 1024
+    # memory after the last round is what it was after the second (the first warms the
+    # allocator up; connections kept alive grew it by over 1 MiB a round).
+    rounds, count, size = 8, 200, MAX_HEADER_BYTES - 1024
     args = ["--header-timeout", "60", "--body-timeout", "60"]
     with run_backend(tmp_path, extra_args=args) as server:
         pid = server.process.pid
@@ -213,7 +214,7 @@ def test_connections_that_go_leave_nothing_behind(tmp_path: Path) -> None:
         baseline_sockets,
         sockets_after,
     )
-    assert resident_after[-1] - resident_after[0] < rounds * count * size // 8, resident_after
+    assert resident_after[-1] - resident_after[1] < (rounds - 2) * count * size // 8, resident_after
 
 
 # --- time -----------------------------------------------------------------------------------------
