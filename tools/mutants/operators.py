@@ -440,16 +440,13 @@ class _Walker(ast.NodeTransformer):
         return self._children(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        swapped = _ARITHMETIC_SWAPS.get(type(node.op))
-        if swapped is not None:
-            mutated = copy.deepcopy(node)
-            mutated.op = swapped()
-            replaced = self._offer(node, [(mutated, ast.unparse(mutated))])
-            if replaced is not None:
-                return replaced
-        return self._children(node)
+        return self._swap_arithmetic(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        return self._swap_arithmetic(node)
+
+    def _swap_arithmetic(self, node: ast.BinOp | ast.AugAssign) -> ast.AST:
+        """``a + b`` -> ``a - b`` and the like, in an expression or an augmented assignment."""
         swapped = _ARITHMETIC_SWAPS.get(type(node.op))
         if swapped is not None:
             mutated = copy.deepcopy(node)
