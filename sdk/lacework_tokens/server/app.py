@@ -44,6 +44,7 @@ from lacework_tokens.server.logs import Multiline, masked_path
 from lacework_tokens.server.ratelimit import (
     DEFAULT_KEY_RATE,
     DEFAULT_LOGIN_RATE,
+    LoginBackingOff,
     LoginBackoff,
     Rate,
     RateLimiter,
@@ -520,17 +521,14 @@ class BackendApp:
     def _login(self, operation: Operation[Any], call: Call, request: Any) -> object:
         """A login, unless its key id is backing off after failed ones: then 429 unchecked."""
         assert self._login_backoff is not None
-        key_id = str(getattr(request, "key_id", ""))[:256]
-        wait = self._login_backoff.waiting(key_id)
-        if wait:
-            raise _too_many(wait, "after failed logins for this API key")
         try:
-            answer = operation.handler(call, request)
-        except Unauthorized:
-            self._login_backoff.failed(key_id)
-            raise
-        self._login_backoff.succeeded(key_id)
-        return answer
+            return self._login_backoff.attempt(
+                str(getattr(request, "key_id", "")),
+                lambda: operation.handler(call, request),
+                failure=Unauthorized,
+            )
+        except LoginBackingOff as held:
+            raise _too_many(held.wait, "after failed logins for this API key") from None
 
     async def _send_pages(self, answer: _Pages, receive: Receive, send: Send) -> int:
         """Send a paged answer; between pages other requests are served, and a client that

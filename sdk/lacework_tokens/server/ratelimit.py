@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, TypeVar
 
 from attrs import frozen
 
@@ -33,6 +33,7 @@ __all__ = [
     "LOGIN_FREE_FAILURES",
     "LOGIN_MAX_WAIT_SECONDS",
     "MAX_TRACKED_KEYS",
+    "LoginBackingOff",
     "LoginBackoff",
     "Rate",
     "RateLimiter",
@@ -160,6 +161,19 @@ class RateLimiter:
             self._buckets.clear()
 
 
+T = TypeVar("T")
+# How much of a key id a login counts by: more would only let a caller grow the table's keys.
+LOGIN_KEY_LENGTH: Final = 256
+
+
+class LoginBackingOff(Exception):
+    """A login refused unchecked: its key id must wait ``wait`` seconds after failed ones."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"wait {wait:.1f} s")
+        self.wait = wait
+
+
 class LoginBackoff:
     """Failed logins per key id and the wait they impose (see the module doc)."""
 
@@ -208,6 +222,21 @@ class LoginBackoff:
     def succeeded(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+    def attempt(self, key_id: str, login: Callable[[], T], *, failure: type[Exception]) -> T:
+        """``login()`` for ``key_id`` unless it must wait (``LoginBackingOff``, nothing checked);
+        ``failure`` raised by it counts as a failed login, a return as a success."""
+        key = key_id[:LOGIN_KEY_LENGTH]
+        wait = self.waiting(key)
+        if wait:
+            raise LoginBackingOff(wait)
+        try:
+            result = login()
+        except failure:
+            self.failed(key)
+            raise
+        self.succeeded(key)
+        return result
 
     def _forget_old(self, now: float) -> None:
         """Drop counts that have expired; if too few have, the half with the fewest failures

@@ -39,9 +39,9 @@ from lacework_tokens.server.console.present import (
     usage_chart,
 )
 from lacework_tokens.server.console.web import Request, Response, redirect
-from lacework_tokens.server.ratelimit import retry_after_header
+from lacework_tokens.server.ratelimit import LoginBackingOff, retry_after_header
 from lacework_tokens.server.services import ServiceError, Unauthorized
-from lacework_tokens.server.services.identity import INVALID_KEY_MESSAGE
+from lacework_tokens.server.services.identity import INVALID_KEY_MESSAGE, Principal
 from lacework_tokens.server.storage.records import Role, TokenRecord
 
 __all__ = ["PAGES", "signin", "signin_page"]
@@ -143,48 +143,50 @@ def signin(console: ConsoleApp, request: Request) -> Response:
     if console.login_limiter is not None:
         wait = console.login_limiter.take(request.client)
         if wait:
-            seconds = retry_after_header(wait).decode()
-            response = _signin_form(
-                console,
-                request,
-                status=429,
-                message=f"Too many sign-in attempts from this address: wait {seconds} seconds.",
-            )
-            response.headers.append(("retry-after", seconds))
-            return response
+            return _too_many(console, request, wait, "Too many sign-in attempts from this address")
     try:
         key_id, secret = _credentials(request)
     except Refused as exc:
         return _signin_form(console, request, status=exc.status, message=exc.message)
+
+    def sign_in() -> Principal:
+        return console.services.identity.sign_in(key_id, secret, address=request.client)
+
     backoff = console.login_backoff
-    wait = backoff.waiting(key_id[:256]) if backoff is not None else 0.0
-    if wait:
-        seconds = retry_after_header(wait).decode()
-        response = _signin_form(
+    try:
+        principal = (
+            sign_in() if backoff is None else backoff.attempt(key_id, sign_in, failure=Unauthorized)
+        )
+    except LoginBackingOff as held:
+        return _too_many(
             console,
             request,
-            status=429,
-            message=f"Too many failed sign-ins for this API key: wait {seconds} seconds.",
+            held.wait,
+            "Too many failed sign-ins for this API key",
             key_id=key_id[:128],
         )
-        response.headers.append(("retry-after", seconds))
-        return response
-    try:
-        principal = console.services.identity.sign_in(key_id, secret, address=request.client)
     except Unauthorized:
-        if backoff is not None:
-            backoff.failed(key_id[:256])
         return _signin_form(
             console, request, status=401, message=INVALID_KEY_MESSAGE, key_id=key_id[:128]
         )
-    if backoff is not None:
-        backoff.succeeded(key_id[:256])
     # A new session on every sign-in: a cookie planted before sign-in is worth nothing after.
     console.sessions.close(request.cookies.get(SESSION_COOKIE))
     cookie, _ = console.sessions.open(principal.key_id, principal.account)
     response = redirect(console.url("/tokens"))
     response.headers.append(console.session_cookie(request, cookie))
     response.headers.append(console.signin_cookie(request, "", max_age=0))
+    return response
+
+
+def _too_many(
+    console: ConsoleApp, request: Request, wait: float, why: str, key_id: str = ""
+) -> Response:
+    """The sign-in form again, 429 with ``Retry-After``: ``<why>: wait N seconds.``"""
+    seconds = retry_after_header(wait).decode()
+    response = _signin_form(
+        console, request, status=429, message=f"{why}: wait {seconds} seconds.", key_id=key_id
+    )
+    response.headers.append(("retry-after", seconds))
     return response
 
 
@@ -285,7 +287,6 @@ def _token_page(
     record = ctx.services.tokens.record(ctx.principal, ctx.params["id"])
     now = ctx.services.clock.precise()
     usage = ctx.services.agents.usage_by_id(ctx.principal, [record], since=now - ACTIVE_SPAN)
-    week = ctx.services.agents.usage_by_id(ctx.principal, [record], since=now - IMPACT_SPAN)
     listing = ctx.services.agents.list_agents(
         ctx.principal, token_lookup=record.lookup, window=CHART_SPAN, limit=TOKEN_AGENTS_SHOWN
     )
@@ -297,7 +298,7 @@ def _token_page(
         "token.html",
         status,
         token=token_row(record, usage.get(record.lookup), now=now),
-        week=week.get(record.lookup),
+        week_active=_stopping(ctx, record),
         agents=agents,
         agents_total=listing.total,
         chart=usage_chart(agents, now),
