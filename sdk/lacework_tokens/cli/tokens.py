@@ -370,7 +370,7 @@ def _delete(client: Client, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_OK
-    token = client.agent_tokens.soft_delete(args.token)
+    token = client.agent_tokens.soft_delete(args.token, name=current.name)
     _print_token(token, args)
     if not args.json:
         print(

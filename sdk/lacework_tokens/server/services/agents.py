@@ -230,7 +230,8 @@ class AgentService:
             if not record.enabled:
                 raise Forbidden(_disabled(record))
             raise NotFound(f"Agent {request.mid} is not enrolled with this agent access token.")
-        return self._to_wire(found, self._short_for(lookup))
+        # The token's value is the one sent: its first characters are the agent's tag.
+        return self._to_wire(found, value[: limits.TOKEN_SHORT_LENGTH])
 
     def _new_agent(self, token: TokenRecord, request: wire.AgentEnrollmentRequest) -> AgentRecord:
         """The agent ``request`` describes, checked (400 naming the field at fault)."""
